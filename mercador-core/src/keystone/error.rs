@@ -1,0 +1,308 @@
+//! Errors of the Keystone client.
+//!
+//! Every error has a stable [`ErrorKind`] (what a caller branches on, what the
+//! Python exception class and the C error code are derived from) and a message
+//! that names the request, the endpoint, Keystone's own message and what to do.
+//! No error ever carries a password, token or other secret.
+
+use std::fmt;
+
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+/// Result alias of the Keystone client.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The stable category of an [`Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Keystone refused the credentials or the token (HTTP 401).
+    AuthenticationFailed,
+    /// Authenticated, but not allowed to do this (HTTP 403).
+    Forbidden,
+    /// The object or endpoint does not exist (HTTP 404, or absent from the catalog).
+    NotFound,
+    /// The object already exists or is in a state that forbids the change (HTTP 409).
+    Conflict,
+    /// The request was refused as malformed (HTTP 400) or was refused before
+    /// being sent because an argument is invalid.
+    InvalidInput,
+    /// Keystone could not be reached or answered 5xx/503.
+    Unavailable,
+    /// The request did not complete in time.
+    Timeout,
+    /// The TLS handshake failed (certificate not trusted, wrong host name...).
+    Tls,
+    /// Keystone answered something this client does not understand.
+    InvalidResponse,
+    /// The local configuration (clouds.yaml, `OS_*` variables) is incomplete or wrong.
+    Configuration,
+}
+
+impl ErrorKind {
+    /// A short stable identifier, e.g. `"not_found"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthenticationFailed => "authentication_failed",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+            Self::InvalidInput => "invalid_input",
+            Self::Unavailable => "unavailable",
+            Self::Timeout => "timeout",
+            Self::Tls => "tls",
+            Self::InvalidResponse => "invalid_response",
+            Self::Configuration => "configuration",
+        }
+    }
+
+    /// The kind an HTTP error status maps to.
+    pub fn from_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            401 => Self::AuthenticationFailed,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            409 => Self::Conflict,
+            400 | 405 | 413 | 415 | 422 => Self::InvalidInput,
+            408 | 504 => Self::Timeout,
+            _ => Self::Unavailable,
+        }
+    }
+
+    fn hint(self) -> &'static str {
+        match self {
+            Self::AuthenticationFailed => {
+                "check the user name, password or application credential, their domain, \
+                 and that the token has not expired"
+            }
+            Self::Forbidden => {
+                "the authenticated user lacks a role that allows this; use an admin \
+                 (or system-scoped) credential"
+            }
+            Self::NotFound => "check the id or name, and that it lives in the expected domain",
+            Self::Conflict => "an object with this name or id already exists, or it is still in use",
+            Self::InvalidInput => "fix the request fields Keystone names above",
+            Self::Unavailable => "check that Keystone is running and reachable at this URL",
+            Self::Timeout => "Keystone is too slow or unreachable; retry or raise the timeout",
+            Self::Tls => "check the CA certificate (cacert) and the host name in the URL",
+            Self::InvalidResponse => "this URL may not be a Keystone v3 endpoint",
+            Self::Configuration => "fix the cloud configuration",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error of the Keystone client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Keystone answered with an error status.
+    #[error("{method} {url}: HTTP {status}: {message} ({})", kind.hint())]
+    Api {
+        /// Stable category derived from the status.
+        kind: ErrorKind,
+        /// Request method.
+        method: Method,
+        /// Request URL (never carries secrets: the client sends them only in bodies and headers).
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// Keystone's own message (`error.message`), or the body's start.
+        message: String,
+    },
+    /// The request could not be sent or its answer not received.
+    #[error("{method} {url}: {reason} ({})", kind.hint())]
+    Transport {
+        /// [`ErrorKind::Unavailable`], [`ErrorKind::Timeout`] or [`ErrorKind::Tls`].
+        kind: ErrorKind,
+        /// Request method.
+        method: Method,
+        /// Request URL.
+        url: String,
+        /// What failed, from the HTTP library's error chain.
+        reason: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Keystone answered 2xx with a body this client cannot use.
+    #[error("{method} {url}: unexpected response: {detail} ({})", ErrorKind::InvalidResponse.hint())]
+    InvalidResponse {
+        /// Request method.
+        method: Method,
+        /// Request URL.
+        url: String,
+        /// What is wrong with the response.
+        detail: String,
+    },
+    /// An argument was refused before anything was sent.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// Something was looked up locally (catalog entry, cloud name) and is absent.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The configuration is incomplete or wrong.
+    #[error("configuration error: {0}")]
+    Configuration(String),
+}
+
+impl Error {
+    /// The stable category of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Api { kind, .. } | Self::Transport { kind, .. } => *kind,
+            Self::InvalidResponse { .. } => ErrorKind::InvalidResponse,
+            Self::InvalidInput(_) => ErrorKind::InvalidInput,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::Configuration(_) => ErrorKind::Configuration,
+        }
+    }
+
+    /// The HTTP status Keystone answered, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// True for [`ErrorKind::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        self.kind() == ErrorKind::NotFound
+    }
+
+    /// True for [`ErrorKind::Conflict`].
+    pub fn is_conflict(&self) -> bool {
+        self.kind() == ErrorKind::Conflict
+    }
+
+    pub(crate) fn transport(method: Method, url: Url, source: reqwest::Error) -> Self {
+        let reason = error_chain(&source);
+        let lower = reason.to_ascii_lowercase();
+        let kind = if source.is_timeout() {
+            ErrorKind::Timeout
+        } else if lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake")
+            || lower.contains("invalid peer")
+        {
+            ErrorKind::Tls
+        } else {
+            ErrorKind::Unavailable
+        };
+        Self::Transport { kind, method, url: url.to_string(), reason, source }
+    }
+
+    pub(crate) fn invalid_response(method: Method, url: Url, detail: impl Into<String>) -> Self {
+        Self::InvalidResponse { method, url: url.to_string(), detail: detail.into() }
+    }
+
+    /// Builds an [`Error::Api`] from an error response body. Keystone answers
+    /// `{"error": {"code": 404, "title": "Not Found", "message": "..."}}`.
+    pub(crate) fn from_response(method: Method, url: Url, status: StatusCode, body: &[u8]) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Envelope {
+            error: Inner,
+        }
+        #[derive(serde::Deserialize)]
+        struct Inner {
+            #[serde(default)]
+            message: Option<String>,
+            #[serde(default)]
+            title: Option<String>,
+        }
+        let message = match serde_json::from_slice::<Envelope>(body) {
+            Ok(Envelope { error: Inner { message: Some(m), .. } }) if !m.is_empty() => m,
+            Ok(Envelope { error: Inner { title: Some(t), .. } }) => t,
+            _ => {
+                let text = String::from_utf8_lossy(body);
+                let text = text.trim();
+                if text.is_empty() {
+                    status.canonical_reason().unwrap_or("no message").to_owned()
+                } else {
+                    truncate(text, 300)
+                }
+            }
+        };
+        Self::Api { kind: ErrorKind::from_status(status), method, url: url.to_string(), status: status.as_u16(), message }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// Joins an error and its sources: reqwest's own `Display` hides the cause
+/// ("error sending request") that tells a user what to fix.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = e.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url() -> Url {
+        Url::parse("http://127.0.0.1:5000/v3/projects/p1").unwrap()
+    }
+
+    #[test]
+    fn keystone_message_and_hint_in_display() {
+        let body = br#"{"error": {"code": 404, "title": "Not Found", "message": "Could not find project: p1."}}"#;
+        let e = Error::from_response(Method::GET, url(), StatusCode::NOT_FOUND, body);
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(e.status(), Some(404));
+        let s = e.to_string();
+        assert!(s.starts_with("GET http://127.0.0.1:5000/v3/projects/p1: HTTP 404: Could not find project: p1."), "{s}");
+        assert!(s.contains("check the id or name"), "{s}");
+    }
+
+    #[test]
+    fn status_kinds() {
+        for (code, kind) in [
+            (401, ErrorKind::AuthenticationFailed),
+            (403, ErrorKind::Forbidden),
+            (404, ErrorKind::NotFound),
+            (409, ErrorKind::Conflict),
+            (400, ErrorKind::InvalidInput),
+            (500, ErrorKind::Unavailable),
+            (503, ErrorKind::Unavailable),
+            (504, ErrorKind::Timeout),
+        ] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert_eq!(ErrorKind::from_status(status), kind, "{code}");
+        }
+    }
+
+    #[test]
+    fn non_json_body_is_truncated() {
+        let body = "x".repeat(1000);
+        let e = Error::from_response(Method::POST, url(), StatusCode::BAD_GATEWAY, body.as_bytes());
+        let s = e.to_string();
+        assert!(s.len() < 500, "{s}");
+        assert!(s.contains("..."));
+    }
+}

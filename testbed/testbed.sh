@@ -1,0 +1,768 @@
+#!/usr/bin/env bash
+# Mercador K2K testbed: two real OpenStack Keystones on one machine.
+#
+#   Keystone A = SAML2 identity provider : uwsgi --http             127.0.0.1:$A_PORT   (5001)
+#   Keystone B = SAML2 service provider  : uwsgi --socket (uwsgi)   127.0.0.1:$B_UWSGI  (5012)
+#                behind Apache 2.4 + mod_shib (Shibboleth SP 3, ECP) + mod_proxy_uwsgi
+#                                                                   127.0.0.1:$B_PORT   (5002)
+#                shibd talks to mod_shib over a unix socket inside the state dir.
+#
+# Deliberately NOT created here: identity providers, mappings, protocols, service providers
+# and Shibboleth trust. Mercador configures those; `check` creates temporary ones and deletes
+# them again. B's shibd trusts exactly the IdPs whose metadata files are in
+# $STATE/b/shib/metadata (LocalDynamic provider, see README.md), which starts empty.
+#
+# Usage: testbed.sh start|stop|restart|status|check [--measure-revocation]|env
+# Knobs (env): MERCADOR_TESTBED_STATE  (default <repo>/testbed/state)
+#              MERCADOR_TESTBED_VENV   (default <repo>/testbed/.venv, may be shared)
+#              MERCADOR_TESTBED_A_PORT=5001 MERCADOR_TESTBED_B_PORT=5002
+#              MERCADOR_TESTBED_B_UWSGI_PORT=5012
+#
+# Derived from the proven reference recipe in shared/reference/k2k-testbed; its gotchas are
+# repeated in comments where they matter.
+set -Eeuo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+abspath() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
+
+STATE=$(abspath "${MERCADOR_TESTBED_STATE:-$HERE/state}"); STATE=${STATE%/}
+VENV=$(abspath "${MERCADOR_TESTBED_VENV:-$HERE/.venv}"); VENV=${VENV%/}
+A_PORT=${MERCADOR_TESTBED_A_PORT:-5001}
+B_PORT=${MERCADOR_TESTBED_B_PORT:-5002}
+B_UWSGI=${MERCADOR_TESTBED_B_UWSGI_PORT:-5012}
+
+KEYSTONE_VERSION=30.0.0
+# Pinned so that CI resolves the same set every time (what an unpinned install resolved with
+# keystone 30.0.0 on Debian 12 when this was written; pip picks the rest, see $VENV/.testbed-freeze.txt).
+PIP_PACKAGES=("keystone==$KEYSTONE_VERSION" "python-openstackclient==10.5.0" "keystoneauth1==5.18.1")
+APT_PACKAGES=(xmlsec1 apache2 libapache2-mod-shib python3-venv python3-dev gcc libc6-dev curl openssl iproute2)
+
+V=$VENV/bin
+A=$STATE/a
+B=$STATE/b
+S=$B/shib
+MD_DIR=$S/metadata           # LocalDynamic metadata directory (Mercador writes <sha1(entityID)>.xml here)
+LOGS=$STATE/logs
+PIDS=$STATE/pids
+ENV_FILE=$STATE/testbed.env
+MARKER=$STATE/.mercador-testbed
+
+A_URL=http://127.0.0.1:$A_PORT/v3
+B_URL=http://127.0.0.1:$B_PORT/v3
+IDP_ENTITY_ID=$A_URL/OS-FEDERATION/saml2/idp
+SP_ENTITY_ID=http://127.0.0.1:$B_PORT/shibboleth
+SP_ECP_URL=http://127.0.0.1:$B_PORT/Shibboleth.sso/SAML2/ECP
+SERVICES=(apache-b shibd uwsgi-b uwsgi-a)   # stop order: front to back
+
+# ------------------------------------------------------------------------------ helpers
+T0=$(date +%s.%N)
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
+log() { echo "[testbed +$(since "$T0")s] $*"; }
+die() { echo "[testbed] ERROR: $*" >&2; exit 1; }
+
+STEP="init"
+STEP_LOGS=()       # logs whose tail is printed if the current step fails
+STARTING=0         # 1 while `start` builds; a failure then stops what was already started
+step() { STEP=$1; shift; STEP_LOGS=("$@"); log "$STEP"; }
+
+on_error() {
+  local rc=$? line=$1
+  trap - ERR
+  echo "[testbed] FAILED (exit $rc, line $line) during: $STEP" >&2
+  local f
+  for f in "${STEP_LOGS[@]}"; do
+    [ -s "$f" ] || continue
+    echo "----- last 40 lines of $f -----" >&2
+    tail -n 40 "$f" >&2
+  done
+  if [ "$STARTING" = 1 ]; then
+    echo "[testbed] stopping the processes this failed start had launched (logs kept in $LOGS)" >&2
+    stop_all >&2 || true
+  fi
+  exit "$rc"
+}
+trap 'on_error $LINENO' ERR
+
+check_port_number() {
+  [[ $2 =~ ^[0-9]+$ ]] && [ "$2" -ge 1 ] && [ "$2" -le 65535 ] || die "$1=$2 is not a valid port"
+}
+validate_settings() {
+  check_port_number MERCADOR_TESTBED_A_PORT "$A_PORT"
+  check_port_number MERCADOR_TESTBED_B_PORT "$B_PORT"
+  check_port_number MERCADOR_TESTBED_B_UWSGI_PORT "$B_UWSGI"
+  [ "$A_PORT" != "$B_PORT" ] && [ "$A_PORT" != "$B_UWSGI" ] && [ "$B_PORT" != "$B_UWSGI" ] \
+    || die "ports must be distinct (A=$A_PORT B=$B_PORT B_UWSGI=$B_UWSGI)"
+}
+
+# One lock per state dir so that two concurrent start/stop on the same state cannot interleave.
+# fd 9 is closed (9>&-) for every daemon we launch, or the daemons would hold the lock forever.
+take_state_lock() {
+  mkdir -p "$STATE"
+  exec 9>"$STATE/.lock"
+  flock -w 900 9 || die "could not lock $STATE/.lock (another testbed.sh on this state dir?)"
+}
+
+# ------------------------------------------------------------------------------ processes
+expected_cmdline() {  # unique substring of the command line of each service (and its children)
+  case $1 in
+    uwsgi-a)  echo "OS_KEYSTONE_CONFIG_FILES=$A/keystone.conf" ;;
+    uwsgi-b)  echo "OS_KEYSTONE_CONFIG_FILES=$B/keystone.conf" ;;
+    shibd)    echo "-c $S/shibboleth2.xml" ;;
+    apache-b) echo "-f $B/apache/httpd.conf" ;;
+  esac
+}
+pid_matches() {  # $1=pid $2=expected substring; true if alive (not zombie) and cmdline matches
+  local pid=$1
+  [[ $pid =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] || return 1
+  grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && return 1
+  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$2"
+}
+saved_pid() { if [ -f "$PIDS/$1.pid" ]; then tr -dc '0-9' <"$PIDS/$1.pid"; fi; }
+service_alive() { local pid; pid=$(saved_pid "$1"); [ -n "$pid" ] && pid_matches "$pid" "$(expected_cmdline "$1")"; }
+descendants() {  # all descendant pids of $1
+  ps -e -o pid=,ppid= | awk -v root="$1" '
+    { kids[$2] = kids[$2] " " $1 }
+    END { n = split(kids[root], q, " "); i = 1
+          while (i <= n) { p = q[i++]; print p; m = split(kids[p], c, " "); for (j = 1; j <= m; j++) q[++n] = c[j] } }'
+}
+
+# Stop one service by its saved PID (after checking the command line), then wait until the
+# process and every child it had (uwsgi workers/http router, Apache workers) are gone.
+# uwsgi runs with --die-on-term; TERM stops Apache (and its children) and shibd.
+stop_one() {
+  local name=$1 pid expect victims p i alive
+  pid=$(saved_pid "$name")
+  expect=$(expected_cmdline "$name")
+  if [ -z "$pid" ]; then rm -f "$PIDS/$name.pid"; return 0; fi
+  if ! pid_matches "$pid" "$expect"; then
+    echo "  $name: pid $pid not running (or not ours); skipping"
+    rm -f "$PIDS/$name.pid"; return 0
+  fi
+  victims="$pid $(descendants "$pid" | tr '\n' ' ')"
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 150); do             # up to 15 s
+    alive=""
+    for p in $victims; do pid_matches "$p" "$expect" && alive="$alive $p"; done
+    [ -z "$alive" ] && break
+    sleep 0.1
+  done
+  if [ -n "$alive" ]; then
+    echo "  $name: still alive after TERM + 15 s:$alive; sending KILL to exactly these"
+    for p in $alive; do pid_matches "$p" "$expect" && kill -KILL "$p" 2>/dev/null || true; done
+    sleep 0.5
+  fi
+  echo "  stopped $name (pid $pid; children that went with it:${victims#"$pid"})"
+  rm -f "$PIDS/$name.pid"
+}
+stop_all() {
+  local n
+  [ -d "$PIDS" ] || return 0
+  for n in "${SERVICES[@]}"; do stop_one "$n"; done
+  # shibd leaves its socket behind; harmless (next start uses -f) but tidy up.
+  rm -f "$S/shibd.sock"
+}
+
+http_ok() { curl -sf -o /dev/null --max-time 5 "$1"; }
+wait_http() {  # $1=url $2=what $3=timeout seconds
+  local i
+  for i in $(seq 1 $(( ${3:-60} * 10 ))); do http_ok "$1" && return 0; sleep 0.1; done
+  echo "timeout after ${3:-60}s waiting for $2 at $1" >&2
+  return 1
+}
+wait_file() { local i; for i in $(seq 1 $(( ${2:-30} * 10 ))); do [ -s "$1" ] && return 0; sleep 0.1; done
+              echo "timeout waiting for $1" >&2; return 1; }
+port_in_use() { ss -Hltn "( sport = :$1 )" 2>/dev/null | grep -q .; }
+
+# Healthy = this state dir was built for the current settings, every saved PID is alive with
+# the expected command line, both Keystones answer and shibd answers through Apache.
+# On failure the reason is left in HEALTH_REASON (no output, so it can be used in conditions).
+HEALTH_REASON=""
+healthy() {
+  local n
+  HEALTH_REASON=""
+  if [ ! -f "$STATE/settings" ] || [ ! -f "$ENV_FILE" ]; then
+    HEALTH_REASON="not built (no $ENV_FILE)"; return 1
+  fi
+  if [ "$(cat "$STATE/settings")" != "$(settings_line)" ]; then
+    HEALTH_REASON="state dir was built for other settings: $(cat "$STATE/settings")"; return 1
+  fi
+  for n in "${SERVICES[@]}"; do
+    service_alive "$n" || { HEALTH_REASON="$n is not running"; return 1; }
+  done
+  http_ok "$A_URL" || { HEALTH_REASON="Keystone A does not answer at $A_URL"; return 1; }
+  http_ok "$B_URL" || { HEALTH_REASON="Keystone B does not answer at $B_URL"; return 1; }
+  http_ok "http://127.0.0.1:$B_PORT/Shibboleth.sso/Status" \
+    || { HEALTH_REASON="the Shibboleth status handler (shibd) does not answer"; return 1; }
+}
+settings_line() { echo "A_PORT=$A_PORT B_PORT=$B_PORT B_UWSGI_PORT=$B_UWSGI VENV=$VENV"; }
+
+# ------------------------------------------------------------------------------ build steps
+ensure_apt_packages() {
+  local p missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && { log "apt packages present"; return 0; }
+  step "apt-get install ${missing[*]}" "$LOGS/apt.log"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update >"$LOGS/apt.log" 2>&1
+  apt-get install -y --no-install-recommends "${missing[@]}" >>"$LOGS/apt.log" 2>&1
+}
+
+uwsgi_ok() {  # uwsgi present and linked against Debian's libpython (see ensure_venv)
+  [ -x "$V/uwsgi" ] && ldd "$V/uwsgi" 2>/dev/null | grep -q 'libpython3[^ ]* => /usr/lib/'
+}
+packages_ok() {
+  [ -x "$V/keystone-manage" ] && [ -x "$V/openstack" ] \
+    && [ "$(cat "$VENV/.testbed-ready" 2>/dev/null || true)" = "${PIP_PACKAGES[*]}" ]
+}
+ensure_venv() {
+  mkdir -p "$VENV"
+  # The venv may be shared between state dirs: serialize its creation.
+  exec 8>"$VENV/.install.lock"
+  flock -w 900 8 || die "could not lock $VENV/.install.lock"
+  # Debian's interpreter, not pyenv's or /usr/local's: uwsgi embeds the libpython of the
+  # venv's base interpreter, and Debian's is the one with a shared libpython3.11.
+  if ! grep -qx 'home = /usr/bin' "$VENV/pyvenv.cfg" 2>/dev/null; then
+    step "creating venv $VENV (Debian /usr/bin/python3)" "$LOGS/pip.log"
+    find "$VENV" -mindepth 1 -maxdepth 1 ! -name .install.lock -exec rm -rf {} +
+    /usr/bin/python3 -m venv "$VENV" >"$LOGS/pip.log" 2>&1
+  fi
+  if ! packages_ok; then
+    step "pip install ${PIP_PACKAGES[*]} into $VENV" "$LOGS/pip.log"
+    rm -f "$VENV/.testbed-ready"
+    "$V/pip" install -q "${PIP_PACKAGES[@]}" >>"$LOGS/pip.log" 2>&1
+    "$V/pip" freeze >"$VENV/.testbed-freeze.txt" 2>>"$LOGS/pip.log"
+    printf '%s\n' "${PIP_PACKAGES[*]}" >"$VENV/.testbed-ready"
+  fi
+  if ! uwsgi_ok; then
+    # Gotcha: uwsgi has no wheel on PyPI; a wheel that pip cached after building it with another
+    # interpreter (pyenv...) links the wrong libpython and fails with "No module named '_socket'".
+    # So build it here, without the cache.
+    step "building uwsgi against Debian's libpython (pip --no-cache-dir)" "$LOGS/pip.log"
+    "$V/pip" install -q --no-cache-dir --force-reinstall --no-deps uwsgi >>"$LOGS/pip.log" 2>&1
+    uwsgi_ok || { echo "uwsgi still not linked against /usr/lib/.../libpython3" >>"$LOGS/pip.log"; false; }
+  fi
+  log "venv ready ($VENV)"
+  exec 8>&-
+}
+
+# Stop leftovers of an earlier run (saved PIDs only), then delete every generated file.
+# Only a directory carrying our marker file (or an empty/new one) is ever wiped.
+wipe_state() {
+  if [ -d "$PIDS" ] && ls "$PIDS"/*.pid >/dev/null 2>&1; then
+    step "stopping processes of a previous run (saved PIDs)"
+    stop_all
+  fi
+  if [ ! -f "$MARKER" ] && [ -n "$(ls -A "$STATE" 2>/dev/null | grep -vx '.lock' || true)" ]; then
+    die "$STATE is not empty and not a testbed state dir (no $(basename "$MARKER")); refusing to wipe it"
+  fi
+  rm -rf "$A" "$B" "$LOGS" "$PIDS" "$STATE/secrets.env" "$ENV_FILE" "$STATE/clouds.yaml" \
+         "$STATE"/openrc-* "$STATE/settings"
+  mkdir -p "$STATE" "$LOGS" "$PIDS"
+  : >"$MARKER"
+  # Apache workers (www-data) must reach the shibd socket under $S: keep the dirs traversable.
+  chmod 755 "$STATE"
+}
+
+check_ports_free() {
+  local p
+  for p in "$A_PORT" "$B_PORT" "$B_UWSGI"; do
+    if port_in_use "$p"; then
+      echo "[testbed] ERROR: port $p is already in use by a process this state dir did not start:" >&2
+      ss -Hltnp "( sport = :$p )" >&2 || true
+      echo "[testbed] choose other ports with MERCADOR_TESTBED_A_PORT / _B_PORT / _B_UWSGI_PORT" >&2
+      exit 1
+    fi
+  done
+}
+
+gen_secrets() {
+  # Random passwords, kept only in files of mode 600.
+  ( umask 077
+    cat >"$STATE/secrets.env" <<EOF
+KEYSTONE_A_ADMIN_PASSWORD=$(openssl rand -hex 16)
+KEYSTONE_B_ADMIN_PASSWORD=$(openssl rand -hex 16)
+KEYSTONE_A_DEMO_PASSWORD=$(openssl rand -hex 16)
+EOF
+  )
+  # shellcheck disable=SC1091
+  . "$STATE/secrets.env"
+}
+
+write_keystone_conf() {  # $1=dir $2=name
+  mkdir -p "$1"
+  cat >"$1/keystone.conf" <<EOF
+[DEFAULT]
+log_file = $LOGS/keystone-$2.log
+[database]
+connection = sqlite:///$1/keystone.db
+[token]
+provider = fernet
+[fernet_tokens]
+key_repository = $1/fernet-keys
+[fernet_receipts]
+key_repository = $1/fernet-keys
+[credential]
+key_repository = $1/credential-keys
+EOF
+}
+
+configure_keystone_a() {
+  write_keystone_conf "$A" a
+  mkdir -p "$A/saml"
+  # A signs its SAML assertions by running the xmlsec1 binary with this key pair.
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=keystone-a-idp" \
+    -keyout "$A/saml/idp.key" -out "$A/saml/idp.crt" 2>/dev/null
+  cat >>"$A/keystone.conf" <<EOF
+[saml]
+idp_entity_id = $IDP_ENTITY_ID
+idp_sso_endpoint = $A_URL/OS-FEDERATION/saml2/sso
+certfile = $A/saml/idp.crt
+keyfile = $A/saml/idp.key
+idp_metadata_path = $A/saml/idp_metadata.xml
+EOF
+}
+
+configure_keystone_b() {
+  write_keystone_conf "$B" b
+  # The protocol id (saml2) is the auth method name, so it must be listed; 'external' is left
+  # out because mod_shib sets REMOTE_USER. Keystone reads the IdP's entityID from the variable
+  # mod_shib exports (Shib-Identity-Provider) and matches it against the IdP's remote_ids.
+  cat >>"$B/keystone.conf" <<EOF
+[auth]
+methods = password,token,saml2,mapped,application_credential
+[saml2]
+remote_id_attribute = Shib-Identity-Provider
+EOF
+}
+
+# db_sync + fernet + credential keys + bootstrap (+ IdP metadata for A). $1=dir $2=name
+keystone_manage_all() {
+  local d=$1 name=$2 pw region url
+  local klog="$LOGS/keystone-manage-$name.log"
+  km() { "$V/keystone-manage" --config-file "$d/keystone.conf" "$@" >>"$klog" 2>&1; }
+  if [ "$name" = a ]; then pw=$KEYSTONE_A_ADMIN_PASSWORD region=RegionOne url=$A_URL
+  else pw=$KEYSTONE_B_ADMIN_PASSWORD region=RegionTwo url=$B_URL; fi
+  km db_sync
+  km fernet_setup --keystone-user root --keystone-group root
+  km credential_setup --keystone-user root --keystone-group root
+  km bootstrap --bootstrap-password "$pw" --bootstrap-region-id "$region" \
+     --bootstrap-public-url "$url" --bootstrap-internal-url "$url" --bootstrap-admin-url "$url"
+  if [ "$name" = a ]; then
+    "$V/keystone-manage" --config-file "$d/keystone.conf" saml_idp_metadata \
+      >"$A/saml/idp_metadata.xml" 2>>"$klog"
+  fi
+  chmod 600 "$d/keystone.db"
+}
+
+init_keystones() {
+  step "keystone-manage db_sync/fernet/credential/bootstrap on A and B (in parallel)" \
+       "$LOGS/keystone-manage-a.log" "$LOGS/keystone-manage-b.log"
+  configure_keystone_a
+  configure_keystone_b
+  local pa pb rc=0
+  # Subshells without the ERR trap: the parent reports a failure once, after wait.
+  ( trap - ERR; keystone_manage_all "$A" a ) & pa=$!
+  ( trap - ERR; keystone_manage_all "$B" b ) & pb=$!
+  wait "$pa" || rc=1
+  wait "$pb" || rc=1
+  [ "$rc" = 0 ]
+  [ -s "$A/saml/idp_metadata.xml" ]
+}
+
+UWSGI_COMMON=()
+start_keystones() {
+  # Gotcha: Keystone 30 ships no keystone-wsgi-public script; serve the module
+  # keystone.wsgi.api:application and point it at the config with OS_KEYSTONE_CONFIG_FILES.
+  # --die-on-term: SIGTERM stops the master and its workers (uwsgi's default is a reload).
+  UWSGI_COMMON=(--module keystone.wsgi.api:application --master --processes 2 --threads 1
+                --die-on-term --lazy-apps --virtualenv "$VENV")
+  step "starting Keystone A (uwsgi --http 127.0.0.1:$A_PORT) and B's uwsgi (127.0.0.1:$B_UWSGI)" \
+       "$LOGS/uwsgi-a.log" "$LOGS/uwsgi-b.log" "$LOGS/keystone-a.log" "$LOGS/keystone-b.log"
+  # Gotcha: --http needs --http-keepalive, or the http router answers HTTP/1.1 without
+  # "Connection: close" and then closes, and clients that reuse connections get ECONNRESET.
+  setsid "$V/uwsgi" --http "127.0.0.1:$A_PORT" --http-keepalive "${UWSGI_COMMON[@]}" \
+    --env OS_KEYSTONE_CONFIG_FILES="$A/keystone.conf" --pidfile "$PIDS/uwsgi-a.pid" \
+    --logto "$LOGS/uwsgi-a.log" </dev/null >/dev/null 2>&1 9>&- &
+  setsid "$V/uwsgi" --socket "127.0.0.1:$B_UWSGI" "${UWSGI_COMMON[@]}" \
+    --env OS_KEYSTONE_CONFIG_FILES="$B/keystone.conf" --pidfile "$PIDS/uwsgi-b.pid" \
+    --logto "$LOGS/uwsgi-b.log" </dev/null >/dev/null 2>&1 9>&- &
+  wait_file "$PIDS/uwsgi-a.pid" 30
+  wait_file "$PIDS/uwsgi-b.pid" 30
+  wait_http "$A_URL" "Keystone A" 60
+  log "Keystone A answers at $A_URL"
+}
+
+configure_shibboleth() {
+  step "configuring Shibboleth SP for B (LocalDynamic metadata dir $MD_DIR)"
+  mkdir -p "$S" "$MD_DIR"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=127.0.0.1" \
+    -keyout "$S/sp-key.pem" -out "$S/sp-cert.pem" 2>/dev/null
+  cp /etc/shibboleth/attribute-policy.xml /etc/shibboleth/security-policy.xml \
+     /etc/shibboleth/protocols.xml "$S/"
+  # Keystone's assertions carry these attributes (names, not ids; no NameFormat).
+  cat >"$S/attribute-map.xml" <<'EOF'
+<Attributes xmlns="urn:mace:shibboleth:2.0:attribute-map" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+    <Attribute name="openstack_user" id="openstack_user"/>
+    <Attribute name="openstack_user_domain" id="openstack_user_domain"/>
+    <Attribute name="openstack_roles" id="openstack_roles"/>
+    <Attribute name="openstack_project" id="openstack_project"/>
+    <Attribute name="openstack_project_domain" id="openstack_project_domain"/>
+    <Attribute name="openstack_groups" id="openstack_groups"/>
+</Attributes>
+EOF
+  # Trust: the LocalDynamic provider looks an IdP up, when an assertion from it arrives, in
+  # $MD_DIR/<lowercase hex SHA-1 of the entityID>.xml (one EntityDescriptor per file). No
+  # restart is needed to add one (negativeCache is off by default, so a miss is not cached).
+  # A resolved entity is re-checked (file mtime) after min/maxCacheDuration = 30 s (30 is the
+  # smallest value this OpenSAML accepts); when the file has gone, the stale entry is dropped by
+  # the cleanup thread (every cleanupInterval s, cleanupTimeout 0) - see README.md for timings.
+  # <SSO> has no entityID: K2K posts an unsolicited ECP response, no IdP is preselected.
+  cat >"$S/shibboleth2.xml" <<EOF
+<SPConfig xmlns="urn:mace:shibboleth:3.0:native:sp:config"
+    xmlns:conf="urn:mace:shibboleth:3.0:native:sp:config" clockSkew="180">
+    <OutOfProcess logger="$S/shibd.logger"/>
+    <InProcess logger="$S/native.logger"/>
+    <UnixListener address="$S/shibd.sock"/>
+
+    <ApplicationDefaults entityID="$SP_ENTITY_ID" REMOTE_USER="openstack_user">
+        <!-- plain http testbed: cookies must not be 'secure' or the client never sends the session back -->
+        <Sessions lifetime="28800" timeout="3600" relayState="ss:mem" checkAddress="false"
+                  handlerSSL="false" cookieProps="http" redirectLimit="exact">
+            <SSO ECP="true">SAML2</SSO>
+            <Logout>SAML2 Local</Logout>
+            <Handler type="Status" Location="/Status" acl="127.0.0.1 ::1"/>
+            <Handler type="Session" Location="/Session" showAttributeValues="true"/>
+        </Sessions>
+        <Errors supportContact="root@localhost" styleSheet="/shibboleth-sp/main.css"/>
+        <MetadataProvider type="LocalDynamic" id="trusted-idps" sourceDirectory="$MD_DIR"
+                          validate="true" minCacheDuration="30" maxCacheDuration="30"
+                          cleanupInterval="5" cleanupTimeout="0"/>
+        <AttributeExtractor type="XML" validate="true" reloadChanges="false" path="$S/attribute-map.xml"/>
+        <AttributeFilter type="XML" validate="true" path="$S/attribute-policy.xml"/>
+        <CredentialResolver type="File" key="$S/sp-key.pem" certificate="$S/sp-cert.pem"/>
+    </ApplicationDefaults>
+    <SecurityPolicyProvider type="XML" validate="true" path="$S/security-policy.xml"/>
+    <ProtocolProvider type="XML" validate="true" reloadChanges="false" path="$S/protocols.xml"/>
+</SPConfig>
+EOF
+  mklogger "$S/shibd.logger" "$LOGS/shibd.log"
+  mklogger "$S/native.logger" "$LOGS/shib-native.log"
+  # The native log is written by the Apache workers (www-data).
+  touch "$LOGS/shib-native.log" "$LOGS/shibd-transaction.log"
+  chown www-data:www-data "$LOGS/shib-native.log" "$LOGS/shibd-transaction.log"
+}
+mklogger() {  # $1=logger file $2=log file
+  cat >"$1" <<EOF
+log4j.rootCategory=INFO, f
+log4j.category.OpenSAML.MetadataProvider=INFO
+log4j.category.Shibboleth-TRANSACTION=INFO, tran
+log4j.additivity.Shibboleth-TRANSACTION=false
+log4j.appender.f=org.apache.log4j.FileAppender
+log4j.appender.f.fileName=$2
+log4j.appender.f.layout=org.apache.log4j.PatternLayout
+log4j.appender.f.layout.ConversionPattern=%d{%Y-%m-%d %H:%M:%S} %p %c %x: %m%n
+log4j.appender.tran=org.apache.log4j.FileAppender
+log4j.appender.tran.fileName=$LOGS/shibd-transaction.log
+log4j.appender.tran.layout=org.apache.log4j.PatternLayout
+log4j.appender.tran.layout.ConversionPattern=%d{%Y-%m-%d %H:%M:%S}|%c|%m%n
+EOF
+}
+
+start_shibd() {
+  step "starting shibd (config $S/shibboleth2.xml)" "$LOGS/shibd-configtest.log" "$LOGS/shibd.log" "$LOGS/shibd.out"
+  shibd -t -c "$S/shibboleth2.xml" >"$LOGS/shibd-configtest.log" 2>&1
+  # -c private config (nothing in /etc is used or edited), -f removes a stale socket,
+  # -p pid file in the state dir, -w waits until the daemon is ready.
+  shibd -f -c "$S/shibboleth2.xml" -p "$PIDS/shibd.pid" -w 30 </dev/null >"$LOGS/shibd.out" 2>&1 9>&-
+  wait_file "$PIDS/shibd.pid" 30
+  service_alive shibd
+}
+
+configure_apache() {
+  step "configuring Apache for B"
+  mkdir -p "$B/apache"
+  local M=/usr/lib/apache2/modules
+  # Everything (pid file, mutexes, runtime dir, logs) lives in the state dir, so that several
+  # testbeds can run side by side and nothing under /etc, /run or /var/run is touched.
+  cat >"$B/apache/httpd.conf" <<EOF
+ServerRoot $B/apache
+ServerName 127.0.0.1
+Listen 127.0.0.1:$B_PORT
+PidFile $PIDS/apache-b.pid
+Mutex file:$B/apache
+DefaultRuntimeDir $B/apache
+User www-data
+Group www-data
+ErrorLog $LOGS/apache-b-error.log
+LogLevel warn
+LogFormat "%h %l %u %t \"%r\" %>s %b %Dus" common
+CustomLog $LOGS/apache-b-access.log common
+
+LoadModule mpm_event_module $M/mod_mpm_event.so
+LoadModule authn_core_module $M/mod_authn_core.so
+LoadModule authz_core_module $M/mod_authz_core.so
+LoadModule authz_user_module $M/mod_authz_user.so
+LoadModule proxy_module $M/mod_proxy.so
+LoadModule proxy_uwsgi_module $M/mod_proxy_uwsgi.so
+LoadModule mod_shib $M/mod_shib.so
+
+ShibConfig $S/shibboleth2.xml
+ShibCompatValidUser Off
+
+# mod_proxy_uwsgi passes Apache's subprocess_env to uwsgi as request variables, so the
+# attributes mod_shib exports (Shib-Identity-Provider, openstack_user, ...) reach Keystone's
+# WSGI environ as with mod_wsgi, while client-sent headers only appear as HTTP_*.
+# The Shibboleth handler must be excluded before the catch-all ProxyPass.
+ProxyPass /Shibboleth.sso !
+ProxyPass / uwsgi://127.0.0.1:$B_UWSGI/
+
+<Location /Shibboleth.sso>
+    SetHandler shib
+    Require all granted
+</Location>
+
+<LocationMatch "^/v3/OS-FEDERATION/identity_providers/[^/]+/protocols/saml2/auth\$">
+    AuthType shibboleth
+    ShibRequestSetting requireSession 1
+    ShibExportAssertion Off
+    Require shib-session
+</LocationMatch>
+EOF
+}
+
+start_apache() {
+  step "starting Apache + mod_shib on 127.0.0.1:$B_PORT" \
+       "$LOGS/apache-configtest.log" "$LOGS/apache-b-error.log" "$LOGS/shib-native.log" "$LOGS/uwsgi-b.log" "$LOGS/keystone-b.log"
+  /usr/sbin/apache2 -f "$B/apache/httpd.conf" -t >"$LOGS/apache-configtest.log" 2>&1
+  /usr/sbin/apache2 -f "$B/apache/httpd.conf" -k start </dev/null >>"$LOGS/apache-b-error.log" 2>&1 9>&-
+  wait_file "$PIDS/apache-b.pid" 30
+  wait_http "$B_URL" "Keystone B through Apache" 60
+  wait_http "http://127.0.0.1:$B_PORT/Shibboleth.sso/Status" "Shibboleth status handler" 30
+  log "Keystone B answers at $B_URL (Apache + mod_shib -> uwsgi 127.0.0.1:$B_UWSGI)"
+}
+
+provision_demo_user() {
+  step "creating demo user alice / project demo / role member on A" "$LOGS/provision.log"
+  KEYSTONE_A_URL=$A_URL KEYSTONE_A_ADMIN_PASSWORD=$KEYSTONE_A_ADMIN_PASSWORD \
+  KEYSTONE_A_DEMO_PASSWORD=$KEYSTONE_A_DEMO_PASSWORD \
+    "$V/python" "$HERE/lib/provision.py" >"$LOGS/provision.log" 2>&1
+  cat "$LOGS/provision.log"
+}
+
+write_client_files() {
+  step "writing $ENV_FILE, clouds.yaml and openrc files"
+  ( umask 077
+    cat >"$ENV_FILE" <<EOF
+MERCADOR_TESTBED_STATE=$STATE
+MERCADOR_TESTBED_VENV=$VENV
+OPENSTACK_CLI=$V/openstack
+TESTBED_PYTHON=$V/python
+OS_CLIENT_CONFIG_FILE=$STATE/clouds.yaml
+KEYSTONE_A_URL=$A_URL
+KEYSTONE_A_ADMIN_USER=admin
+KEYSTONE_A_ADMIN_PASSWORD=$KEYSTONE_A_ADMIN_PASSWORD
+KEYSTONE_A_ADMIN_PROJECT=admin
+KEYSTONE_A_ADMIN_DOMAIN=Default
+KEYSTONE_A_REGION=RegionOne
+KEYSTONE_A_IDP_ENTITY_ID=$IDP_ENTITY_ID
+KEYSTONE_A_IDP_SSO_URL=$A_URL/OS-FEDERATION/saml2/sso
+KEYSTONE_A_IDP_METADATA_URL=$A_URL/OS-FEDERATION/saml2/metadata
+KEYSTONE_A_DEMO_USER=alice
+KEYSTONE_A_DEMO_PASSWORD=$KEYSTONE_A_DEMO_PASSWORD
+KEYSTONE_A_DEMO_PROJECT=demo
+KEYSTONE_A_DEMO_DOMAIN=Default
+KEYSTONE_B_URL=$B_URL
+KEYSTONE_B_ADMIN_USER=admin
+KEYSTONE_B_ADMIN_PASSWORD=$KEYSTONE_B_ADMIN_PASSWORD
+KEYSTONE_B_ADMIN_PROJECT=admin
+KEYSTONE_B_ADMIN_DOMAIN=Default
+KEYSTONE_B_REGION=RegionTwo
+KEYSTONE_B_UWSGI_ADDR=127.0.0.1:$B_UWSGI
+KEYSTONE_B_SHIB_ENTITY_ID=$SP_ENTITY_ID
+KEYSTONE_B_ECP_URL=$SP_ECP_URL
+KEYSTONE_B_SHIB_METADATA_DIR=$MD_DIR
+KEYSTONE_B_SHIB_METADATA_MODE=local-dynamic
+KEYSTONE_B_SHIB_METADATA_FILENAME=sha1-hex-of-entityID.xml
+KEYSTONE_B_SHIB_METADATA_RECHECK_SECONDS=30
+KEYSTONE_B_SHIB_STATUS_URL=http://127.0.0.1:$B_PORT/Shibboleth.sso/Status
+EOF
+    cat >"$STATE/clouds.yaml" <<EOF
+clouds:
+  testbed-a:
+    auth:
+      auth_url: $A_URL
+      username: admin
+      password: $KEYSTONE_A_ADMIN_PASSWORD
+      project_name: admin
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+    identity_api_version: 3
+    interface: public
+  testbed-b:
+    auth:
+      auth_url: $B_URL
+      username: admin
+      password: $KEYSTONE_B_ADMIN_PASSWORD
+      project_name: admin
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionTwo
+    identity_api_version: 3
+    interface: public
+  testbed-a-alice:
+    auth:
+      auth_url: $A_URL
+      username: alice
+      password: $KEYSTONE_A_DEMO_PASSWORD
+      project_name: demo
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+    identity_api_version: 3
+    interface: public
+EOF
+    write_openrc "$STATE/openrc-a" "$A_URL" admin "$KEYSTONE_A_ADMIN_PASSWORD" admin RegionOne
+    write_openrc "$STATE/openrc-b" "$B_URL" admin "$KEYSTONE_B_ADMIN_PASSWORD" admin RegionTwo
+    write_openrc "$STATE/openrc-alice" "$A_URL" alice "$KEYSTONE_A_DEMO_PASSWORD" demo RegionOne
+  )
+  settings_line >"$STATE/settings"
+}
+write_openrc() {  # $1=file $2=url $3=user $4=password $5=project $6=region
+  cat >"$1" <<EOF
+# source me; generated by testbed/testbed.sh
+unset OS_CLOUD OS_TOKEN OS_AUTH_TYPE
+export OS_AUTH_URL=$2
+export OS_IDENTITY_API_VERSION=3
+export OS_USERNAME=$3
+export OS_PASSWORD=$4
+export OS_PROJECT_NAME=$5
+export OS_USER_DOMAIN_NAME=Default
+export OS_PROJECT_DOMAIN_NAME=Default
+export OS_REGION_NAME=$6
+export OS_INTERFACE=public
+EOF
+}
+
+# ------------------------------------------------------------------------------ subcommands
+print_status() {
+  local n pid
+  echo "state dir : $STATE"
+  echo "venv      : $VENV"
+  for n in uwsgi-a uwsgi-b shibd apache-b; do
+    pid=$(saved_pid "$n")
+    if service_alive "$n"; then
+      echo "  $n: running, pid $pid (children: $(descendants "$pid" | tr '\n' ' '))"
+    else
+      echo "  $n: not running${pid:+ (stale pid $pid)}"
+    fi
+  done
+  echo "Keystone A: $A_URL ($(http_ok "$A_URL" && echo answers || echo 'no answer'))"
+  echo "Keystone B: $B_URL ($(http_ok "$B_URL" && echo answers || echo 'no answer'))  [Apache+mod_shib -> uwsgi 127.0.0.1:$B_UWSGI]"
+  echo "Shibboleth: $SP_ENTITY_ID, ECP $SP_ECP_URL, trusted IdP metadata in $MD_DIR ($(ls "$MD_DIR" 2>/dev/null | grep -c '\.xml$' || true) file(s))"
+  echo "env file  : $ENV_FILE"
+}
+
+cmd_start() {
+  validate_settings
+  take_state_lock
+  if healthy; then
+    log "testbed already running and healthy ($STATE); nothing to do"
+    echo "env file: $ENV_FILE"
+    return 0
+  fi
+  STARTING=1
+  wipe_state
+  check_ports_free
+  ensure_apt_packages
+  ensure_venv
+  local t_up; t_up=$(now)
+  gen_secrets
+  init_keystones
+  start_keystones
+  configure_shibboleth
+  start_shibd
+  configure_apache
+  start_apache
+  provision_demo_user
+  write_client_files
+  healthy || { echo "$HEALTH_REASON" >&2; false; }
+  STARTING=0
+  log "testbed up (services: $(since "$t_up")s; total: $(since "$T0")s)"
+  print_status
+}
+
+# PIDs of any process whose command line is one of this state dir's services (read only).
+our_processes() {
+  local d pid n
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    for n in "${SERVICES[@]}"; do
+      if pid_matches "$pid" "$(expected_cmdline "$n")"; then echo "$pid $n"; break; fi
+    done
+  done
+}
+
+cmd_stop() {
+  if [ ! -d "$STATE" ]; then echo "no state dir $STATE: nothing to stop"; return 0; fi
+  take_state_lock
+  step "stopping testbed of $STATE (saved PIDs only)"
+  stop_all
+  local leftovers
+  leftovers=$(our_processes)
+  if [ -n "$leftovers" ]; then
+    echo "[testbed] WARNING: processes of $STATE still exist (not started from its saved PIDs?):" >&2
+    echo "$leftovers" >&2
+    return 1
+  fi
+  log "stopped; no process of $STATE left"
+}
+
+cmd_status() {
+  print_status
+  if healthy; then echo "HEALTHY"; return 0; fi
+  echo "NOT HEALTHY: $HEALTH_REASON"
+  return 1
+}
+
+cmd_check() {
+  [ -f "$ENV_FILE" ] || die "no $ENV_FILE: run '$0 start' first"
+  healthy || die "testbed is not healthy: $HEALTH_REASON (run '$0 start')"
+  STEP="self-check"; STEP_LOGS=("$LOGS/shibd.log" "$LOGS/shib-native.log" "$LOGS/apache-b-error.log" "$LOGS/keystone-b.log" "$LOGS/keystone-a.log")
+  log "self-check: temporary K2K federation, real K2K login, cleanup"
+  local rc=0
+  "$V/python" "$HERE/lib/selfcheck.py" --env-file "$ENV_FILE" "$@" || rc=$?
+  if [ "$rc" != 0 ]; then
+    trap - ERR
+    echo "[testbed] self-check FAILED (exit $rc)" >&2
+    local f; for f in "${STEP_LOGS[@]}"; do
+      [ -s "$f" ] && { echo "----- last 25 lines of $f -----" >&2; tail -n 25 "$f" >&2; }
+    done
+    exit "$rc"
+  fi
+  log "self-check passed"
+}
+
+usage() {
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+  exit "${1:-2}"
+}
+
+main() {
+  local cmd=${1:-}
+  [ $# -gt 0 ] && shift
+  case $cmd in
+    start)   cmd_start ;;
+    stop)    cmd_stop ;;
+    restart) cmd_stop; T0=$(now); cmd_start ;;
+    status)  cmd_status ;;
+    check)   cmd_check "$@" ;;
+    env)     echo "$ENV_FILE"; [ -f "$ENV_FILE" ] || { echo "(not written yet: run '$0 start')" >&2; exit 1; } ;;
+    -h|--help|help) usage 0 ;;
+    *) usage 2 ;;
+  esac
+}
+main "$@"
