@@ -428,8 +428,10 @@ EOF
     <UnixListener address="$S/shibd.sock"/>
 
     <ApplicationDefaults entityID="$SP_ENTITY_ID" REMOTE_USER="openstack_user">
-        <!-- plain http testbed: cookies must not be 'secure' or the client never sends the session back -->
-        <Sessions lifetime="28800" timeout="3600" relayState="ss:mem" checkAddress="false"
+        <!-- plain http testbed: cookies must not be 'secure' or the client never sends the session back.
+             A K2K client needs its Shibboleth session only for the GET of the federated auth URL
+             right after the ECP POST: keep sessions short so a revoked IdP's sessions die soon. -->
+        <Sessions lifetime="300" timeout="120" relayState="ss:mem" checkAddress="false"
                   handlerSSL="false" cookieProps="http" redirectLimit="exact">
             <SSO ECP="true">SAML2</SSO>
             <Logout>SAML2 Local</Logout>

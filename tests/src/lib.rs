@@ -1,0 +1,175 @@
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test support: failing loudly is the point
+//! Support for the integration tests: the running testbed (two real
+//! Keystones, B behind Apache + Shibboleth) as described by the env file that
+//! `testbed/testbed.sh start` writes, admin sessions on both clouds, the real
+//! `openstack` CLI, and unique names so runs never collide.
+//!
+//! The tests never skip: without a running testbed they fail and say how to
+//! start it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use mercador_core::keystone::{Credentials, DirectAuth, KeystoneClient, Scope, Session};
+use secrecy::SecretString;
+use url::Url;
+
+/// The running testbed.
+#[derive(Debug)]
+pub struct Testbed {
+    vars: BTreeMap<String, String>,
+    env_file: PathBuf,
+}
+
+/// One of the two clouds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloud {
+    /// Keystone A: the identity provider (the subscriber's cloud).
+    A,
+    /// Keystone B: the service provider behind Shibboleth (the publisher's cloud).
+    B,
+}
+
+impl Cloud {
+    fn prefix(self) -> &'static str {
+        match self {
+            Cloud::A => "KEYSTONE_A",
+            Cloud::B => "KEYSTONE_B",
+        }
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+impl Testbed {
+    /// The testbed described by `$MERCADOR_TESTBED_ENV`, or by
+    /// `$MERCADOR_TESTBED_STATE/testbed.env`, or by `testbed/state/testbed.env`.
+    /// Panics with instructions when there is none.
+    pub fn get() -> &'static Testbed {
+        static TESTBED: OnceLock<Testbed> = OnceLock::new();
+        TESTBED.get_or_init(|| {
+            let env_file = std::env::var_os("MERCADOR_TESTBED_ENV").map(PathBuf::from).unwrap_or_else(|| {
+                std::env::var_os("MERCADOR_TESTBED_STATE")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| repo_root().join("testbed/state"))
+                    .join("testbed.env")
+            });
+            let text = std::fs::read_to_string(&env_file).unwrap_or_else(|e| {
+                panic!(
+                    "no testbed: cannot read {} ({e}). Start it with `testbed/testbed.sh start` \
+                     (or run the whole suite with `./scripts/test`)",
+                    env_file.display()
+                )
+            });
+            let vars = text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .collect();
+            Testbed { vars, env_file }
+        })
+    }
+
+    /// A value of the env file; panics naming the key when absent.
+    pub fn var(&self, key: &str) -> &str {
+        self.vars
+            .get(key)
+            .unwrap_or_else(|| panic!("{} has no {key}; restart the testbed", self.env_file.display()))
+    }
+
+    /// Identity v3 URL of a cloud.
+    pub fn url(&self, cloud: Cloud) -> Url {
+        let key = format!("{}_URL", cloud.prefix());
+        Url::parse(self.var(&key)).unwrap_or_else(|e| panic!("{key} is not a URL: {e}"))
+    }
+
+    /// The bootstrap region of a cloud.
+    pub fn region(&self, cloud: Cloud) -> &str {
+        self.var(&format!("{}_REGION", cloud.prefix()))
+    }
+
+    /// Admin password of a cloud.
+    pub fn admin_password(&self, cloud: Cloud) -> SecretString {
+        SecretString::from(self.var(&format!("{}_ADMIN_PASSWORD", cloud.prefix())).to_owned())
+    }
+
+    /// Password credentials of the cloud's admin (domain Default).
+    pub fn admin_credentials(&self, cloud: Cloud) -> Credentials {
+        Credentials::password("admin", "Default", self.admin_password(cloud))
+    }
+
+    /// A new session of the cloud's admin with `scope`.
+    pub fn session(&self, cloud: Cloud, credentials: Credentials, scope: Scope) -> Arc<Session> {
+        let auth = DirectAuth::new(&self.url(cloud), credentials).expect("auth url");
+        Arc::new(Session::new(Arc::new(auth), scope).expect("session"))
+    }
+
+    /// A new session of the cloud's admin, scoped to project admin.
+    pub fn admin_session(&self, cloud: Cloud) -> Arc<Session> {
+        self.session(cloud, self.admin_credentials(cloud), Scope::project("admin", "Default"))
+    }
+
+    /// A Keystone client of the cloud's admin (project admin).
+    pub fn admin(&self, cloud: Cloud) -> KeystoneClient {
+        KeystoneClient::new(self.admin_session(cloud))
+    }
+
+    /// The demo user of A: (name, password, project).
+    pub fn demo_user(&self) -> (String, SecretString, String) {
+        (
+            self.var("KEYSTONE_A_DEMO_USER").to_owned(),
+            SecretString::from(self.var("KEYSTONE_A_DEMO_PASSWORD").to_owned()),
+            self.var("KEYSTONE_A_DEMO_PROJECT").to_owned(),
+        )
+    }
+
+    /// The `clouds.yaml` the testbed wrote (clouds `testbed-a`, `testbed-b`, `testbed-a-alice`).
+    pub fn clouds_yaml(&self) -> PathBuf {
+        PathBuf::from(self.var("MERCADOR_TESTBED_STATE")).join("clouds.yaml")
+    }
+
+    /// Runs the real `openstack` CLI as the admin of `cloud` and returns its
+    /// stdout; panics with its stderr when it fails.
+    pub fn openstack(&self, cloud: Cloud, args: &[&str]) -> String {
+        let name = match cloud {
+            Cloud::A => "testbed-a",
+            Cloud::B => "testbed-b",
+        };
+        self.openstack_as(name, args)
+    }
+
+    /// Runs the real `openstack` CLI with `--os-cloud name`.
+    pub fn openstack_as(&self, cloud_name: &str, args: &[&str]) -> String {
+        let output = Command::new(self.var("OPENSTACK_CLI"))
+            .args(["--os-cloud", cloud_name])
+            .args(args)
+            .env("OS_CLIENT_CONFIG_FILE", self.clouds_yaml())
+            .env_remove("OS_CLOUD")
+            .output()
+            .expect("run the openstack CLI");
+        assert!(
+            output.status.success(),
+            "openstack {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+/// A name unique to this test run and call: `prefix-<pid>-<n>`.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("{prefix}-{}-{n}-{:x}", std::process::id(), nanos & 0xffff)
+}
