@@ -2,6 +2,8 @@
 //! server (wiremock on 127.0.0.1). The real Keystones are exercised by the
 //! integration tests in the workspace's top-level `tests/`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
