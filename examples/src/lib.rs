@@ -1,0 +1,1 @@
+//! Runnable examples live next to this file: `cargo run -p mercador-examples --example <name>`.
