@@ -6,11 +6,14 @@
 //! Keystone-to-Keystone (K2K) federation.
 //!
 //! This crate holds the logic shared by the services, the CLI and the Python
-//! and C bindings. Today it contains the Keystone v3 client ([`keystone`]):
-//! authentication, token caching, catalog lookup, `clouds.yaml` loading, and
-//! the admin operations the publisher and subscriber engines need, behind the
-//! [`keystone::IdentityApi`] trait.
+//! and C bindings:
+//! - [`keystone`]: the Keystone v3 client: authentication, token caching,
+//!   catalog lookup, `clouds.yaml` loading, and the admin operations the
+//!   publisher and subscriber engines need, behind [`keystone::IdentityApi`];
+//! - [`k2k`]: Keystone-to-Keystone federation: the K2K auth method and the
+//!   multi-cloud session.
 
+pub mod k2k;
 pub mod keystone;
 
 pub use keystone::{Error, ErrorKind, Result};

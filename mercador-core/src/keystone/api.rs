@@ -26,6 +26,12 @@ pub trait IdentityApi: Send + Sync {
     /// `DELETE /v3/auth/tokens`: revokes a token.
     async fn revoke_token(&self, subject: &SecretString) -> Result<()>;
 
+    /// `GET /v3/auth/projects`: the projects the session's user can scope to
+    /// (works with an unscoped token, federated ones included).
+    async fn list_auth_projects(&self) -> Result<Vec<Project>>;
+    /// `GET /v3/auth/domains`: the domains the session's user can scope to.
+    async fn list_auth_domains(&self) -> Result<Vec<Domain>>;
+
     // ---- regions
     /// `GET /v3/regions`.
     async fn list_regions(&self, filter: &Filter) -> Result<Vec<Region>>;

@@ -150,6 +150,14 @@ impl IdentityApi for KeystoneClient {
         self.subject(Method::DELETE, subject).await.map(drop)
     }
 
+    async fn list_auth_projects(&self) -> Result<Vec<Project>> {
+        self.list("auth/projects", "projects", &[]).await
+    }
+
+    async fn list_auth_domains(&self) -> Result<Vec<Domain>> {
+        self.list("auth/domains", "domains", &[]).await
+    }
+
     // ---- regions
     async fn list_regions(&self, filter: &Filter) -> Result<Vec<Region>> {
         self.list("regions", "regions", filter.pairs()).await

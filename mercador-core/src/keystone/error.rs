@@ -141,6 +141,15 @@ pub enum Error {
         /// What is wrong with the response.
         detail: String,
     },
+    /// A step of Keystone-to-Keystone federation failed (message says which
+    /// and what to do).
+    #[error("{message}")]
+    Federation {
+        /// Category.
+        kind: ErrorKind,
+        /// What failed, where, and what to do.
+        message: String,
+    },
     /// An argument was refused before anything was sent.
     #[error("invalid input: {0}")]
     InvalidInput(String),
@@ -156,7 +165,7 @@ impl Error {
     /// The stable category of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Api { kind, .. } | Self::Transport { kind, .. } => *kind,
+            Self::Api { kind, .. } | Self::Transport { kind, .. } | Self::Federation { kind, .. } => *kind,
             Self::InvalidResponse { .. } => ErrorKind::InvalidResponse,
             Self::InvalidInput(_) => ErrorKind::InvalidInput,
             Self::NotFound(_) => ErrorKind::NotFound,

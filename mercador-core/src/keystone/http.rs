@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -22,8 +22,6 @@ pub struct HttpConfig {
     pub ca_certificate: Option<PathBuf>,
     /// Skip certificate verification (`verify: false`). For test clouds only.
     pub insecure: bool,
-    /// Keep cookies between requests (needed by the SAML ECP exchange).
-    pub cookies: bool,
 }
 
 impl Default for HttpConfig {
@@ -33,7 +31,6 @@ impl Default for HttpConfig {
             connect_timeout: Duration::from_secs(10),
             ca_certificate: None,
             insecure: false,
-            cookies: false,
         }
     }
 }
@@ -59,7 +56,6 @@ impl HttpClient {
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(config.cookies)
             .tls_danger_accept_invalid_certs(config.insecure);
         if let Some(path) = &config.ca_certificate {
             let pem = std::fs::read(path).map_err(|e| {
@@ -83,8 +79,9 @@ impl HttpClient {
         &self.inner
     }
 
-    /// Sends a request and returns the response if its status is 2xx (or
-    /// 3xx when `request.accept_redirect`), else the mapped [`Error`].
+    /// Sends a request (redirects are never followed) and returns the response
+    /// if its status is 2xx, or whatever it is with `accept_errors`; else the
+    /// mapped [`Error`].
     pub(crate) async fn send(&self, request: Request<'_>) -> Result<Response> {
         use tracing::Instrument as _;
         let span = tracing::debug_span!("http", method = %request.method, url = %redacted_url(&request.url));
@@ -92,7 +89,7 @@ impl HttpClient {
     }
 
     async fn send_inner(&self, request: Request<'_>) -> Result<Response> {
-        let Request { method, url, token, subject_token, body, headers, accept_redirect } = request;
+        let Request { method, url, token, subject_token, body, headers, accept_errors } = request;
         let mut builder = self.inner.request(method.clone(), url.clone());
         if let Some(token) = token {
             builder = builder.header(AUTH_TOKEN, sensitive(token)?);
@@ -106,6 +103,9 @@ impl HttpClient {
         match body {
             Body::None => {}
             Body::Json(value) => builder = builder.json(&value),
+            Body::Raw { content_type, bytes } => {
+                builder = builder.header(reqwest::header::CONTENT_TYPE, content_type).body(bytes);
+            }
         }
         let started = Instant::now();
         let response = builder.send().await.map_err(|e| Error::transport(method.clone(), url.clone(), e))?;
@@ -113,8 +113,8 @@ impl HttpClient {
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(|e| Error::transport(method.clone(), url.clone(), e))?;
         tracing::debug!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "response");
-        if status.is_success() || (accept_redirect && status.is_redirection()) {
-            Ok(Response { method, url, headers, body: body.to_vec() })
+        if accept_errors || status.is_success() {
+            Ok(Response { method, url, status, headers, body: body.to_vec() })
         } else {
             Err(Error::from_response(method, url, status, &body))
         }
@@ -144,6 +144,7 @@ pub(crate) enum Body {
     #[default]
     None,
     Json(serde_json::Value),
+    Raw { content_type: &'static str, bytes: Vec<u8> },
 }
 
 /// One request.
@@ -154,12 +155,12 @@ pub(crate) struct Request<'a> {
     pub(crate) subject_token: Option<HeaderValue>,
     pub(crate) body: Body,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
-    pub(crate) accept_redirect: bool,
+    pub(crate) accept_errors: bool,
 }
 
 impl<'a> Request<'a> {
     pub(crate) fn new(method: Method, url: Url) -> Self {
-        Self { method, url, token: None, subject_token: None, body: Body::None, headers: Vec::new(), accept_redirect: false }
+        Self { method, url, token: None, subject_token: None, body: Body::None, headers: Vec::new(), accept_errors: false }
     }
 
     pub(crate) fn token(mut self, token: &'a SecretString) -> Self {
@@ -177,6 +178,23 @@ impl<'a> Request<'a> {
         self.body = Body::Json(body);
         self
     }
+
+    pub(crate) fn raw(mut self, content_type: &'static str, bytes: Vec<u8>) -> Self {
+        self.body = Body::Raw { content_type, bytes };
+        self
+    }
+
+    pub(crate) fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// Returns every response, whatever its status, for the caller to interpret.
+    pub(crate) fn accept_errors(mut self) -> Self {
+        self.accept_errors = true;
+        self
+    }
+
 }
 
 /// A received response (2xx).
@@ -184,6 +202,7 @@ impl<'a> Request<'a> {
 pub(crate) struct Response {
     pub(crate) method: Method,
     pub(crate) url: Url,
+    pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
 }
