@@ -35,7 +35,8 @@ KEYSTONE_VERSION=30.0.0
 # Pinned so that CI resolves the same set every time (what an unpinned install resolved with
 # keystone 30.0.0 on Debian 12 when this was written; pip picks the rest, see $VENV/.testbed-freeze.txt).
 PIP_PACKAGES=("keystone==$KEYSTONE_VERSION" "python-openstackclient==10.5.0" "keystoneauth1==5.18.1")
-APT_PACKAGES=(xmlsec1 apache2 libapache2-mod-shib python3-venv python3-dev gcc libc6-dev curl openssl iproute2)
+APT_PACKAGES=(xmlsec1 apache2 libapache2-mod-shib python3-venv python3-dev gcc libc6-dev curl openssl iproute2
+              procps)   # procps: ps, used to find the children of a service when stopping it
 
 V=$VENV/bin
 A=$STATE/a
@@ -73,8 +74,8 @@ on_error() {
   local f
   for f in "${STEP_LOGS[@]}"; do
     [ -s "$f" ] || continue
-    echo "----- last 40 lines of $f -----" >&2
-    tail -n 40 "$f" >&2
+    echo "----- last 30 lines of $f -----" >&2
+    tail -n 30 "$f" >&2
   done
   if [ "$STARTING" = 1 ]; then
     echo "[testbed] stopping the processes this failed start had launched (logs kept in $LOGS)" >&2
@@ -116,7 +117,7 @@ pid_matches() {  # $1=pid $2=expected substring; true if alive (not zombie) and 
   local pid=$1
   [[ $pid =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] || return 1
   grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && return 1
-  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$2"
+  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -F -- "$2" >/dev/null
 }
 saved_pid() { if [ -f "$PIDS/$1.pid" ]; then tr -dc '0-9' <"$PIDS/$1.pid"; fi; }
 service_alive() { local pid; pid=$(saved_pid "$1"); [ -n "$pid" ] && pid_matches "$pid" "$(expected_cmdline "$1")"; }
@@ -140,6 +141,7 @@ stop_one() {
     rm -f "$PIDS/$name.pid"; return 0
   fi
   victims="$pid $(descendants "$pid" | tr '\n' ' ')"
+  local t; t=$(now)
   kill -TERM "$pid" 2>/dev/null || true
   for i in $(seq 1 150); do             # up to 15 s
     alive=""
@@ -152,13 +154,15 @@ stop_one() {
     for p in $alive; do pid_matches "$p" "$expect" && kill -KILL "$p" 2>/dev/null || true; done
     sleep 0.5
   fi
-  echo "  stopped $name (pid $pid; children that went with it:${victims#"$pid"})"
+  echo "  stopped $name in $(since "$t")s (pid $pid; children that went with it:${victims#"$pid"})"
   rm -f "$PIDS/$name.pid"
 }
 stop_all() {
-  local n
+  local n jobs=()
   [ -d "$PIDS" ] || return 0
-  for n in "${SERVICES[@]}"; do stop_one "$n"; done
+  # The four services are independent: stop them in parallel (uwsgi needs ~2 s to go).
+  for n in "${SERVICES[@]}"; do ( trap - ERR; stop_one "$n" ) & jobs+=($!); done
+  for n in "${jobs[@]}"; do wait "$n" || true; done
   # shibd leaves its socket behind; harmless (next start uses -f) but tidy up.
   rm -f "$S/shibd.sock"
 }
@@ -172,8 +176,13 @@ wait_http() {  # $1=url $2=what $3=timeout seconds
 }
 wait_file() { local i; for i in $(seq 1 $(( ${2:-30} * 10 ))); do [ -s "$1" ] && return 0; sleep 0.1; done
               echo "timeout waiting for $1" >&2; return 1; }
-port_in_use() { ss -Hltn "( sport = :$1 )" 2>/dev/null | grep -q .; }
+port_in_use() {  # ss comes with iproute2, which may only be installed later on a fresh machine
+  if command -v ss >/dev/null; then ss -Hltn "( sport = :$1 )" 2>/dev/null | grep . >/dev/null
+  else (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; fi
+}
 
+# (Pipelines into grep never use -q: with pipefail, an early grep exit SIGPIPEs the writer
+# and turns a match into a failure.)
 # Healthy = this state dir was built for the current settings, every saved PID is alive with
 # the expected command line, both Keystones answer and shibd answers through Apache.
 # On failure the reason is left in HEALTH_REASON (no output, so it can be used in conditions).
@@ -201,17 +210,26 @@ settings_line() { echo "A_PORT=$A_PORT B_PORT=$B_PORT B_UWSGI_PORT=$B_UWSGI VENV
 ensure_apt_packages() {
   local p missing=()
   for p in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep 'install ok installed' >/dev/null || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && { log "apt packages present"; return 0; }
   step "apt-get install ${missing[*]}" "$LOGS/apt.log"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update >"$LOGS/apt.log" 2>&1
-  apt-get install -y --no-install-recommends "${missing[@]}" >>"$LOGS/apt.log" 2>&1
+  # Installing apache2 / libapache2-mod-shib would start the system-wide apache2 and shibd
+  # services on machines without systemd (containers); forbid that for the duration with
+  # Debian's policy-rc.d hook (exit 101 = action forbidden), unless the machine already has one.
+  local own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  local rc=0
+  { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; } >"$LOGS/apt.log" 2>&1 || rc=$?
+  [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+  [ "$rc" = 0 ]
 }
 
 uwsgi_ok() {  # uwsgi present and linked against Debian's libpython (see ensure_venv)
-  [ -x "$V/uwsgi" ] && ldd "$V/uwsgi" 2>/dev/null | grep -q 'libpython3[^ ]* => /usr/lib/'
+  [ -x "$V/uwsgi" ] && ldd "$V/uwsgi" 2>/dev/null | grep 'libpython3[^ ]* => /usr/lib/' >/dev/null
 }
 packages_ok() {
   [ -x "$V/keystone-manage" ] && [ -x "$V/openstack" ] \
@@ -226,6 +244,9 @@ ensure_venv() {
   # venv's base interpreter, and Debian's is the one with a shared libpython3.11.
   if ! grep -qx 'home = /usr/bin' "$VENV/pyvenv.cfg" 2>/dev/null; then
     step "creating venv $VENV (Debian /usr/bin/python3)" "$LOGS/pip.log"
+    if [ ! -f "$VENV/pyvenv.cfg" ] && [ -n "$(ls -A "$VENV" | grep -vx '.install.lock' || true)" ]; then
+      die "$VENV is neither empty nor a venv; refusing to replace it (set MERCADOR_TESTBED_VENV)"
+    fi
     find "$VENV" -mindepth 1 -maxdepth 1 ! -name .install.lock -exec rm -rf {} +
     /usr/bin/python3 -m venv "$VENV" >"$LOGS/pip.log" 2>&1
   fi
@@ -271,7 +292,7 @@ check_ports_free() {
   for p in "$A_PORT" "$B_PORT" "$B_UWSGI"; do
     if port_in_use "$p"; then
       echo "[testbed] ERROR: port $p is already in use by a process this state dir did not start:" >&2
-      ss -Hltnp "( sport = :$p )" >&2 || true
+      ss -Hltnp "( sport = :$p )" >&2 2>/dev/null || true
       echo "[testbed] choose other ports with MERCADOR_TESTBED_A_PORT / _B_PORT / _B_UWSGI_PORT" >&2
       exit 1
     fi
@@ -538,6 +559,10 @@ EOF
 start_apache() {
   step "starting Apache + mod_shib on 127.0.0.1:$B_PORT" \
        "$LOGS/apache-configtest.log" "$LOGS/apache-b-error.log" "$LOGS/shib-native.log" "$LOGS/uwsgi-b.log" "$LOGS/keystone-b.log"
+  # The workers run as www-data and must reach the shibd socket and the native log.
+  if ! runuser -u www-data -- test -x "$S" || ! runuser -u www-data -- test -w "$LOGS/shib-native.log"; then
+    die "user www-data cannot reach $S or write $LOGS/shib-native.log: put MERCADOR_TESTBED_STATE under world-traversable dirs"
+  fi
   /usr/sbin/apache2 -f "$B/apache/httpd.conf" -t >"$LOGS/apache-configtest.log" 2>&1
   /usr/sbin/apache2 -f "$B/apache/httpd.conf" -k start </dev/null >>"$LOGS/apache-b-error.log" 2>&1 9>&-
   wait_file "$PIDS/apache-b.pid" 30
@@ -589,6 +614,7 @@ KEYSTONE_B_SHIB_METADATA_DIR=$MD_DIR
 KEYSTONE_B_SHIB_METADATA_MODE=local-dynamic
 KEYSTONE_B_SHIB_METADATA_FILENAME=sha1-hex-of-entityID.xml
 KEYSTONE_B_SHIB_METADATA_RECHECK_SECONDS=30
+KEYSTONE_B_SHIB_METADATA_REVOKED_WITHIN_SECONDS=40
 KEYSTONE_B_SHIB_STATUS_URL=http://127.0.0.1:$B_PORT/Shibboleth.sso/Status
 EOF
     cat >"$STATE/clouds.yaml" <<EOF
@@ -697,15 +723,13 @@ cmd_start() {
   print_status
 }
 
-# PIDs of any process whose command line is one of this state dir's services (read only).
+# Any process whose command line is one of this state dir's services (read only; the
+# process list is captured first so that grep does not see its own arguments).
 our_processes() {
-  local d pid n
-  for d in /proc/[0-9]*; do
-    pid=${d#/proc/}
-    for n in "${SERVICES[@]}"; do
-      if pid_matches "$pid" "$(expected_cmdline "$n")"; then echo "$pid $n"; break; fi
-    done
-  done
+  local procs n pats=()
+  procs=$(ps -e -o pid=,args=)
+  for n in "${SERVICES[@]}"; do pats+=(-e "$(expected_cmdline "$n")"); done
+  grep -F "${pats[@]}" <<<"$procs" || true
 }
 
 cmd_stop() {
@@ -741,7 +765,7 @@ cmd_check() {
     trap - ERR
     echo "[testbed] self-check FAILED (exit $rc)" >&2
     local f; for f in "${STEP_LOGS[@]}"; do
-      [ -s "$f" ] && { echo "----- last 25 lines of $f -----" >&2; tail -n 25 "$f" >&2; }
+      [ -s "$f" ] && { echo "----- last 15 lines of $f -----" >&2; tail -n 15 "$f" >&2; }
     done
     exit "$rc"
   fi
@@ -758,9 +782,9 @@ main() {
   [ $# -gt 0 ] && shift
   case $cmd in
     start)   cmd_start ;;
-    stop)    cmd_stop ;;
+    stop)    cmd_stop || exit 1 ;;
     restart) cmd_stop; T0=$(now); cmd_start ;;
-    status)  cmd_status ;;
+    status)  cmd_status || exit 1 ;;
     check)   cmd_check "$@" ;;
     env)     echo "$ENV_FILE"; [ -f "$ENV_FILE" ] || { echo "(not written yet: run '$0 start')" >&2; exit 1; } ;;
     -h|--help|help) usage 0 ;;
