@@ -12,7 +12,7 @@
 # them again. B's shibd trusts exactly the IdPs whose metadata files are in
 # $STATE/b/shib/metadata (LocalDynamic provider, see README.md), which starts empty.
 #
-# Usage: testbed.sh start|stop|restart|status|check [--measure-revocation]|env
+# Usage: testbed.sh start|stop|restart|status|check [--measure-revocation]|env|shibd stop|start
 # Knobs (env): MERCADOR_TESTBED_STATE  (default <repo>/testbed/state)
 #              MERCADOR_TESTBED_VENV   (default <repo>/testbed/.venv, may be shared)
 #              MERCADOR_TESTBED_A_PORT=5001 MERCADOR_TESTBED_B_PORT=5002
@@ -772,6 +772,18 @@ cmd_check() {
   log "self-check passed"
 }
 
+# Outage drills for tests: stop or start B's shibd alone (Apache and the
+# Keystones stay up), so K2K through a dead SAML SP daemon can be observed.
+cmd_shibd() {
+  [ -f "$ENV_FILE" ] || die "no $ENV_FILE: run '$0 start' first"
+  case ${1:-} in
+    stop)  stop_one shibd; rm -f "$S/shibd.sock" ;;
+    start) service_alive shibd && { log "shibd already running"; return 0; }
+           start_shibd; log "shibd running again (pid $(saved_pid shibd))" ;;
+    *) die "usage: $0 shibd stop|start" ;;
+  esac
+}
+
 usage() {
   sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-2}"
@@ -786,6 +798,7 @@ main() {
     restart) cmd_stop; T0=$(now); cmd_start ;;
     status)  cmd_status || exit 1 ;;
     check)   cmd_check "$@" ;;
+    shibd)   cmd_shibd "$@" ;;
     env)     echo "$ENV_FILE"; [ -f "$ENV_FILE" ] || { echo "(not written yet: run '$0 start')" >&2; exit 1; } ;;
     -h|--help|help) usage 0 ;;
     *) usage 2 ;;

@@ -7,6 +7,8 @@
 //! The tests never skip: without a running testbed they fail and say how to
 //! start it.
 
+pub mod federation;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -135,6 +135,12 @@ impl MultiCloud {
     /// fetched concurrently.
     pub async fn catalogs(&self) -> Result<Vec<CloudResult<Catalog>>> {
         let sps = self.service_providers().await?;
+        self.catalogs_of(&sps).await
+    }
+
+    /// The catalogs of home and of the given service providers (default
+    /// scope), fetched concurrently.
+    pub async fn catalogs_of(&self, sps: &[TokenServiceProvider]) -> Result<Vec<CloudResult<Catalog>>> {
         let home = async {
             let started = Instant::now();
             let result = self.home.token().await.map(|t| t.catalog().clone());

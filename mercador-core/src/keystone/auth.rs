@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::error::{Error, Result};
+use super::error::{Error, ErrorKind, Result};
 use super::http::{HttpClient, Request, SUBJECT_TOKEN};
 use super::token::{Token, TokenInfo};
 
@@ -281,13 +281,26 @@ impl AuthMethod for DirectAuth {
 /// `POST {auth_url}/auth/tokens` with `body`; returns the token.
 pub(crate) async fn issue_token(http: &HttpClient, auth_url: &Url, body: Value) -> Result<Token> {
     let url = join(auth_url, "auth/tokens")?;
-    let response = http.send(Request::new(Method::POST, url).json(body)).await?;
+    let response = http.send(Request::new(Method::POST, url).json(body)).await.map_err(refused)?;
     let secret = response.header(SUBJECT_TOKEN).map(|s| SecretString::from(s.to_owned())).ok_or_else(|| {
         Error::invalid_response(response.method.clone(), response.url.clone(), "no X-Subject-Token header")
     })?;
     let info: TokenInfo = response.json_field("token")?;
     tracing::debug!(user = %info.user.id, expires_at = %info.expires_at, "token issued");
     Ok(Token::new(secret, info))
+}
+
+/// Keystone answers an authentication with 404 rather than 401 when the
+/// credential itself is unknown ("Could not find Application Credential: ...",
+/// "Could not recognize Fernet token"): for the caller, the credentials were
+/// refused.
+fn refused(e: Error) -> Error {
+    match e {
+        Error::Api { kind: ErrorKind::NotFound, method, url, status, message } => {
+            Error::Api { kind: ErrorKind::AuthenticationFailed, method, url, status, message }
+        }
+        other => other,
+    }
 }
 
 /// Normalises an identity endpoint to end with `/v3` (no trailing slash).
