@@ -375,6 +375,11 @@ keystone_manage_all() {
     "$V/keystone-manage" --config-file "$d/keystone.conf" saml_idp_metadata \
       >"$A/saml/idp_metadata.xml" 2>>"$klog"
   fi
+  # WAL journal: with the default rollback journal, concurrent federated logins
+  # (two uwsgi workers writing expiring_user_group_membership) fail with
+  # "database is locked" (HTTP 500). WAL lets readers and one writer coexist.
+  # The mode is stored in the database file, so Keystone needs no setting.
+  "$V/python" -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL")' "$d/keystone.db"
   chmod 600 "$d/keystone.db"
 }
 

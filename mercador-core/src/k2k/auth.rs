@@ -91,6 +91,12 @@ impl Keystone2Keystone {
         &self.idp
     }
 
+    /// The HTTP client of the identity provider session (share it with the
+    /// sessions opened on the service provider).
+    pub fn http(&self) -> HttpClient {
+        self.idp.http().clone()
+    }
+
     /// The service provider's federated auth URL.
     pub fn sp_auth_url(&self) -> &Url {
         &self.sp_auth_url
@@ -250,7 +256,7 @@ impl Keystone2Keystone {
             )
         } else if lower.contains("shibd") || lower.contains("listener") || lower.contains("socket") {
             (ErrorKind::Unavailable, "the SAML SP daemon (shibd) of the service provider is not running")
-        } else if lower.contains("metadata") || lower.contains("untrusted") || lower.contains("signature") {
+        } else if ["metadata", "untrusted", "signature", "security of incoming", "trust"].iter().any(|w| lower.contains(w)) {
             (
                 ErrorKind::AuthenticationFailed,
                 "the service provider does not trust this identity provider: its SAML metadata \

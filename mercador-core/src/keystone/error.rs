@@ -196,8 +196,8 @@ impl Error {
         let lower = reason.to_ascii_lowercase();
         let kind = if source.is_timeout() {
             ErrorKind::Timeout
-        } else if lower.contains("certificate")
-            || lower.contains("tls")
+        } else if is_tls_error(&source)
+            || lower.contains("certificate")
             || lower.contains("handshake")
             || lower.contains("invalid peer")
         {
@@ -252,6 +252,28 @@ fn truncate(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}...", &s[..end])
+}
+
+/// True when a `rustls` error is somewhere in the chain (possibly wrapped in
+/// an `io::Error`, as hyper reports it).
+fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        // io::Errors nest (hyper wraps tokio-rustls' io::Error in another
+        // one) and hide their payload from `source()`: unwrap them by hand.
+        let mut inner: &(dyn std::error::Error + 'static) = e;
+        loop {
+            if inner.downcast_ref::<rustls::Error>().is_some() {
+                return true;
+            }
+            match inner.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+                Some(payload) => inner = payload,
+                None => break,
+            }
+        }
+        cur = e.source();
+    }
+    false
 }
 
 /// Joins an error and its sources: reqwest's own `Display` hides the cause
