@@ -141,51 +141,48 @@ impl MultiCloud {
     /// The catalogs of home and of the given service providers (default
     /// scope), fetched concurrently.
     pub async fn catalogs_of(&self, sps: &[TokenServiceProvider]) -> Result<Vec<CloudResult<Catalog>>> {
-        let home = async {
-            let started = Instant::now();
-            let result = self.home.token().await.map(|t| t.catalog().clone());
-            CloudResult { cloud: CloudId::Home, keystone: Some(self.home.auth_url().clone()), result, elapsed: started.elapsed() }
-        };
-        let foreign = sps.iter().map(|sp| async move {
-            let started = Instant::now();
-            let result = async {
-                let session = self.default_session(&sp.id).await?;
-                Ok(session.token().await?.catalog().clone())
-            }
-            .await;
-            CloudResult {
-                cloud: CloudId::ServiceProvider(sp.id.clone()),
-                keystone: crate::k2k::auth::remote_keystone_url(&sp.auth_url).ok(),
-                result,
-                elapsed: started.elapsed(),
-            }
-        });
-        let (home, mut foreign) = futures::join!(home, join_all(foreign));
-        foreign.insert(0, home);
-        Ok(foreign)
+        Ok(self
+            .gather(
+                sps,
+                async { Ok(self.home.token().await?.catalog().clone()) },
+                |sp| async move { Ok(self.default_session(&sp.id).await?.token().await?.catalog().clone()) },
+            )
+            .await)
     }
 
     /// The projects the user can reach on home and on every service provider,
     /// fetched concurrently.
     pub async fn projects(&self) -> Result<Vec<CloudResult<Vec<Project>>>> {
         let sps = self.service_providers().await?;
-        let home = async {
+        Ok(self
+            .gather(
+                &sps,
+                KeystoneClient::new(self.home.clone()).list_auth_projects(),
+                |sp| async move { self.k2k(&sp.id).await?.projects(self.home.http()).await },
+            )
+            .await)
+    }
+
+    /// Runs `home` and `foreign(sp)` for every service provider concurrently;
+    /// one result per cloud, home first, each timed.
+    async fn gather<'a, T, H, F, Fut>(&'a self, sps: &'a [TokenServiceProvider], home: H, foreign: F) -> Vec<CloudResult<T>>
+    where
+        H: Future<Output = Result<T>>,
+        F: Fn(&'a TokenServiceProvider) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        async fn timed<T>(cloud: CloudId, keystone: Option<Url>, work: impl Future<Output = Result<T>>) -> CloudResult<T> {
             let started = Instant::now();
-            let result = KeystoneClient::new(self.home.clone()).list_auth_projects().await;
-            CloudResult { cloud: CloudId::Home, keystone: Some(self.home.auth_url().clone()), result, elapsed: started.elapsed() }
-        };
-        let foreign = sps.iter().map(|sp| async move {
-            let started = Instant::now();
-            let result = async { self.k2k(&sp.id).await?.projects(self.home.http()).await }.await;
-            CloudResult {
-                cloud: CloudId::ServiceProvider(sp.id.clone()),
-                keystone: crate::k2k::auth::remote_keystone_url(&sp.auth_url).ok(),
-                result,
-                elapsed: started.elapsed(),
-            }
+            let result = work.await;
+            CloudResult { cloud, keystone, result, elapsed: started.elapsed() }
+        }
+        let home = timed(CloudId::Home, Some(self.home.auth_url().clone()), home);
+        let others = sps.iter().map(|sp| {
+            let keystone = crate::k2k::auth::remote_keystone_url(&sp.auth_url).ok();
+            timed(CloudId::ServiceProvider(sp.id.clone()), keystone, foreign(sp))
         });
-        let (home, mut foreign) = futures::join!(home, join_all(foreign));
-        foreign.insert(0, home);
-        Ok(foreign)
+        let (home, mut others) = futures::join!(home, join_all(others));
+        others.insert(0, home);
+        others
     }
 }
