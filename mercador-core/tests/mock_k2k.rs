@@ -181,4 +181,3 @@ async fn tls_failure_on_the_sp_is_a_tls_error() {
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
     assert!(e.to_string().contains("CA certificate"), "says what to check: {e}");
 }
-

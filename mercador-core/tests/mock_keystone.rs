@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use mercador_core::keystone::ensure::{self, Outcome};
 use mercador_core::keystone::types::{Filter, NewDomain, NewMapping};
-use mercador_core::keystone::{
-    Credentials, DirectAuth, ErrorKind, IdentityApi, KeystoneClient, Scope, Session,
-};
+use mercador_core::keystone::{Credentials, DirectAuth, ErrorKind, IdentityApi, KeystoneClient, Scope, Session};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use url::Url;
@@ -97,10 +95,7 @@ async fn password_auth_request_shape_and_token_reuse() {
     assert_eq!(auth_requests(&server).await, 1, "the token is re-used");
     let token = keystone.session().token().await.unwrap();
     assert!(token.is_project_scoped());
-    assert_eq!(
-        keystone.session().endpoint("identity").await.unwrap().as_str(),
-        "http://127.0.0.1:1/v3"
-    );
+    assert_eq!(keystone.session().endpoint("identity").await.unwrap().as_str(), "http://127.0.0.1:1/v3");
 }
 
 #[tokio::test]
@@ -112,10 +107,12 @@ async fn concurrent_callers_share_one_authentication() {
         .mount(&server)
         .await;
     let s = session(&server);
-    let tasks: Vec<_> = (0..20).map(|_| {
-        let s = s.clone();
-        tokio::spawn(async move { s.token().await.map(|t| t.expires_at()) })
-    }).collect();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.token().await.map(|t| t.expires_at()) })
+        })
+        .collect();
     for t in tasks {
         t.await.unwrap().unwrap();
     }
@@ -188,12 +185,17 @@ async fn error_kinds_messages_and_no_secrets() {
     for (p, code) in [("/v3/regions/forbidden", 403u16), ("/v3/regions/missing", 404), ("/v3/regions/busy", 409)] {
         Mock::given(method("GET"))
             .and(path(p))
-            .respond_with(ResponseTemplate::new(code).set_body_json(json!({"error": {"code": code, "message": format!("keystone says {code}")}})))
+            .respond_with(
+                ResponseTemplate::new(code)
+                    .set_body_json(json!({"error": {"code": code, "message": format!("keystone says {code}")}})),
+            )
             .mount(&server)
             .await;
     }
     let keystone = KeystoneClient::new(session(&server));
-    for (id, kind) in [("forbidden", ErrorKind::Forbidden), ("missing", ErrorKind::NotFound), ("busy", ErrorKind::Conflict)] {
+    for (id, kind) in
+        [("forbidden", ErrorKind::Forbidden), ("missing", ErrorKind::NotFound), ("busy", ErrorKind::Conflict)]
+    {
         let e = keystone.get_region(id).await.unwrap_err();
         assert_eq!(e.kind(), kind, "{e}");
         assert!(e.to_string().contains("keystone says"), "{e}");
@@ -218,20 +220,27 @@ async fn federation_objects_are_put_on_their_id_and_ensure_adopts() {
     // First get: 404, then PUT creates; the next get finds it.
     Mock::given(method("GET"))
         .and(path("/v3/OS-FEDERATION/mappings/m%20one"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": {"code": 404, "message": "Could not find mapping"}})))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"error": {"code": 404, "message": "Could not find mapping"}})),
+        )
         .up_to_n_times(1)
         .mount(&server)
         .await;
     Mock::given(method("PUT"))
         .and(path("/v3/OS-FEDERATION/mappings/m%20one"))
         .and(body_json(json!({"mapping": {"rules": rules.clone()}})))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"mapping": {"id": "m one", "rules": rules.clone()}})))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"mapping": {"id": "m one", "rules": rules.clone()}})),
+        )
         .expect(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/v3/OS-FEDERATION/mappings/m%20one"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"mapping": {"id": "m one", "rules": rules.clone()}})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"mapping": {"id": "m one", "rules": rules.clone()}})),
+        )
         .mount(&server)
         .await;
     let keystone = KeystoneClient::new(session(&server));
@@ -257,13 +266,20 @@ async fn ensure_adopts_the_winner_of_a_creation_race() {
         .await;
     Mock::given(method("POST"))
         .and(path("/v3/domains"))
-        .respond_with(ResponseTemplate::new(409).set_body_json(json!({"error": {"code": 409, "message": "Conflict occurred attempting to store domain"}})))
+        .respond_with(
+            ResponseTemplate::new(409).set_body_json(
+                json!({"error": {"code": 409, "message": "Conflict occurred attempting to store domain"}}),
+            ),
+        )
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/v3/domains"))
         .and(query_param("name", "vr1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"domains": [{"id": "d1", "name": "vr1", "enabled": true}]})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"domains": [{"id": "d1", "name": "vr1", "enabled": true}]})),
+        )
         .mount(&server)
         .await;
     let keystone = KeystoneClient::new(session(&server));

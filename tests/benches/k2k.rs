@@ -77,7 +77,9 @@ impl ServerLogs {
             }
         }
         for line in tail(&self.b, b).lines() {
-            if let Some(v) = line.rsplit(' ').next().and_then(|f| f.strip_suffix("us")).and_then(|v| v.parse::<f64>().ok()) {
+            if let Some(v) =
+                line.rsplit(' ').next().and_then(|f| f.strip_suffix("us")).and_then(|v| v.parse::<f64>().ok())
+            {
                 total += v / 1000.0;
                 requests += 1;
             }
@@ -112,13 +114,17 @@ async fn main() {
     let max = *AGGREGATES.iter().max().unwrap();
     let sp_ids: Vec<String> = (0..max).map(|i| format!("mercador-bench-sp-{i:02}")).collect();
     for id in &sp_ids {
-        ensure::ensure_service_provider(&a, id, &NewServiceProvider {
-            auth_url: fx.sp_auth_url.clone(),
-            sp_url: fx.sp_url.clone(),
-            enabled: true,
-            description: Some("K2K benchmark".into()),
-            relay_state_prefix: None,
-        })
+        ensure::ensure_service_provider(
+            &a,
+            id,
+            &NewServiceProvider {
+                auth_url: fx.sp_auth_url.clone(),
+                sp_url: fx.sp_url.clone(),
+                enabled: true,
+                description: Some("K2K benchmark".into()),
+                relay_state_prefix: None,
+            },
+        )
         .await
         .unwrap();
     }
@@ -131,7 +137,13 @@ async fn main() {
         })
         .collect();
 
-    let alice = || tb.session(Cloud::A, Credentials::password(&user, "Default", password.clone()), Scope::project(&project, "Default"));
+    let alice = || {
+        tb.session(
+            Cloud::A,
+            Credentials::password(&user, "Default", password.clone()),
+            Scope::project(&project, "Default"),
+        )
+    };
     let mut ours: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut server: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     println!("running mercador-core ...");
@@ -240,7 +252,9 @@ async fn main() {
         let t = stats(&t);
         let server = server
             .get(key)
-            .map(|(ms, reqs)| format!("{ms:.1} ms in {reqs} requests; client overhead {:.1}%", (o.median / ms - 1.0) * 100.0))
+            .map(|(ms, reqs)| {
+                format!("{ms:.1} ms in {reqs} requests; client overhead {:.1}%", (o.median / ms - 1.0) * 100.0)
+            })
             .unwrap_or_default();
         println!(
             "{label:<46} {:>10.3} / {:<10.3} {:>10.3} / {:<10.3} {:>7.1}x   {server}",

@@ -99,7 +99,8 @@ async fn federated_token_is_cached_and_rescoped() {
         k2k.clone(),
         Scope::project(&fx.project_name, &fx.domain_name),
     );
-    let by_id = mercador_core::keystone::Session::with_http(http.clone(), k2k.clone(), Scope::project_id(&fx.project_id));
+    let by_id =
+        mercador_core::keystone::Session::with_http(http.clone(), k2k.clone(), Scope::project_id(&fx.project_id));
     let (t1, t2) = (by_name.token().await.unwrap(), by_id.token().await.unwrap());
     assert_eq!(t1.project.as_ref().unwrap().id, t2.project.as_ref().unwrap().id);
     assert!(Arc::ptr_eq(&first, &k2k.unscoped_token(&http).await.unwrap()));
@@ -168,13 +169,7 @@ async fn mapping_that_grants_no_role_leaves_no_project() {
     let e = clouds.default_scope(&fx.sp_id).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
     assert!(e.to_string().contains("no project to scope to"), "{e}");
-    let e = clouds
-        .session(&fx.sp_id, Scope::project_id(&fx.project_id))
-        .await
-        .unwrap()
-        .token()
-        .await
-        .unwrap_err();
+    let e = clouds.session(&fx.sp_id, Scope::project_id(&fx.project_id)).await.unwrap().token().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
     assert!(e.to_string().contains("projects it can scope to: none"), "{e}");
 }
@@ -186,13 +181,16 @@ async fn aggregated_catalogs_and_projects_survive_a_dead_cloud() {
     // A second, enabled service provider whose SAML endpoint is dead.
     let a = tb.admin(Cloud::A);
     let dead = mercador_tests::unique("mercador-tests-dead");
-    a.create_service_provider(&dead, &NewServiceProvider {
-        auth_url: "http://127.0.0.1:9/v3/OS-FEDERATION/identity_providers/x/protocols/saml2/auth".into(),
-        sp_url: "http://127.0.0.1:9/Shibboleth.sso/SAML2/ECP".into(),
-        enabled: true,
-        description: None,
-        relay_state_prefix: None,
-    })
+    a.create_service_provider(
+        &dead,
+        &NewServiceProvider {
+            auth_url: "http://127.0.0.1:9/v3/OS-FEDERATION/identity_providers/x/protocols/saml2/auth".into(),
+            sp_url: "http://127.0.0.1:9/Shibboleth.sso/SAML2/ECP".into(),
+            enabled: true,
+            description: None,
+            relay_state_prefix: None,
+        },
+    )
     .await
     .unwrap();
 

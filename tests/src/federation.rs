@@ -108,22 +108,24 @@ async fn setup() -> K2k {
 
     // ---- B: where federated users land
     let domain_name = "mercador-tests-k2k".to_owned();
-    let domain = ensure::ensure_domain(&b, &NewDomain {
-        name: domain_name.clone(),
-        description: Some("K2K test fixture".into()),
-        enabled: true,
-    })
+    let domain = ensure::ensure_domain(
+        &b,
+        &NewDomain { name: domain_name.clone(), description: Some("K2K test fixture".into()), enabled: true },
+    )
     .await
     .expect("domain on B")
     .object;
-    let project = ensure::ensure_project(&b, &NewProject {
-        name: home_project.clone(),
-        domain_id: domain.id.clone(),
-        description: None,
-        enabled: true,
-        parent_id: None,
-        tags: vec![],
-    })
+    let project = ensure::ensure_project(
+        &b,
+        &NewProject {
+            name: home_project.clone(),
+            domain_id: domain.id.clone(),
+            description: None,
+            enabled: true,
+            parent_id: None,
+            tags: vec![],
+        },
+    )
     .await
     .expect("project on B")
     .object;
@@ -131,9 +133,14 @@ async fn setup() -> K2k {
     let members = ensure::ensure_group(&b, &group("k2k-members")).await.expect("group").object;
     ensure::ensure_group(&b, &group("k2k-empty")).await.expect("group");
     let member_role = b.list_roles(&Filter::new().name("member")).await.expect("roles").remove(0);
-    ensure::ensure_role_grant(&b, &member_role.id, &Actor::Group(members.id.clone()), &Target::Project(project.id.clone()))
-        .await
-        .expect("grant");
+    ensure::ensure_role_grant(
+        &b,
+        &member_role.id,
+        &Actor::Group(members.id.clone()),
+        &Target::Project(project.id.clone()),
+    )
+    .await
+    .expect("grant");
 
     // ---- A: users whose attributes grant nothing on B
     let default_project = |name: &str| NewProject {
@@ -149,14 +156,17 @@ async fn setup() -> K2k {
     for (user, project) in [("k2k-unmapped", "k2k-other"), ("k2k-roleless", "k2k-noroles")] {
         let p = ensure::ensure_project(&a, &default_project(project)).await.expect("project on A").object;
         let password = SecretString::from(format!("pw-{}", crate::unique(user)));
-        let u: Ensured<User> = ensure::ensure_user(&a, &NewUser {
-            name: user.into(),
-            domain_id: "default".into(),
-            password: Some(password.clone()),
-            description: None,
-            default_project_id: None,
-            enabled: true,
-        })
+        let u: Ensured<User> = ensure::ensure_user(
+            &a,
+            &NewUser {
+                name: user.into(),
+                domain_id: "default".into(),
+                password: Some(password.clone()),
+                description: None,
+                default_project_id: None,
+                enabled: true,
+            },
+        )
         .await
         .expect("user on A");
         if !u.outcome.created() {
@@ -173,12 +183,16 @@ async fn setup() -> K2k {
 
     // ---- B: identity provider, mapping, protocol
     let idp_id = "mercador-tests-a".to_owned();
-    ensure::ensure_identity_provider(&b, &idp_id, &NewIdentityProvider {
-        remote_ids: vec![entity_id.clone()],
-        enabled: true,
-        description: Some("Keystone A (K2K test fixture)".into()),
-        domain_id: Some(domain.id.clone()),
-    })
+    ensure::ensure_identity_provider(
+        &b,
+        &idp_id,
+        &NewIdentityProvider {
+            remote_ids: vec![entity_id.clone()],
+            enabled: true,
+            description: Some("Keystone A (K2K test fixture)".into()),
+            domain_id: Some(domain.id.clone()),
+        },
+    )
     .await
     .expect("identity provider");
     let rule = |project: &str, group: &str| {
@@ -196,9 +210,14 @@ async fn setup() -> K2k {
     let mapping_id = "mercador-tests-a-mapping";
     let rules = vec![rule(&home_project, "k2k-members"), rule(&roleless_user.project, "k2k-empty")];
     ensure::ensure_mapping(&b, mapping_id, &NewMapping { rules }).await.expect("mapping");
-    ensure::ensure_protocol(&b, &idp_id, "saml2", &NewProtocol { mapping_id: mapping_id.into(), remote_id_attribute: None })
-        .await
-        .expect("protocol");
+    ensure::ensure_protocol(
+        &b,
+        &idp_id,
+        "saml2",
+        &NewProtocol { mapping_id: mapping_id.into(), remote_id_attribute: None },
+    )
+    .await
+    .expect("protocol");
 
     // ---- B's Shibboleth trusts A (dynamic metadata, no restart)
     let metadata = curl_get(tb.var("KEYSTONE_A_IDP_METADATA_URL"));

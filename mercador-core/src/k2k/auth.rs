@@ -155,23 +155,15 @@ impl Keystone2Keystone {
                     ),
                 })?;
                 tracing::debug!(sp = %self.sp_id, location = ?ecp.header(LOCATION.as_str()), "SAML SP accepted the assertion");
-                http.send(
-                    Request::new(Method::GET, self.sp_auth_url.clone())
-                        .header(COOKIE, cookie)
-                        .accept_errors(),
-                )
-                .await?
+                http.send(Request::new(Method::GET, self.sp_auth_url.clone()).header(COOKIE, cookie).accept_errors())
+                    .await?
             }
             status if status.is_success() => ecp,
             _ => return Err(self.refused_by_sp(&ecp)),
         };
         if !response.status.is_success() {
-            let keystone = Error::from_response(
-                response.method.clone(),
-                response.url.clone(),
-                response.status,
-                &response.body,
-            );
+            let keystone =
+                Error::from_response(response.method.clone(), response.url.clone(), response.status, &response.body);
             let detail = match &keystone {
                 Error::Api { message, .. } => message.clone(),
                 other => other.to_string(),
@@ -256,7 +248,10 @@ impl Keystone2Keystone {
             )
         } else if lower.contains("shibd") || lower.contains("listener") || lower.contains("socket") {
             (ErrorKind::Unavailable, "the SAML SP daemon (shibd) of the service provider is not running")
-        } else if ["metadata", "untrusted", "signature", "security of incoming", "trust"].iter().any(|w| lower.contains(w)) {
+        } else if ["metadata", "untrusted", "signature", "security of incoming", "trust"]
+            .iter()
+            .any(|w| lower.contains(w))
+        {
             (
                 ErrorKind::AuthenticationFailed,
                 "the service provider does not trust this identity provider: its SAML metadata \
@@ -470,11 +465,8 @@ pub(crate) fn shibboleth_message(body: &str) -> String {
         }
         i += 1;
     }
-    let lines: Vec<String> = text
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|l| !l.is_empty())
-        .collect();
+    let lines: Vec<String> =
+        text.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect();
     let picked: Vec<&str> = match lines.iter().position(|l| l.contains("Exception") || l.contains("Error:")) {
         Some(i) => lines[i..].iter().take(2).map(String::as_str).collect(),
         None => lines.iter().take(3).map(String::as_str).collect(),

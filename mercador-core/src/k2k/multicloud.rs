@@ -110,18 +110,17 @@ impl MultiCloud {
         let k2k = self.k2k(sp_id).await?;
         let projects = k2k.projects(self.home.http()).await?;
         let home_project = self.home.token().await?.project.as_ref().and_then(|p| p.name.clone());
-        let chosen = projects
-            .iter()
-            .find(|p| Some(&p.name) == home_project.as_ref())
-            .or_else(|| projects.first())
-            .ok_or_else(|| Error::Federation {
-                kind: ErrorKind::NotFound,
-                message: format!(
-                    "the federated user has no project to scope to on service provider {sp_id} \
+        let chosen =
+            projects.iter().find(|p| Some(&p.name) == home_project.as_ref()).or_else(|| projects.first()).ok_or_else(
+                || Error::Federation {
+                    kind: ErrorKind::NotFound,
+                    message: format!(
+                        "the federated user has no project to scope to on service provider {sp_id} \
                      ({}): its mapping grants no project role",
-                    crate::keystone::AuthMethod::auth_url(k2k.as_ref())
-                ),
-            })?;
+                        crate::keystone::AuthMethod::auth_url(k2k.as_ref())
+                    ),
+                },
+            )?;
         Ok(Scope::Project(NameOrId::Id(chosen.id.clone())))
     }
 
@@ -142,11 +141,9 @@ impl MultiCloud {
     /// scope), fetched concurrently.
     pub async fn catalogs_of(&self, sps: &[TokenServiceProvider]) -> Result<Vec<CloudResult<Catalog>>> {
         Ok(self
-            .gather(
-                sps,
-                async { Ok(self.home.token().await?.catalog().clone()) },
-                |sp| async move { Ok(self.default_session(&sp.id).await?.token().await?.catalog().clone()) },
-            )
+            .gather(sps, async { Ok(self.home.token().await?.catalog().clone()) }, |sp| async move {
+                Ok(self.default_session(&sp.id).await?.token().await?.catalog().clone())
+            })
             .await)
     }
 
@@ -155,23 +152,30 @@ impl MultiCloud {
     pub async fn projects(&self) -> Result<Vec<CloudResult<Vec<Project>>>> {
         let sps = self.service_providers().await?;
         Ok(self
-            .gather(
-                &sps,
-                KeystoneClient::new(self.home.clone()).list_auth_projects(),
-                |sp| async move { self.k2k(&sp.id).await?.projects(self.home.http()).await },
-            )
+            .gather(&sps, KeystoneClient::new(self.home.clone()).list_auth_projects(), |sp| async move {
+                self.k2k(&sp.id).await?.projects(self.home.http()).await
+            })
             .await)
     }
 
     /// Runs `home` and `foreign(sp)` for every service provider concurrently;
     /// one result per cloud, home first, each timed.
-    async fn gather<'a, T, H, F, Fut>(&'a self, sps: &'a [TokenServiceProvider], home: H, foreign: F) -> Vec<CloudResult<T>>
+    async fn gather<'a, T, H, F, Fut>(
+        &'a self,
+        sps: &'a [TokenServiceProvider],
+        home: H,
+        foreign: F,
+    ) -> Vec<CloudResult<T>>
     where
         H: Future<Output = Result<T>>,
         F: Fn(&'a TokenServiceProvider) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        async fn timed<T>(cloud: CloudId, keystone: Option<Url>, work: impl Future<Output = Result<T>>) -> CloudResult<T> {
+        async fn timed<T>(
+            cloud: CloudId,
+            keystone: Option<Url>,
+            work: impl Future<Output = Result<T>>,
+        ) -> CloudResult<T> {
             let started = Instant::now();
             let result = work.await;
             CloudResult { cloud, keystone, result, elapsed: started.elapsed() }

@@ -147,8 +147,7 @@ pub trait IdentityApi: Send + Sync {
 
     // ---- application credentials
     /// `GET /v3/users/{user_id}/application_credentials`.
-    async fn list_application_credentials(&self, user_id: &str, filter: &Filter)
-    -> Result<Vec<ApplicationCredential>>;
+    async fn list_application_credentials(&self, user_id: &str, filter: &Filter) -> Result<Vec<ApplicationCredential>>;
     /// `GET /v3/users/{user_id}/application_credentials/{id}`.
     async fn get_application_credential(&self, user_id: &str, id: &str) -> Result<ApplicationCredential>;
     /// `POST /v3/users/{user_id}/application_credentials`: the answer holds the
@@ -170,8 +169,7 @@ pub trait IdentityApi: Send + Sync {
     /// `PUT /v3/OS-FEDERATION/identity_providers/{id}`.
     async fn create_identity_provider(&self, id: &str, idp: &NewIdentityProvider) -> Result<IdentityProvider>;
     /// `PATCH /v3/OS-FEDERATION/identity_providers/{id}`.
-    async fn update_identity_provider(&self, id: &str, update: &IdentityProviderUpdate)
-    -> Result<IdentityProvider>;
+    async fn update_identity_provider(&self, id: &str, update: &IdentityProviderUpdate) -> Result<IdentityProvider>;
     /// `DELETE /v3/OS-FEDERATION/identity_providers/{id}` (removes its protocols).
     async fn delete_identity_provider(&self, id: &str) -> Result<()>;
 

@@ -49,9 +49,7 @@ impl FromStr for Interface {
             "public" => Ok(Self::Public),
             "internal" => Ok(Self::Internal),
             "admin" => Ok(Self::Admin),
-            _ => Err(Error::InvalidInput(format!(
-                "unknown endpoint interface {s:?}: use public, internal or admin"
-            ))),
+            _ => Err(Error::InvalidInput(format!("unknown endpoint interface {s:?}: use public, internal or admin"))),
         }
     }
 }

@@ -63,7 +63,13 @@ impl KeystoneClient {
         &self.session
     }
 
-    async fn call(&self, method: Method, path: &str, query: &[(&str, String)], body: Option<Value>) -> Result<Response> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Value>,
+    ) -> Result<Response> {
         self.session.identity(method, path, query, body).await
     }
 
@@ -329,13 +335,13 @@ impl IdentityApi for KeystoneClient {
     }
 
     // ---- application credentials
-    async fn list_application_credentials(
-        &self,
-        user_id: &str,
-        filter: &Filter,
-    ) -> Result<Vec<ApplicationCredential>> {
-        self.list(&format!("users/{}/application_credentials", seg(user_id)?), "application_credentials", filter.pairs())
-            .await
+    async fn list_application_credentials(&self, user_id: &str, filter: &Filter) -> Result<Vec<ApplicationCredential>> {
+        self.list(
+            &format!("users/{}/application_credentials", seg(user_id)?),
+            "application_credentials",
+            filter.pairs(),
+        )
+        .await
     }
     async fn get_application_credential(&self, user_id: &str, id: &str) -> Result<ApplicationCredential> {
         self.get(&format!("users/{}/application_credentials/{}", seg(user_id)?, seg(id)?), "application_credential")
@@ -363,11 +369,7 @@ impl IdentityApi for KeystoneClient {
     async fn create_identity_provider(&self, id: &str, idp: &NewIdentityProvider) -> Result<IdentityProvider> {
         self.send(Method::PUT, &format!("{IDP}/{}", seg(id)?), "identity_provider", idp).await
     }
-    async fn update_identity_provider(
-        &self,
-        id: &str,
-        update: &IdentityProviderUpdate,
-    ) -> Result<IdentityProvider> {
+    async fn update_identity_provider(&self, id: &str, update: &IdentityProviderUpdate) -> Result<IdentityProvider> {
         self.send(Method::PATCH, &format!("{IDP}/{}", seg(id)?), "identity_provider", update).await
     }
     async fn delete_identity_provider(&self, id: &str) -> Result<()> {
@@ -402,8 +404,7 @@ impl IdentityApi for KeystoneClient {
         self.send(Method::PUT, &format!("{IDP}/{}/protocols/{}", seg(idp_id)?, seg(id)?), "protocol", protocol).await
     }
     async fn update_protocol(&self, idp_id: &str, id: &str, protocol: &NewProtocol) -> Result<Protocol> {
-        self.send(Method::PATCH, &format!("{IDP}/{}/protocols/{}", seg(idp_id)?, seg(id)?), "protocol", protocol)
-            .await
+        self.send(Method::PATCH, &format!("{IDP}/{}/protocols/{}", seg(idp_id)?, seg(id)?), "protocol", protocol).await
     }
     async fn delete_protocol(&self, idp_id: &str, id: &str) -> Result<()> {
         self.delete(&format!("{IDP}/{}/protocols/{}", seg(idp_id)?, seg(id)?)).await

@@ -80,9 +80,10 @@ impl CloudConfig {
                 .map_err(|e| Error::Configuration(format!("invalid secure.yaml: {e}")))?;
             merge(&mut doc, overlay);
         }
-        let clouds = doc.get("clouds").and_then(Value::as_mapping).ok_or_else(|| {
-            Error::Configuration("no top-level `clouds:` mapping".into())
-        })?;
+        let clouds = doc
+            .get("clouds")
+            .and_then(Value::as_mapping)
+            .ok_or_else(|| Error::Configuration("no top-level `clouds:` mapping".into()))?;
         let entry = clouds.get(cloud).ok_or_else(|| {
             let names: Vec<&str> = clouds.keys().filter_map(Value::as_str).collect();
             Error::Configuration(format!("no cloud named {cloud:?} (clouds defined: {})", names.join(", ")))
@@ -116,11 +117,31 @@ impl CloudConfig {
     /// [`CloudConfig::from_env`]).
     pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         const KEYS: &[&str] = &[
-            "auth_url", "auth_type", "username", "user_id", "password", "user_domain_name", "user_domain_id",
-            "project_name", "project_id", "tenant_name", "tenant_id", "project_domain_name", "project_domain_id",
-            "domain_name", "domain_id", "default_domain", "system_scope", "token", "application_credential_id",
-            "application_credential_name", "application_credential_secret", "region_name", "interface",
-            "cacert", "insecure",
+            "auth_url",
+            "auth_type",
+            "username",
+            "user_id",
+            "password",
+            "user_domain_name",
+            "user_domain_id",
+            "project_name",
+            "project_id",
+            "tenant_name",
+            "tenant_id",
+            "project_domain_name",
+            "project_domain_id",
+            "domain_name",
+            "domain_id",
+            "default_domain",
+            "system_scope",
+            "token",
+            "application_credential_id",
+            "application_credential_name",
+            "application_credential_secret",
+            "region_name",
+            "interface",
+            "cacert",
+            "insecure",
         ];
         let mut settings = Settings::new();
         for key in KEYS {
@@ -158,7 +179,9 @@ impl CloudConfig {
         let auth_url = Url::parse(auth_url)
             .map_err(|e| Error::Configuration(format!("{origin}: auth_url {auth_url:?} is not a URL: {e}")))?;
         let domain = |id_key: &str, name_key: &str| -> Option<DomainRef> {
-            s.get(id_key).map(|v| DomainRef::Id(v.clone())).or_else(|| s.get(name_key).map(|v| DomainRef::Name(v.clone())))
+            s.get(id_key)
+                .map(|v| DomainRef::Id(v.clone()))
+                .or_else(|| s.get(name_key).map(|v| DomainRef::Name(v.clone())))
         };
         let user = || -> Result<NameOrId> {
             if let Some(id) = s.get("user_id") {
@@ -206,9 +229,8 @@ impl CloudConfig {
         } else if let Some(id) = s.get("project_id") {
             Scope::Project(NameOrId::Id(id.clone()))
         } else if let Some(name) = s.get("project_name") {
-            let domain = domain("project_domain_id", "project_domain_name").ok_or_else(|| {
-                missing("project_domain_name or project_domain_id (needed with project_name)")
-            })?;
+            let domain = domain("project_domain_id", "project_domain_name")
+                .ok_or_else(|| missing("project_domain_name or project_domain_id (needed with project_name)"))?;
             Scope::Project(NameOrId::Name { name: name.clone(), domain })
         } else if let Some(d) = domain("domain_id", "domain_name") {
             Scope::Domain(d)
@@ -230,7 +252,15 @@ impl CloudConfig {
         if s.get("verify").is_some_and(|v| !truthy(v)) || s.get("insecure").is_some_and(|v| truthy(v)) {
             http.insecure = true;
         }
-        Ok(Self { name: None, auth_url, credentials, scope, region_name: s.get("region_name").cloned(), interface, http })
+        Ok(Self {
+            name: None,
+            auth_url,
+            credentials,
+            scope,
+            region_name: s.get("region_name").cloned(),
+            interface,
+            http,
+        })
     }
 
     /// The authentication method these settings describe.
@@ -351,7 +381,9 @@ clouds:
     #[test]
     fn application_credential() {
         let c = CloudConfig::from_yaml_str(CLOUDS, None, "appcred").unwrap();
-        assert!(matches!(c.credentials, Credentials::ApplicationCredential { credential: AppCredentialRef::Id(ref id), .. } if id == "ac1"));
+        assert!(
+            matches!(c.credentials, Credentials::ApplicationCredential { credential: AppCredentialRef::Id(ref id), .. } if id == "ac1")
+        );
         assert_eq!(c.scope, Scope::Unscoped);
     }
 
@@ -376,7 +408,10 @@ clouds:
         .into_iter()
         .collect();
         let c = CloudConfig::from_vars(|k| vars.get(k).map(|v| (*v).to_owned())).unwrap();
-        assert_eq!(c.scope, Scope::Project(NameOrId::Name { name: "demo".into(), domain: DomainRef::Id("default".into()) }));
+        assert_eq!(
+            c.scope,
+            Scope::Project(NameOrId::Name { name: "demo".into(), domain: DomainRef::Id("default".into()) })
+        );
         assert_eq!(c.region_name.as_deref(), Some("RegionTwo"));
         let e = CloudConfig::from_vars(|_| None).unwrap_err();
         assert!(e.to_string().contains("OS_CLOUD"), "{e}");

@@ -116,7 +116,9 @@ pub async fn ensure_service(api: &dyn IdentityApi, service: &NewService) -> Resu
         one(matching, || format!("service type {} named {:?}", service.service_type, service.name))
     };
     if let Some(existing) = find().await? {
-        if existing.enabled != service.enabled || (service.description.is_some() && existing.description != service.description) {
+        if existing.enabled != service.enabled
+            || (service.description.is_some() && existing.description != service.description)
+        {
             let update = ServiceUpdate {
                 enabled: Some(service.enabled),
                 description: service.description.clone(),
@@ -315,12 +317,8 @@ pub async fn ensure_protocol(
         if protocol.remote_id_attribute.is_some() {
             // Keystone shows remote_id_attribute only in the list of protocols,
             // never in the answer about one protocol.
-            existing.remote_id_attribute = api
-                .list_protocols(idp_id)
-                .await?
-                .into_iter()
-                .find(|p| p.id == id)
-                .and_then(|p| p.remote_id_attribute);
+            existing.remote_id_attribute =
+                api.list_protocols(idp_id).await?.into_iter().find(|p| p.id == id).and_then(|p| p.remote_id_attribute);
         }
         let attr_differs =
             protocol.remote_id_attribute.is_some() && existing.remote_id_attribute != protocol.remote_id_attribute;
@@ -408,7 +406,9 @@ pub async fn ensure_limit(api: &dyn IdentityApi, limit: &NewLimit) -> Result<Ens
         let all = api.list_limits(&filter).await?;
         let matching = all
             .into_iter()
-            .filter(|l| l.region_id == limit.region_id && l.project_id == limit.project_id && l.domain_id == limit.domain_id)
+            .filter(|l| {
+                l.region_id == limit.region_id && l.project_id == limit.project_id && l.domain_id == limit.domain_id
+            })
             .collect();
         one(matching, || format!("limit {} of service {}", limit.resource_name, limit.service_id))
     };

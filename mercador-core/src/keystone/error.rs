@@ -239,7 +239,13 @@ impl Error {
                 }
             }
         };
-        Self::Api { kind: ErrorKind::from_status(status), method, url: url.to_string(), status: status.as_u16(), message }
+        Self::Api {
+            kind: ErrorKind::from_status(status),
+            method,
+            url: url.to_string(),
+            status: status.as_u16(),
+            message,
+        }
     }
 }
 
@@ -307,7 +313,10 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::NotFound);
         assert_eq!(e.status(), Some(404));
         let s = e.to_string();
-        assert!(s.starts_with("GET http://127.0.0.1:5000/v3/projects/p1: HTTP 404: Could not find project: p1."), "{s}");
+        assert!(
+            s.starts_with("GET http://127.0.0.1:5000/v3/projects/p1: HTTP 404: Could not find project: p1."),
+            "{s}"
+        );
         assert!(s.contains("check the id or name"), "{s}");
     }
 

@@ -58,9 +58,8 @@ impl HttpClient {
             .redirect(reqwest::redirect::Policy::none())
             .tls_danger_accept_invalid_certs(config.insecure);
         if let Some(path) = &config.ca_certificate {
-            let pem = std::fs::read(path).map_err(|e| {
-                Error::Configuration(format!("cannot read the CA certificate {}: {e}", path.display()))
-            })?;
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::Configuration(format!("cannot read the CA certificate {}: {e}", path.display())))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 Error::Configuration(format!("{} is not a PEM certificate bundle: {e}", path.display()))
             })?;
@@ -68,9 +67,7 @@ impl HttpClient {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let inner = builder
-            .build()
-            .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
+        let inner = builder.build().map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self { inner })
     }
 
@@ -144,7 +141,10 @@ pub(crate) enum Body {
     #[default]
     None,
     Json(serde_json::Value),
-    Raw { content_type: &'static str, bytes: Vec<u8> },
+    Raw {
+        content_type: &'static str,
+        bytes: Vec<u8>,
+    },
 }
 
 /// One request.
@@ -160,7 +160,15 @@ pub(crate) struct Request<'a> {
 
 impl<'a> Request<'a> {
     pub(crate) fn new(method: Method, url: Url) -> Self {
-        Self { method, url, token: None, subject_token: None, body: Body::None, headers: Vec::new(), accept_errors: false }
+        Self {
+            method,
+            url,
+            token: None,
+            subject_token: None,
+            body: Body::None,
+            headers: Vec::new(),
+            accept_errors: false,
+        }
     }
 
     pub(crate) fn token(mut self, token: &'a SecretString) -> Self {
@@ -194,7 +202,6 @@ impl<'a> Request<'a> {
         self.accept_errors = true;
         self
     }
-
 }
 
 /// A received response (2xx).
