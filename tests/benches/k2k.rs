@@ -243,8 +243,8 @@ async fn main() {
     ];
     println!();
     println!(
-        "{:<46} {:>22} {:>22} {:>8}   {}",
-        "case (ms)", "mercador median / p95", "keystoneauth1 med/p95", "speedup", "server-side (A uwsgi + B Apache)"
+        "{:<46} {:>22} {:>22} {:>8}   server-side (A uwsgi + B Apache)",
+        "case (ms)", "mercador median / p95", "keystoneauth1 med/p95", "speedup"
     );
     for (key, label) in cases {
         let o = stats(&ours[key]);

@@ -80,9 +80,7 @@ impl Testbed {
 
     /// A value of the env file; panics naming the key when absent.
     pub fn var(&self, key: &str) -> &str {
-        self.vars
-            .get(key)
-            .unwrap_or_else(|| panic!("{} has no {key}; restart the testbed", self.env_file.display()))
+        self.vars.get(key).unwrap_or_else(|| panic!("{} has no {key}; restart the testbed", self.env_file.display()))
     }
 
     /// Identity v3 URL of a cloud.
