@@ -209,7 +209,7 @@ impl Keystone2Keystone {
             }
             other => other,
         }
-        .map_err(|e| sp_verdict(e, &self.sp_id, self.idp.auth_url()))?;
+        .map_err(|e| sp_verdict(e.redact(&[idp_token.secret().expose_secret()]), &self.sp_id, self.idp.auth_url()))?;
         let text = String::from_utf8(response.body).map_err(|_| Error::Federation {
             kind: ErrorKind::InvalidResponse,
             message: format!("the ECP assertion from {} is not UTF-8 text", self.idp.auth_url()),
@@ -369,7 +369,7 @@ async fn explain_missing_sp(idp: &Session, token: &Token, sp_id: &str) -> Error 
         Err(e) => Err(e),
     };
     match verdict {
-        Err(e) => sp_verdict(e, sp_id, idp.auth_url()),
+        Err(e) => sp_verdict(e.redact(&[token.secret().expose_secret()]), sp_id, idp.auth_url()),
         Ok(_) => Error::Federation {
             kind: ErrorKind::NotFound,
             message: format!(

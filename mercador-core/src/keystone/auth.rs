@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::error::{Error, ErrorKind, Result};
+use super::error::{Error, ErrorKind, Result, secrets_in};
 use super::http::{HttpClient, Request, SUBJECT_TOKEN};
 use super::token::{Token, TokenInfo};
 
@@ -281,7 +281,10 @@ impl AuthMethod for DirectAuth {
 /// `POST {auth_url}/auth/tokens` with `body`; returns the token.
 pub(crate) async fn issue_token(http: &HttpClient, auth_url: &Url, body: Value) -> Result<Token> {
     let url = join(auth_url, "auth/tokens")?;
-    let response = http.send(Request::new(Method::POST, url).json(body)).await.map_err(refused)?;
+    let response = match http.send(Request::new(Method::POST, url).json(body.clone())).await {
+        Ok(response) => response,
+        Err(e) => return Err(refused(e).redact(&secrets_in(&body))),
+    };
     let secret = response.header(SUBJECT_TOKEN).map(|s| SecretString::from(s.to_owned())).ok_or_else(|| {
         Error::invalid_response(response.method.clone(), response.url.clone(), "no X-Subject-Token header")
     })?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use reqwest::Method;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -13,7 +13,7 @@ use url::Url;
 
 use super::api::IdentityApi;
 use super::auth::join;
-use super::error::{Error, Result};
+use super::error::{Error, Result, secrets_in};
 use super::http::{Request, Response, sensitive};
 use super::session::Session;
 use super::token::TokenInfo;
@@ -95,7 +95,11 @@ impl KeystoneClient {
     ) -> Result<T> {
         let body = serde_json::to_value(body)
             .map_err(|e| Error::InvalidInput(format!("cannot encode the {key} request: {e}")))?;
-        self.call(method, path, &[], Some(json!({ key: body }))).await?.json_field(key)
+        let body = json!({ key: body });
+        match self.call(method, path, &[], Some(body.clone())).await {
+            Ok(response) => response.json_field(key),
+            Err(e) => Err(e.redact(&secrets_in(&body))),
+        }
     }
 
     async fn delete(&self, path: &str) -> Result<()> {
@@ -118,10 +122,11 @@ impl KeystoneClient {
     /// Sends a request about another token (`X-Subject-Token`).
     async fn subject(&self, method: Method, subject: &SecretString) -> Result<Response> {
         let url = join(self.session.auth_url(), "auth/tokens")?;
-        let subject = sensitive(subject)?;
+        let header = sensitive(subject)?;
         self.session
-            .send(|token| Request::new(method.clone(), url.clone()).token(token).subject_token(subject.clone()))
+            .send(|token| Request::new(method.clone(), url.clone()).token(token).subject_token(header.clone()))
             .await
+            .map_err(|e| e.redact(&[subject.expose_secret()]))
     }
 }
 

@@ -77,8 +77,8 @@ impl ErrorKind {
                  and that the token has not expired"
             }
             Self::Forbidden => {
-                "the authenticated user lacks a role that allows this; use an admin \
-                 (or system-scoped) credential"
+                "either the authenticated user lacks a role that allows this (use an admin or \
+                 system-scoped credential), or the object's state forbids it (see Keystone's message)"
             }
             Self::NotFound => "check the id or name, and that it lives in the expected domain",
             Self::Conflict => "an object with this name or id already exists, or it is still in use",
@@ -181,6 +181,26 @@ impl Error {
         }
     }
 
+    /// Replaces every occurrence of the given secrets in the message by
+    /// `[REDACTED]`: Keystone echoes invalid values ("Value: ...") and unknown
+    /// tokens ("Could not find token: ...") in its messages.
+    pub(crate) fn redact(mut self, secrets: &[&str]) -> Self {
+        let scrub = |text: &mut String| {
+            for secret in secrets.iter().filter(|s| s.len() >= 4) {
+                if text.contains(*secret) {
+                    *text = text.replace(*secret, "[REDACTED]");
+                }
+            }
+        };
+        match &mut self {
+            Self::Api { message, .. } | Self::Federation { message, .. } => scrub(message),
+            Self::Transport { reason, .. } => scrub(reason),
+            Self::InvalidResponse { detail, .. } => scrub(detail),
+            Self::InvalidInput(m) | Self::NotFound(m) | Self::Configuration(m) => scrub(m),
+        }
+        self
+    }
+
     /// True for [`ErrorKind::NotFound`].
     pub fn is_not_found(&self) -> bool {
         self.kind() == ErrorKind::NotFound
@@ -260,6 +280,30 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}...", &s[..end])
 }
 
+/// The string values under `password`, `secret` and `token.id` keys of a
+/// request body, to redact from errors about that request.
+pub(crate) fn secrets_in(body: &serde_json::Value) -> Vec<&str> {
+    fn walk<'a>(v: &'a serde_json::Value, parent: Option<&str>, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let secret_key =
+                        matches!(k.as_str(), "password" | "secret") || (parent == Some("token") && k == "id");
+                    match v {
+                        serde_json::Value::String(s) if secret_key => out.push(s),
+                        other => walk(other, Some(k), out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, parent, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(body, None, &mut out);
+    out
+}
+
 /// True when a `rustls` error is somewhere in the chain (possibly wrapped in
 /// an `io::Error`, as hyper reports it).
 fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
@@ -335,6 +379,25 @@ mod tests {
             let status = StatusCode::from_u16(code).unwrap();
             assert_eq!(ErrorKind::from_status(status), kind, "{code}");
         }
+    }
+
+    #[test]
+    fn secrets_are_redacted_from_keystone_messages() {
+        let body = serde_json::json!({"auth": {"identity": {"methods": ["password", "token"],
+            "password": {"user": {"name": "u", "password": "hunter22"}}, "token": {"id": "gAAAAtoken"}}},
+            "user": {"name": "x", "password": "p4ssw0rd"}});
+        let secrets = secrets_in(&body);
+        assert_eq!(secrets, vec!["hunter22", "gAAAAtoken", "p4ssw0rd"]);
+        let e = Error::from_response(
+            Method::POST,
+            url(),
+            StatusCode::BAD_REQUEST,
+            br#"{"error": {"message": "Invalid input for field password. Value: p4ssw0rd; token gAAAAtoken"}}"#,
+        )
+        .redact(&secrets);
+        let s = e.to_string();
+        assert!(!s.contains("p4ssw0rd") && !s.contains("gAAAAtoken"), "{s}");
+        assert!(s.contains("Value: [REDACTED]"), "{s}");
     }
 
     #[test]
