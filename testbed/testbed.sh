@@ -403,17 +403,21 @@ start_keystones() {
   # Gotcha: Keystone 30 ships no keystone-wsgi-public script; serve the module
   # keystone.wsgi.api:application and point it at the config with OS_KEYSTONE_CONFIG_FILES.
   # --die-on-term: SIGTERM stops the master and its workers (uwsgi's default is a reload).
-  UWSGI_COMMON=(--module keystone.wsgi.api:application --master --processes 2 --threads 1
-                --die-on-term --lazy-apps --virtualenv "$VENV")
+  # lib/keystone_wsgi.py wraps keystone.wsgi.api:application so that requests which may
+  # write to SQLite take turns across the workers (see that file).
+  UWSGI_COMMON=(--pythonpath "$HERE/lib" --module keystone_wsgi:application --master --processes 2
+                --threads 1 --die-on-term --lazy-apps --virtualenv "$VENV")
   step "starting Keystone A (uwsgi --http 127.0.0.1:$A_PORT) and B's uwsgi (127.0.0.1:$B_UWSGI)" \
        "$LOGS/uwsgi-a.log" "$LOGS/uwsgi-b.log" "$LOGS/keystone-a.log" "$LOGS/keystone-b.log"
   # Gotcha: --http needs --http-keepalive, or the http router answers HTTP/1.1 without
   # "Connection: close" and then closes, and clients that reuse connections get ECONNRESET.
   setsid "$V/uwsgi" --http "127.0.0.1:$A_PORT" --http-keepalive "${UWSGI_COMMON[@]}" \
-    --env OS_KEYSTONE_CONFIG_FILES="$A/keystone.conf" --pidfile "$PIDS/uwsgi-a.pid" \
+    --env OS_KEYSTONE_CONFIG_FILES="$A/keystone.conf" --env MERCADOR_KEYSTONE_WRITE_LOCK="$A/write.lock" \
+    --pidfile "$PIDS/uwsgi-a.pid" \
     --logto "$LOGS/uwsgi-a.log" </dev/null >/dev/null 2>&1 9>&- &
   setsid "$V/uwsgi" --socket "127.0.0.1:$B_UWSGI" "${UWSGI_COMMON[@]}" \
-    --env OS_KEYSTONE_CONFIG_FILES="$B/keystone.conf" --pidfile "$PIDS/uwsgi-b.pid" \
+    --env OS_KEYSTONE_CONFIG_FILES="$B/keystone.conf" --env MERCADOR_KEYSTONE_WRITE_LOCK="$B/write.lock" \
+    --pidfile "$PIDS/uwsgi-b.pid" \
     --logto "$LOGS/uwsgi-b.log" </dev/null >/dev/null 2>&1 9>&- &
   wait_file "$PIDS/uwsgi-a.pid" 30
   wait_file "$PIDS/uwsgi-b.pid" 30

@@ -30,6 +30,7 @@ use serde_json::json;
 use url::Url;
 
 use crate::keystone::auth::{AuthMethod, Credentials, DirectAuth, Scope, join};
+use crate::keystone::error::html_message;
 use crate::keystone::http::{HttpClient, Request, Response, SUBJECT_TOKEN};
 use crate::keystone::session::DEFAULT_EXPIRY_MARGIN;
 use crate::keystone::token::{TokenInfo, TokenServiceProvider};
@@ -235,7 +236,7 @@ impl Keystone2Keystone {
 
     /// The SAML SP refused the assertion: status and the SP's own message.
     fn refused_by_sp(&self, response: &Response) -> Error {
-        let message = shibboleth_message(&String::from_utf8_lossy(&response.body));
+        let message = html_message(&String::from_utf8_lossy(&response.body));
         let lower = message.to_ascii_lowercase();
         let (kind, hint) = if ["expired", "notbefore", "notonorafter", "too long ago", "clock", "in the future"]
             .iter()
@@ -436,55 +437,6 @@ fn session_cookie(response: &Response) -> Option<HeaderValue> {
     Some(value)
 }
 
-/// The useful part of a SAML SP's error page: Shibboleth's templates print
-/// the exception type and its message; anything else is reduced to text.
-pub(crate) fn shibboleth_message(body: &str) -> String {
-    let mut text = String::with_capacity(body.len());
-    let mut in_tag = false;
-    let mut skip_block = false;
-    let lower = body.to_ascii_lowercase();
-    let mut i = 0;
-    let bytes = body.as_bytes();
-    while i < bytes.len() {
-        if !in_tag && bytes[i] == b'<' {
-            in_tag = true;
-            let rest = &lower[i..];
-            if rest.starts_with("<style") || rest.starts_with("<script") || rest.starts_with("<head") {
-                skip_block = true;
-            } else if rest.starts_with("</style") || rest.starts_with("</script") || rest.starts_with("</head") {
-                skip_block = false;
-            }
-            text.push('\n');
-        } else if in_tag && bytes[i] == b'>' {
-            in_tag = false;
-        } else if !in_tag && !skip_block {
-            let ch_len = body[i..].chars().next().map_or(1, char::len_utf8);
-            text.push_str(&body[i..i + ch_len]);
-            i += ch_len;
-            continue;
-        }
-        i += 1;
-    }
-    let lines: Vec<String> =
-        text.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect();
-    let picked: Vec<&str> = match lines.iter().position(|l| l.contains("Exception") || l.contains("Error:")) {
-        Some(i) => lines[i..].iter().take(2).map(String::as_str).collect(),
-        None => lines.iter().take(3).map(String::as_str).collect(),
-    };
-    let joined = picked.join(": ");
-    if joined.len() > 400 {
-        let mut end = 400;
-        while !joined.is_char_boundary(end) {
-            end -= 1;
-        }
-        format!("{}...", &joined[..end])
-    } else if joined.is_empty() {
-        "no message".to_owned()
-    } else {
-        joined
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,10 +457,10 @@ mod tests {
             <p class="error">opensaml::SecurityPolicyException at (http://127.0.0.1:5002/Shibboleth.sso/SAML2/ECP)</p>
             <p>Message was signed, but signature could not be verified.</p></body></html>"#;
         assert_eq!(
-            shibboleth_message(page),
+            html_message(page),
             "opensaml::SecurityPolicyException at (http://127.0.0.1:5002/Shibboleth.sso/SAML2/ECP): \
              Message was signed, but signature could not be verified."
         );
-        assert_eq!(shibboleth_message("plain failure"), "plain failure");
+        assert_eq!(html_message("plain failure"), "plain failure");
     }
 }

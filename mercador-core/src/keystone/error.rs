@@ -254,6 +254,8 @@ impl Error {
                 let text = text.trim();
                 if text.is_empty() {
                     status.canonical_reason().unwrap_or("no message").to_owned()
+                } else if text.starts_with('<') {
+                    html_message(text)
                 } else {
                     truncate(text, 300)
                 }
@@ -266,6 +268,55 @@ impl Error {
             status: status.as_u16(),
             message,
         }
+    }
+}
+
+/// The useful part of an HTML error page (Apache's, or a SAML SP's:
+/// Shibboleth's templates print the exception type and its message), as text.
+pub(crate) fn html_message(body: &str) -> String {
+    let mut text = String::with_capacity(body.len());
+    let mut in_tag = false;
+    let mut skip_block = false;
+    let lower = body.to_ascii_lowercase();
+    let mut i = 0;
+    let bytes = body.as_bytes();
+    while i < bytes.len() {
+        if !in_tag && bytes[i] == b'<' {
+            in_tag = true;
+            let rest = &lower[i..];
+            if rest.starts_with("<style") || rest.starts_with("<script") || rest.starts_with("<head") {
+                skip_block = true;
+            } else if rest.starts_with("</style") || rest.starts_with("</script") || rest.starts_with("</head") {
+                skip_block = false;
+            }
+            text.push('\n');
+        } else if in_tag && bytes[i] == b'>' {
+            in_tag = false;
+        } else if !in_tag && !skip_block {
+            let ch_len = body[i..].chars().next().map_or(1, char::len_utf8);
+            text.push_str(&body[i..i + ch_len]);
+            i += ch_len;
+            continue;
+        }
+        i += 1;
+    }
+    let lines: Vec<String> =
+        text.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect();
+    let picked: Vec<&str> = match lines.iter().position(|l| l.contains("Exception") || l.contains("Error:")) {
+        Some(i) => lines[i..].iter().take(2).map(String::as_str).collect(),
+        None => lines.iter().take(3).map(String::as_str).collect(),
+    };
+    let joined = picked.join(": ");
+    if joined.len() > 400 {
+        let mut end = 400;
+        while !joined.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}...", &joined[..end])
+    } else if joined.is_empty() {
+        "no message".to_owned()
+    } else {
+        joined
     }
 }
 
@@ -398,6 +449,17 @@ mod tests {
         let s = e.to_string();
         assert!(!s.contains("p4ssw0rd") && !s.contains("gAAAAtoken"), "{s}");
         assert!(s.contains("Value: [REDACTED]"), "{s}");
+    }
+
+    #[test]
+    fn html_error_pages_become_text() {
+        let page = "<!DOCTYPE HTML><html><head><title>500 Internal Server Error</title></head><body>\n\
+            <h1>Internal Server Error</h1>\n<p>The server encountered an internal error.</p></body></html>";
+        let e = Error::from_response(Method::GET, url(), StatusCode::INTERNAL_SERVER_ERROR, page.as_bytes());
+        assert!(
+            e.to_string().contains("HTTP 500: Internal Server Error: The server encountered an internal error."),
+            "{e}"
+        );
     }
 
     #[test]
