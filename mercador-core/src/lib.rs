@@ -11,9 +11,12 @@
 //!   catalog lookup, `clouds.yaml` loading, and the admin operations the
 //!   publisher and subscriber engines need, behind [`keystone::IdentityApi`];
 //! - [`k2k`]: Keystone-to-Keystone federation: the K2K auth method and the
-//!   multi-cloud session.
+//!   multi-cloud session;
+//! - [`model`]: virtual regions and subscriptions, their validation and
+//!   lifecycles.
 
 pub mod k2k;
 pub mod keystone;
+pub mod model;
 
 pub use keystone::{Error, ErrorKind, Result};

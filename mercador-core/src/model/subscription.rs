@@ -1,0 +1,165 @@
+//! Subscription lifecycle and the record of the Keystone objects it owns.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Lifecycle of a subscription.
+///
+/// ```text
+/// requested -> provisioning -> active -> cancelling -> cancelled
+///                   |             |  \-> revoking  -> revoked
+///                   v             v
+///                 failed <- (any step that cannot go on; cleanup then retried)
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriptionState {
+    /// The place is reserved; nothing configured yet.
+    Requested,
+    /// Keystone and Shibboleth are being configured (resumable).
+    Provisioning,
+    /// Federation works.
+    Active,
+    /// The partner cancelled; objects are being removed (resumable).
+    Cancelling,
+    /// Cancelled; nothing of it remains in Keystone.
+    Cancelled,
+    /// The publisher revoked it; objects are being removed (resumable).
+    Revoking,
+    /// Revoked; nothing of it remains in Keystone.
+    Revoked,
+    /// A step failed in a way retrying does not fix; cleanup may still run.
+    Failed,
+}
+
+impl SubscriptionState {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Provisioning => "provisioning",
+            Self::Active => "active",
+            Self::Cancelling => "cancelling",
+            Self::Cancelled => "cancelled",
+            Self::Revoking => "revoking",
+            Self::Revoked => "revoked",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// True when nothing more will happen to it.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Cancelled | Self::Revoked)
+    }
+
+    /// True while it holds one of the vregion's places.
+    pub fn holds_a_place(self) -> bool {
+        !self.is_final()
+    }
+
+    /// Whether the lifecycle allows going from `self` to `to`.
+    pub fn can_become(self, to: Self) -> bool {
+        use SubscriptionState::*;
+        self == to
+            || matches!(
+                (self, to),
+                (Requested, Provisioning)
+                    | (Provisioning, Active)
+                    | (Requested | Provisioning | Active | Failed, Cancelling | Revoking | Failed)
+                    | (Cancelling, Cancelled)
+                    | (Revoking, Revoked)
+                    | (Cancelling, Revoking)
+            )
+    }
+}
+
+impl fmt::Display for SubscriptionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// The kind of an object a subscription created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    /// Keystone domain.
+    Domain,
+    /// Keystone project.
+    Project,
+    /// Keystone group.
+    Group,
+    /// Keystone user.
+    User,
+    /// Keystone role assignment (`id` is `role:actor:target`).
+    RoleAssignment,
+    /// OS-FEDERATION identity provider.
+    IdentityProvider,
+    /// OS-FEDERATION mapping.
+    Mapping,
+    /// OS-FEDERATION protocol (`parent` is the identity provider).
+    Protocol,
+    /// OS-FEDERATION service provider.
+    ServiceProvider,
+    /// Keystone region.
+    Region,
+    /// Keystone catalog service.
+    Service,
+    /// Keystone catalog endpoint.
+    Endpoint,
+    /// Keystone unified limit.
+    Limit,
+    /// A SAML metadata file trusted by the Shibboleth SP (`id` is the entity id).
+    SamlTrust,
+}
+
+/// One object a subscription created or adopted, recorded before the next
+/// step runs, so that a resumed or undone operation knows exactly what it owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedObject {
+    /// Kind.
+    pub kind: ObjectKind,
+    /// Keystone id (or the natural key for kinds without one).
+    pub id: String,
+    /// The parent object's id, for nested objects (protocols).
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// True when the object existed before and was adopted: undoing the
+    /// subscription must then leave it in place.
+    #[serde(default)]
+    pub adopted: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SubscriptionState::*;
+    use super::*;
+
+    #[test]
+    fn lifecycle() {
+        assert!(Requested.can_become(Provisioning));
+        assert!(Provisioning.can_become(Active));
+        assert!(Active.can_become(Cancelling) && Cancelling.can_become(Cancelled));
+        assert!(Active.can_become(Revoking) && Revoking.can_become(Revoked));
+        assert!(Provisioning.can_become(Failed) && Failed.can_become(Cancelling));
+        assert!(!Cancelled.can_become(Active));
+        assert!(!Revoked.can_become(Cancelling));
+        assert!(!Active.can_become(Requested));
+        assert!(Cancelled.is_final() && !Active.is_final() && Failed.holds_a_place());
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let o = CreatedObject {
+            kind: ObjectKind::Protocol,
+            id: "saml2".into(),
+            parent: Some("idp".into()),
+            adopted: false,
+        };
+        let json = serde_json::to_value(&o).unwrap();
+        assert_eq!(json["kind"], "protocol");
+        assert_eq!(serde_json::from_value::<CreatedObject>(json).unwrap(), o);
+        assert_eq!(serde_json::to_value(Provisioning).unwrap(), "provisioning");
+    }
+}
