@@ -13,10 +13,12 @@
 //! - [`k2k`]: Keystone-to-Keystone federation: the K2K auth method and the
 //!   multi-cloud session;
 //! - [`model`]: virtual regions and subscriptions, their validation and
-//!   lifecycles.
+//!   lifecycles;
+//! - [`secrets`]: sealing of stored secrets under a configured key.
 
 pub mod k2k;
 pub mod keystone;
 pub mod model;
+pub mod secrets;
 
 pub use keystone::{Error, ErrorKind, Result};
