@@ -124,7 +124,7 @@ async fn refused_with(body: &str, status: u16) -> mercador_core::Error {
         .mount(&sp)
         .await;
     let k2k = Keystone2Keystone::new(idp_session(&idp), "sp-b").await.unwrap();
-    k2k.unscoped_token(&k2k.http()).await.unwrap_err()
+    k2k.unscoped_token().await.unwrap_err()
 }
 
 #[tokio::test]
@@ -160,7 +160,7 @@ async fn a_sp_that_sets_no_cookie() {
         .mount(&sp)
         .await;
     let k2k = Keystone2Keystone::new(idp_session(&idp), "sp-b").await.unwrap();
-    let e = k2k.unscoped_token(&k2k.http()).await.unwrap_err();
+    let e = k2k.unscoped_token().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
     assert!(e.to_string().contains("no session cookie"), "{e}");
 }
@@ -177,7 +177,7 @@ async fn tls_failure_on_the_sp_is_a_tls_error() {
         sp_url: Url::parse(&format!("{https}/Shibboleth.sso/SAML2/ECP")).unwrap(),
     };
     let k2k = Keystone2Keystone::from_service_provider(idp_session(&idp), &provider).unwrap();
-    let e = k2k.unscoped_token(&k2k.http()).await.unwrap_err();
+    let e = k2k.unscoped_token().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
     assert!(e.to_string().contains("CA certificate"), "says what to check: {e}");
 }

@@ -88,9 +88,9 @@ async fn federated_token_is_cached_and_rescoped() {
     let alice = fx.alice();
     let k2k = Arc::new(Keystone2Keystone::new(alice.clone(), &fx.sp_id).await.unwrap());
     let http = alice.http().clone();
-    let first = k2k.unscoped_token(&http).await.unwrap();
+    let first = k2k.unscoped_token().await.unwrap();
     assert!(first.is_unscoped() && first.is_federated());
-    let again = k2k.unscoped_token(&http).await.unwrap();
+    let again = k2k.unscoped_token().await.unwrap();
     assert!(Arc::ptr_eq(&first, &again), "the federated token is re-used");
 
     // Two scopes, one K2K login: each scope is a re-scoping of the cached token.
@@ -103,7 +103,7 @@ async fn federated_token_is_cached_and_rescoped() {
         mercador_core::keystone::Session::with_http(http.clone(), k2k.clone(), Scope::project_id(&fx.project_id));
     let (t1, t2) = (by_name.token().await.unwrap(), by_id.token().await.unwrap());
     assert_eq!(t1.project.as_ref().unwrap().id, t2.project.as_ref().unwrap().id);
-    assert!(Arc::ptr_eq(&first, &k2k.unscoped_token(&http).await.unwrap()));
+    assert!(Arc::ptr_eq(&first, &k2k.unscoped_token().await.unwrap()));
     // And the session re-uses its scoped token.
     assert!(Arc::ptr_eq(&t1, &by_name.token().await.unwrap()));
 
@@ -111,8 +111,7 @@ async fn federated_token_is_cached_and_rescoped() {
     let fresh = Arc::new(Keystone2Keystone::new(alice.clone(), &fx.sp_id).await.unwrap());
     let tokens = futures::future::join_all((0..8).map(|_| {
         let fresh = fresh.clone();
-        let http = http.clone();
-        async move { fresh.unscoped_token(&http).await.unwrap() }
+        async move { fresh.unscoped_token().await.unwrap() }
     }))
     .await;
     assert!(tokens.windows(2).all(|w| Arc::ptr_eq(&w[0], &w[1])));
@@ -151,7 +150,7 @@ async fn mapping_that_matches_nothing_refuses_the_login() {
     let fx = K2k::get().await;
     let user = fx.unmapped_user.session();
     let k2k = Keystone2Keystone::new(user.clone(), &fx.sp_id).await.unwrap();
-    let e = k2k.unscoped_token(user.http()).await.unwrap_err();
+    let e = k2k.unscoped_token().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::AuthenticationFailed, "{e}");
     let text = e.to_string();
     assert!(text.contains("refused the federated login") && text.contains("mapping"), "{text}");
@@ -164,7 +163,7 @@ async fn mapping_that_grants_no_role_leaves_no_project() {
     let clouds = MultiCloud::new(fx.roleless_user.session());
     // The login itself works (the mapping matches) ...
     let k2k = clouds.k2k(&fx.sp_id).await.unwrap();
-    assert!(k2k.projects(clouds.home().http()).await.unwrap().is_empty());
+    assert!(k2k.projects().await.unwrap().is_empty());
     // ... but there is nothing to scope to.
     let e = clouds.default_scope(&fx.sp_id).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");

@@ -235,8 +235,9 @@ async fn mappings_and_protocols() {
                 .unwrap();
             assert_eq!(moved.mapping_id, m2);
             assert_eq!(k.get_protocol(&idp, "saml2").await.unwrap(), moved);
-            // Keystone shows remote_id_attribute only when listing protocols.
-            assert_eq!(moved.remote_id_attribute, None);
+            // Keystone shows remote_id_attribute only when listing protocols;
+            // the client reads it from there.
+            assert_eq!(moved.remote_id_attribute.as_deref(), Some("Shib-Identity-Provider"));
             let listed = k.list_protocols(&idp).await.unwrap();
             assert_eq!(listed.len(), 1);
             assert_eq!(listed[0].remote_id_attribute.as_deref(), Some("Shib-Identity-Provider"));

@@ -14,13 +14,12 @@
 //! 5. re-scoping that token (method `token`) to a project or domain of the
 //!    service provider.
 //!
-//! The unscoped federated token is cached (with the same validity margin as
-//! sessions), so tokens for further scopes cost one re-scoping each. The SAML
+//! The unscoped federated token is cached by an ordinary [`Session`] (same
+//! validity margin, single flight), so tokens for further scopes cost one re-scoping each. The SAML
 //! assertion and the SP's session cookie are secrets: never logged, each flow
 //! keeps its own cookie (no shared cookie jar between users).
 
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use reqwest::header::{COOKIE, HeaderValue, LOCATION, SET_COOKIE};
@@ -32,7 +31,6 @@ use url::Url;
 use crate::keystone::auth::{AuthMethod, Credentials, DirectAuth, Scope, join};
 use crate::keystone::error::html_message;
 use crate::keystone::http::{HttpClient, Request, Response, SUBJECT_TOKEN};
-use crate::keystone::session::DEFAULT_EXPIRY_MARGIN;
 use crate::keystone::token::{TokenInfo, TokenServiceProvider};
 use crate::keystone::{Error, ErrorKind, Result, Session, Token};
 
@@ -42,14 +40,21 @@ const PAOS: &str = "application/vnd.paos+xml";
 /// identity provider session.
 #[derive(Debug)]
 pub struct Keystone2Keystone {
+    login: Arc<FederatedLogin>,
+    /// Caches the unscoped federated token (an ordinary session over
+    /// [`FederatedLogin`]: expiry margin, single flight).
+    unscoped: Session,
+}
+
+/// Steps 1-4 of the flow as an [`AuthMethod`] whose tokens are the unscoped
+/// federated tokens of the service provider.
+#[derive(Debug)]
+struct FederatedLogin {
     idp: Arc<Session>,
     sp_id: String,
     sp_auth_url: Url,
     sp_url: Url,
     remote: Url,
-    margin: Duration,
-    unscoped: RwLock<Option<Arc<Token>>>,
-    flight: tokio::sync::Mutex<()>,
 }
 
 impl Keystone2Keystone {
@@ -70,72 +75,77 @@ impl Keystone2Keystone {
 
     /// K2K with service provider URLs given explicitly.
     pub fn from_service_provider(idp: Arc<Session>, sp: &TokenServiceProvider) -> Result<Self> {
-        Ok(Self {
+        let http = idp.http().clone();
+        let login = Arc::new(FederatedLogin {
             remote: remote_keystone_url(&sp.auth_url)?,
             idp,
             sp_id: sp.id.clone(),
             sp_auth_url: sp.auth_url.clone(),
             sp_url: sp.sp_url.clone(),
-            margin: DEFAULT_EXPIRY_MARGIN,
-            unscoped: RwLock::new(None),
-            flight: tokio::sync::Mutex::new(()),
-        })
+        });
+        Ok(Self { unscoped: Session::with_http(http, login.clone(), Scope::Unscoped), login })
     }
 
     /// The service provider id.
     pub fn service_provider_id(&self) -> &str {
-        &self.sp_id
+        &self.login.sp_id
     }
 
     /// The identity provider session.
     pub fn identity_provider(&self) -> &Arc<Session> {
-        &self.idp
+        &self.login.idp
     }
 
     /// The HTTP client of the identity provider session (share it with the
     /// sessions opened on the service provider).
     pub fn http(&self) -> HttpClient {
-        self.idp.http().clone()
+        self.login.idp.http().clone()
     }
 
     /// The service provider's federated auth URL.
     pub fn sp_auth_url(&self) -> &Url {
-        &self.sp_auth_url
+        &self.login.sp_auth_url
     }
 
     /// The service provider's SAML ECP endpoint.
     pub fn sp_url(&self) -> &Url {
-        &self.sp_url
-    }
-
-    fn cached_unscoped(&self) -> Option<Arc<Token>> {
-        let guard = self.unscoped.read().unwrap_or_else(|e| e.into_inner());
-        guard.as_ref().filter(|t| t.valid_for(self.margin)).cloned()
+        &self.login.sp_url
     }
 
     /// Drops the cached federated token (e.g. after the SP refused it).
     pub fn clear(&self) {
-        *self.unscoped.write().unwrap_or_else(|e| e.into_inner()) = None;
+        self.unscoped.clear();
     }
 
     /// The unscoped federated token on the service provider: cached, or a new
     /// K2K login (one at a time however many callers wait).
-    pub async fn unscoped_token(&self, http: &HttpClient) -> Result<Arc<Token>> {
-        if let Some(t) = self.cached_unscoped() {
-            return Ok(t);
-        }
-        let _flight = self.flight.lock().await;
-        if let Some(t) = self.cached_unscoped() {
-            return Ok(t);
-        }
-        let token = Arc::new(self.federated_login(http).await?);
-        *self.unscoped.write().unwrap_or_else(|e| e.into_inner()) = Some(token.clone());
-        Ok(token)
+    pub async fn unscoped_token(&self) -> Result<Arc<Token>> {
+        self.unscoped.token().await
     }
 
+    /// Lists the projects the federated user can scope to on the SP.
+    pub async fn projects(&self) -> Result<Vec<crate::keystone::types::Project>> {
+        let token = self.unscoped_token().await?;
+        list_auth_projects(self.unscoped.http(), &self.login.remote, token.secret()).await
+    }
+}
+
+#[async_trait]
+impl AuthMethod for FederatedLogin {
+    fn auth_url(&self) -> &Url {
+        &self.remote
+    }
+
+    /// Always an unscoped token: [`Keystone2Keystone`] rescopes it.
+    async fn authenticate(&self, http: &HttpClient, _scope: &Scope) -> Result<Token> {
+        self.federated_login(http).await
+    }
+}
+
+impl FederatedLogin {
     /// Steps 1-4: a fresh unscoped federated token.
     async fn federated_login(&self, http: &HttpClient) -> Result<Token> {
-        let assertion = self.saml_assertion(http).await?;
+        let assertion = self.saml_assertion().await?;
         let ecp = http
             .send(
                 Request::new(Method::POST, self.sp_url.clone())
@@ -195,22 +205,16 @@ impl Keystone2Keystone {
         Ok(Token::new(secret, info))
     }
 
-    /// Step 2: the ECP envelope from the identity provider.
-    async fn saml_assertion(&self, http: &HttpClient) -> Result<SecretString> {
-        let idp_token = self.idp.token().await?;
-        require_project_scope(&self.idp, idp_token.info())?;
+    /// Step 2: the ECP envelope from the identity provider. The IdP token
+    /// goes in the body; the IdP session re-authenticates once on 401.
+    async fn saml_assertion(&self) -> Result<SecretString> {
+        require_project_scope(&self.idp, self.idp.token().await?.info())?;
         let url = join(self.idp.auth_url(), "auth/OS-FEDERATION/saml2/ecp")?;
-        let body = ecp_request(idp_token.secret(), &self.sp_id);
-        let response = match http.send(Request::new(Method::POST, url.clone()).json(body.clone())).await {
-            // The IdP token was revoked behind our back: one fresh IdP login.
-            Err(e) if e.kind() == ErrorKind::AuthenticationFailed => {
-                self.idp.invalidate(&idp_token);
-                let idp_token = self.idp.token().await?;
-                http.send(Request::new(Method::POST, url).json(ecp_request(idp_token.secret(), &self.sp_id))).await
-            }
-            other => other,
-        }
-        .map_err(|e| sp_verdict(e.redact(&[idp_token.secret().expose_secret()]), &self.sp_id, self.idp.auth_url()))?;
+        let response = self
+            .idp
+            .send(|token| Request::new(Method::POST, url.clone()).json(ecp_request(token, &self.sp_id)))
+            .await
+            .map_err(|e| sp_verdict(e, &self.sp_id, self.idp.auth_url()))?;
         let text = String::from_utf8(response.body).map_err(|_| Error::Federation {
             kind: ErrorKind::InvalidResponse,
             message: format!("the ECP assertion from {} is not UTF-8 text", self.idp.auth_url()),
@@ -273,33 +277,27 @@ impl Keystone2Keystone {
             ),
         }
     }
-
-    /// Lists the projects the federated user can scope to on the SP.
-    pub async fn projects(&self, http: &HttpClient) -> Result<Vec<crate::keystone::types::Project>> {
-        let token = self.unscoped_token(http).await?;
-        list_auth_projects(http, &self.remote, token.secret()).await
-    }
 }
 
 #[async_trait]
 impl AuthMethod for Keystone2Keystone {
     /// The service provider's Keystone (its `auth_url` up to `/v3`).
     fn auth_url(&self) -> &Url {
-        &self.remote
+        &self.login.remote
     }
 
     async fn authenticate(&self, http: &HttpClient, scope: &Scope) -> Result<Token> {
-        let unscoped = self.unscoped_token(http).await?;
+        let unscoped = self.unscoped_token().await?;
         if *scope == Scope::Unscoped {
             return Ok(Token::clone(&unscoped));
         }
-        let rescope = DirectAuth::new(&self.remote, Credentials::Token { token: unscoped.secret().clone() })?;
+        let rescope = DirectAuth::new(&self.login.remote, Credentials::Token { token: unscoped.secret().clone() })?;
         match rescope.authenticate(http, scope).await {
             Ok(token) => Ok(token),
             Err(e) if e.kind() == ErrorKind::AuthenticationFailed => {
                 // 401 on re-scoping: either the federated token is no longer
                 // valid, or the user has no role on that scope. Tell which.
-                let projects = list_auth_projects(http, &self.remote, unscoped.secret()).await;
+                let projects = list_auth_projects(http, &self.login.remote, unscoped.secret()).await;
                 match projects {
                     Err(_) => {
                         self.clear();
@@ -312,8 +310,8 @@ impl AuthMethod for Keystone2Keystone {
                             message: format!(
                                 "the federated user has no role on {scope} at service provider {} ({}); \
                                  projects it can scope to: {}",
-                                self.sp_id,
-                                self.remote,
+                                self.login.sp_id,
+                                self.login.remote,
                                 if names.is_empty() {
                                     "none (the mapping grants no project: check its rules)".to_owned()
                                 } else {
@@ -366,11 +364,11 @@ async fn explain_missing_sp(idp: &Session, token: &Token, sp_id: &str) -> Error 
     let listed: Vec<&str> = token.service_providers.iter().map(|sp| sp.id.as_str()).collect();
     let listed = if listed.is_empty() { "none".to_owned() } else { listed.join(", ") };
     let verdict = match join(idp.auth_url(), "auth/OS-FEDERATION/saml2/ecp") {
-        Ok(url) => idp.http().send(Request::new(Method::POST, url).json(ecp_request(token.secret(), sp_id))).await,
+        Ok(url) => idp.send(|token| Request::new(Method::POST, url.clone()).json(ecp_request(token, sp_id))).await,
         Err(e) => Err(e),
     };
     match verdict {
-        Err(e) => sp_verdict(e.redact(&[token.secret().expose_secret()]), sp_id, idp.auth_url()),
+        Err(e) => sp_verdict(e, sp_id, idp.auth_url()),
         Ok(_) => Error::Federation {
             kind: ErrorKind::NotFound,
             message: format!(

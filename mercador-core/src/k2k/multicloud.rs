@@ -108,7 +108,7 @@ impl MultiCloud {
     /// the first project it can reach.
     pub async fn default_scope(&self, sp_id: &str) -> Result<Scope> {
         let k2k = self.k2k(sp_id).await?;
-        let projects = k2k.projects(self.home.http()).await?;
+        let projects = k2k.projects().await?;
         let home_project = self.home.token().await?.project.as_ref().and_then(|p| p.name.clone());
         let chosen =
             projects.iter().find(|p| Some(&p.name) == home_project.as_ref()).or_else(|| projects.first()).ok_or_else(
@@ -153,7 +153,7 @@ impl MultiCloud {
         let sps = self.service_providers().await?;
         Ok(self
             .gather(&sps, KeystoneClient::new(self.home.clone()).list_auth_projects(), |sp| async move {
-                self.k2k(&sp.id).await?.projects(self.home.http()).await
+                self.k2k(&sp.id).await?.projects().await
             })
             .await)
     }

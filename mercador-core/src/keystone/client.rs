@@ -402,14 +402,23 @@ impl IdentityApi for KeystoneClient {
     async fn list_protocols(&self, idp_id: &str) -> Result<Vec<Protocol>> {
         self.list(&format!("{IDP}/{}/protocols", seg(idp_id)?), "protocols", &[]).await
     }
+    // Keystone 30 shows a protocol's remote_id_attribute only when listing
+    // protocols, never in the answer about one protocol: read it from the list.
     async fn get_protocol(&self, idp_id: &str, id: &str) -> Result<Protocol> {
-        self.get(&format!("{IDP}/{}/protocols/{}", seg(idp_id)?, seg(id)?), "protocol").await
+        self.list_protocols(idp_id).await?.into_iter().find(|p| p.id == id).ok_or_else(|| {
+            Error::NotFound(format!("identity provider {idp_id} has no protocol {id} at {}", self.endpoint()))
+        })
     }
     async fn create_protocol(&self, idp_id: &str, id: &str, protocol: &NewProtocol) -> Result<Protocol> {
-        self.send(Method::PUT, &format!("{IDP}/{}/protocols/{}", seg(idp_id)?, seg(id)?), "protocol", protocol).await
+        let path = format!("{IDP}/{}/protocols/{}", seg(idp_id)?, seg(id)?);
+        let mut created: Protocol = self.send(Method::PUT, &path, "protocol", protocol).await?;
+        created.remote_id_attribute = created.remote_id_attribute.or_else(|| protocol.remote_id_attribute.clone());
+        Ok(created)
     }
     async fn update_protocol(&self, idp_id: &str, id: &str, protocol: &NewProtocol) -> Result<Protocol> {
-        self.send(Method::PATCH, &format!("{IDP}/{}/protocols/{}", seg(idp_id)?, seg(id)?), "protocol", protocol).await
+        let path = format!("{IDP}/{}/protocols/{}", seg(idp_id)?, seg(id)?);
+        let _: Protocol = self.send(Method::PATCH, &path, "protocol", protocol).await?;
+        self.get_protocol(idp_id, id).await
     }
     async fn delete_protocol(&self, idp_id: &str, id: &str) -> Result<()> {
         self.delete(&format!("{IDP}/{}/protocols/{}", seg(idp_id)?, seg(id)?)).await

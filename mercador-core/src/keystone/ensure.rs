@@ -313,13 +313,7 @@ pub async fn ensure_protocol(
     id: &str,
     protocol: &NewProtocol,
 ) -> Result<Ensured<Protocol>> {
-    if let Some(mut existing) = found(api.get_protocol(idp_id, id)).await? {
-        if protocol.remote_id_attribute.is_some() {
-            // Keystone shows remote_id_attribute only in the list of protocols,
-            // never in the answer about one protocol.
-            existing.remote_id_attribute =
-                api.list_protocols(idp_id).await?.into_iter().find(|p| p.id == id).and_then(|p| p.remote_id_attribute);
-        }
+    if let Some(existing) = found(api.get_protocol(idp_id, id)).await? {
         let attr_differs =
             protocol.remote_id_attribute.is_some() && existing.remote_id_attribute != protocol.remote_id_attribute;
         if existing.mapping_id != protocol.mapping_id || attr_differs {

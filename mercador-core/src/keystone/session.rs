@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use reqwest::Method;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::auth::{AuthMethod, Scope, join};
@@ -132,8 +132,9 @@ impl Session {
         token.catalog().url(&filter).cloned()
     }
 
-    /// Sends a request with the session's token; on 401 re-authenticates once
-    /// and retries.
+    /// Sends a request built with the session's token (in a header or in the
+    /// body); on 401 re-authenticates once and retries. Errors never show the
+    /// token, even where Keystone's message repeats it.
     pub(crate) async fn send(&self, make: impl Fn(&SecretString) -> Request<'_>) -> Result<Response> {
         let token = self.token().await?;
         match self.http.send(make(token.secret())).await {
@@ -141,9 +142,9 @@ impl Session {
                 tracing::debug!("token refused (401); re-authenticating once");
                 self.invalidate(&token);
                 let token = self.token().await?;
-                self.http.send(make(token.secret())).await
+                self.http.send(make(token.secret())).await.map_err(|e| e.redact(&[token.secret().expose_secret()]))
             }
-            other => other,
+            other => other.map_err(|e| e.redact(&[token.secret().expose_secret()])),
         }
     }
 
