@@ -188,8 +188,8 @@ pub trait IdentityApi: Send + Sync {
     // ---- OS-FEDERATION protocols
     /// `GET /v3/OS-FEDERATION/identity_providers/{idp_id}/protocols`.
     async fn list_protocols(&self, idp_id: &str) -> Result<Vec<Protocol>>;
-    /// One protocol, with its `remote_id_attribute` (read from the list of
-    /// protocols, the only answer of Keystone 30 that shows it).
+    /// `GET .../protocols/{id}`, with its `remote_id_attribute` read from the
+    /// list of protocols (the only answer of Keystone 30 that shows it).
     async fn get_protocol(&self, idp_id: &str, id: &str) -> Result<Protocol>;
     /// `PUT .../protocols/{id}`.
     async fn create_protocol(&self, idp_id: &str, id: &str, protocol: &NewProtocol) -> Result<Protocol>;

@@ -405,9 +405,13 @@ impl IdentityApi for KeystoneClient {
     // Keystone 30 shows a protocol's remote_id_attribute only when listing
     // protocols, never in the answer about one protocol: read it from the list.
     async fn get_protocol(&self, idp_id: &str, id: &str) -> Result<Protocol> {
-        self.list_protocols(idp_id).await?.into_iter().find(|p| p.id == id).ok_or_else(|| {
-            Error::NotFound(format!("identity provider {idp_id} has no protocol {id} at {}", self.endpoint()))
-        })
+        let mut protocol: Protocol =
+            self.get(&format!("{IDP}/{}/protocols/{}", seg(idp_id)?, seg(id)?), "protocol").await?;
+        if protocol.remote_id_attribute.is_none() {
+            let listed = self.list_protocols(idp_id).await?;
+            protocol.remote_id_attribute = listed.into_iter().find(|p| p.id == id).and_then(|p| p.remote_id_attribute);
+        }
+        Ok(protocol)
     }
     async fn create_protocol(&self, idp_id: &str, id: &str, protocol: &NewProtocol) -> Result<Protocol> {
         let path = format!("{IDP}/{}/protocols/{}", seg(idp_id)?, seg(id)?);
