@@ -14,11 +14,15 @@
 //!   multi-cloud session;
 //! - [`model`]: virtual regions and subscriptions, their validation and
 //!   lifecycles;
-//! - [`secrets`]: sealing of stored secrets under a configured key.
+//! - [`secrets`]: sealing of stored secrets under a configured key;
+//! - [`store`]: the publisher's persistent state (SQLite or PostgreSQL);
+//! - [`publisher`]: the publisher engine.
 
 pub mod k2k;
 pub mod keystone;
 pub mod model;
+pub mod publisher;
 pub mod secrets;
+pub mod store;
 
 pub use keystone::{Error, ErrorKind, Result};

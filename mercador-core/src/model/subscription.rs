@@ -8,10 +8,15 @@ use serde::{Deserialize, Serialize};
 ///
 /// ```text
 /// requested -> provisioning -> active -> cancelling -> cancelled
-///                   |             |  \-> revoking  -> revoked
-///                   v             v
-///                 failed <- (any step that cannot go on; cleanup then retried)
+///     |             |             \----> revoking   -> revoked
+///     \-------------+--> cancelling (with an error) -> failed
 /// ```
+///
+/// A provisioning step that fails for a reason retrying cannot fix (Keystone
+/// refused a request, say) rolls back: the subscription goes to `cancelling`
+/// with the error recorded, and ends `failed` once nothing of it remains.
+/// Transient failures (Keystone unreachable) leave it `provisioning`, to be
+/// resumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SubscriptionState {
@@ -29,7 +34,8 @@ pub enum SubscriptionState {
     Revoking,
     /// Revoked; nothing of it remains in Keystone.
     Revoked,
-    /// A step failed in a way retrying does not fix; cleanup may still run.
+    /// Provisioning failed in a way retrying does not fix, and was rolled
+    /// back: nothing of it remains in Keystone.
     Failed,
 }
 
@@ -50,7 +56,24 @@ impl SubscriptionState {
 
     /// True when nothing more will happen to it.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Cancelled | Self::Revoked)
+        matches!(self, Self::Cancelled | Self::Revoked | Self::Failed)
+    }
+
+    /// Every state, in lifecycle order.
+    pub const ALL: [Self; 8] = [
+        Self::Requested,
+        Self::Provisioning,
+        Self::Active,
+        Self::Cancelling,
+        Self::Cancelled,
+        Self::Revoking,
+        Self::Revoked,
+        Self::Failed,
+    ];
+
+    /// The state named `s` (as [`Self::as_str`] spells it).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == s)
     }
 
     /// True while it holds one of the vregion's places.
@@ -66,10 +89,9 @@ impl SubscriptionState {
                 (self, to),
                 (Requested, Provisioning)
                     | (Provisioning, Active)
-                    | (Requested | Provisioning | Active | Failed, Cancelling | Revoking | Failed)
-                    | (Cancelling, Cancelled)
+                    | (Requested | Provisioning | Active, Cancelling | Revoking)
+                    | (Cancelling, Cancelled | Failed | Revoking)
                     | (Revoking, Revoked)
-                    | (Cancelling, Revoking)
             )
     }
 }
@@ -142,11 +164,13 @@ mod tests {
         assert!(Provisioning.can_become(Active));
         assert!(Active.can_become(Cancelling) && Cancelling.can_become(Cancelled));
         assert!(Active.can_become(Revoking) && Revoking.can_become(Revoked));
-        assert!(Provisioning.can_become(Failed) && Failed.can_become(Cancelling));
+        assert!(Provisioning.can_become(Cancelling) && Cancelling.can_become(Failed));
+        assert!(!Failed.can_become(Cancelling) && !Provisioning.can_become(Failed));
         assert!(!Cancelled.can_become(Active));
         assert!(!Revoked.can_become(Cancelling));
         assert!(!Active.can_become(Requested));
-        assert!(Cancelled.is_final() && !Active.is_final() && Failed.holds_a_place());
+        assert!(Cancelled.is_final() && !Active.is_final() && !Failed.holds_a_place());
+        assert!(SubscriptionState::ALL.iter().all(|s| SubscriptionState::parse(s.as_str()) == Some(*s)));
     }
 
     #[test]

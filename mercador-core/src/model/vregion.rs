@@ -31,6 +31,11 @@ impl VRegionState {
         }
     }
 
+    /// The state named `s` (as [`Self::as_str`] spells it).
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Draft, Self::Published, Self::Withdrawn].into_iter().find(|state| state.as_str() == s)
+    }
+
     /// Whether the lifecycle allows going from `self` to `to` (publish from
     /// draft or withdrawn, withdraw when published; staying put is allowed).
     pub fn can_become(self, to: Self) -> bool {
@@ -151,6 +156,11 @@ pub fn resource_service_type(resource: &str) -> Option<&'static str> {
     KNOWN_RESOURCES.iter().find(|(name, _)| *name == resource).map(|(_, service)| *service)
 }
 
+/// At most this many roles per vregion: the publisher's mapping grants "the
+/// user's roles at the subscriber ∩ the vregion's roles" with one rule per
+/// subset of them (Keystone applies the projects of the last matching rule).
+pub const MAX_ROLES: usize = 6;
+
 const VOLUME_TYPES: &[&str] = &["block-storage", "volumev3", "volume"];
 
 impl VRegionSpec {
@@ -193,6 +203,12 @@ impl VRegionSpec {
 
         if self.roles.is_empty() {
             err("roles", "is empty; list the roles federated users may receive (e.g. member)".into());
+        }
+        if self.roles.len() > MAX_ROLES {
+            err(
+                "roles",
+                format!("lists {} roles; at most {MAX_ROLES} (the mapping has one rule per subset)", self.roles.len()),
+            );
         }
         let mut seen = BTreeSet::new();
         for (i, r) in self.roles.iter().enumerate() {

@@ -1,0 +1,119 @@
+//! [`PublisherError`]: what the publisher engine refuses or fails with.
+
+use crate::keystone::ErrorKind;
+use crate::model::ValidationError;
+use crate::secrets::SecretsError;
+use crate::store::StoreError;
+
+/// An error of the publisher engine. Every variant carries a message that
+/// says what is wrong and what to do; none carries a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublisherError {
+    /// The request breaks model rules; every violation names its field.
+    #[error("invalid request: {}", join(.0))]
+    Invalid(Vec<ValidationError>),
+    /// The named object does not exist (or belongs to another partner, which
+    /// is reported the same way).
+    #[error("{what} {name:?} does not exist{}", hint_suffix(.hint))]
+    NotFound {
+        /// `vregion`, `partner`, `subscription`.
+        what: &'static str,
+        /// Its name or id.
+        name: String,
+        /// What to do, when there is something to say.
+        hint: Option<String>,
+    },
+    /// The object exists already or its state forbids the operation.
+    #[error("{0}")]
+    Conflict(String),
+    /// Every place of the vregion is taken.
+    #[error("vregion {vregion} has no place left ({max} of {max} taken); ask its publisher to raise max_subscriptions")]
+    Full {
+        /// The vregion.
+        vregion: String,
+        /// Its maximum number of subscriptions.
+        max: u32,
+    },
+    /// The subscriber's SAML identity is unusable.
+    #[error("SAML identity refused: {0}")]
+    Saml(String),
+    /// Keystone B refused or failed a request.
+    #[error("Keystone: {0}")]
+    Keystone(#[from] crate::Error),
+    /// The SAML trust store (Shibboleth's metadata directory) failed.
+    #[error("SAML trust store: {0}")]
+    Trust(String),
+    /// The database failed.
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    /// A stored secret could not be sealed or opened.
+    #[error("secrets: {0}")]
+    Secrets(#[from] SecretsError),
+    /// Another operation on the same partner's federation holds the lease;
+    /// it will be done soon.
+    #[error("another operation on {0}'s federation is running; retry in a few seconds")]
+    Busy(String),
+}
+
+fn join(errors: &[ValidationError]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+fn hint_suffix(hint: &Option<String>) -> String {
+    hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default()
+}
+
+impl PublisherError {
+    /// A stable machine-readable code, e.g. `vregion_full`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "invalid_request",
+            Self::NotFound { .. } => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Full { .. } => "vregion_full",
+            Self::Saml(_) => "saml_identity_refused",
+            Self::Keystone(e) => match e.kind() {
+                ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Tls => "keystone_unavailable",
+                _ => "keystone_error",
+            },
+            Self::Trust(_) => "trust_store_error",
+            Self::Store(_) => "storage_error",
+            Self::Secrets(_) => "secrets_error",
+            Self::Busy(_) => "busy",
+        }
+    }
+
+    /// A short human title for the code.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "Invalid request",
+            Self::NotFound { .. } => "Not found",
+            Self::Conflict(_) => "Conflict",
+            Self::Full { .. } => "No place left",
+            Self::Saml(_) => "SAML identity refused",
+            Self::Keystone(_) => "Keystone failed",
+            Self::Trust(_) => "SAML trust store failed",
+            Self::Store(_) => "Storage failed",
+            Self::Secrets(_) => "Secrets failed",
+            Self::Busy(_) => "Busy",
+        }
+    }
+
+    /// True when retrying later may succeed without changing the request
+    /// (Keystone or the database unreachable, a lease held).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Keystone(e) => matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout),
+            Self::Store(StoreError::Database(_) | StoreError::Stale { .. }) | Self::Busy(_) => true,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn not_found(what: &'static str, name: impl Into<String>) -> Self {
+        Self::NotFound { what, name: name.into(), hint: None }
+    }
+}
+
+/// Result of the publisher engine.
+pub type PublisherResult<T> = std::result::Result<T, PublisherError>;
