@@ -29,7 +29,8 @@ pub struct ValidationError {
 }
 
 impl ValidationError {
-    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A violation of `field`, with what to do about it.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self { field: field.into(), message: message.into() }
     }
 }

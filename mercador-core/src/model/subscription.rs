@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 /// with the error recorded, and ends `failed` once nothing of it remains.
 /// Transient failures (Keystone unreachable) leave it `provisioning`, to be
 /// resumed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SubscriptionState {
@@ -103,6 +104,7 @@ impl fmt::Display for SubscriptionState {
 }
 
 /// The kind of an object a subscription created.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
@@ -134,10 +136,13 @@ pub enum ObjectKind {
     Limit,
     /// A SAML metadata file trusted by the Shibboleth SP (`id` is the entity id).
     SamlTrust,
+    /// Keystone application credential (`parent` is its user).
+    ApplicationCredential,
 }
 
 /// One object a subscription created or adopted, recorded before the next
 /// step runs, so that a resumed or undone operation knows exactly what it owns.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedObject {
     /// Kind.

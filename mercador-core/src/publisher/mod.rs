@@ -156,3 +156,21 @@ impl std::fmt::Debug for Publisher {
         f.debug_struct("Publisher").field("config", &self.inner.config).finish_non_exhaustive()
     }
 }
+
+/// A fresh random password (32 bytes, base64url): for vregion admin users
+/// and partner users.
+pub(crate) fn generate_password() -> PublisherResult<secrecy::SecretString> {
+    use base64::Engine as _;
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new().fill(&mut bytes).map_err(|_| crate::secrets::SecretsError::Random)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes).into())
+}
+
+/// `Ok(())` for "already gone": deletions are idempotent.
+pub(crate) fn gone_is_fine(result: crate::Result<()>) -> crate::Result<()> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}

@@ -2,7 +2,10 @@
 
 use url::Url;
 
-use super::{Publisher, PublisherResult};
+use super::{Publisher, PublisherError, PublisherResult};
+use crate::keystone::Interface;
+use crate::keystone::ensure;
+use crate::keystone::types::{NewEndpoint, NewService};
 
 /// Service type of the admin API in Keystone's catalog.
 pub const ADMIN_SERVICE_TYPE: &str = "mercador-publisher";
@@ -13,8 +16,50 @@ impl Publisher {
     /// Registers both APIs in Keystone B's catalog (idempotently): services
     /// of types [`ADMIN_SERVICE_TYPE`] and [`EXCHANGE_SERVICE_TYPE`], each
     /// with a public endpoint in `region`: `<public_url>/v1/admin` and
-    /// `<public_url>/v1/exchange`.
+    /// `<public_url>/v1/exchange`. A moved service converges to the new URL.
     pub async fn register_in_catalog(&self, public_url: &Url, region: &str) -> PublisherResult<()> {
-        todo!("{public_url}{region}")
+        let keystone = self.keystone().as_ref();
+        let base = public_url.as_str().trim_end_matches('/');
+        let faces = [
+            (ADMIN_SERVICE_TYPE, "Mercador publisher: vregions, partners and subscriptions (admin)", "admin"),
+            (EXCHANGE_SERVICE_TYPE, "Mercador exchange: vregions offered to partners, subscriptions", "exchange"),
+        ];
+        if keystone.get_region(region).await.is_err_and(|e| e.is_not_found()) {
+            return Err(PublisherError::Conflict(format!(
+                "cannot register the service in region {region:?}: Keystone has no such region; set \
+                 [server] region to one of `openstack region list`"
+            )));
+        }
+        for (service_type, description, face) in faces {
+            let service = ensure::ensure_service(
+                keystone,
+                &NewService {
+                    service_type: service_type.into(),
+                    name: Some(service_type.into()),
+                    description: Some(description.into()),
+                    enabled: true,
+                },
+            )
+            .await?;
+            let endpoint = ensure::ensure_endpoint(
+                keystone,
+                &NewEndpoint {
+                    service_id: service.object.id.clone(),
+                    interface: Interface::Public,
+                    url: format!("{base}/v1/{face}"),
+                    region_id: Some(region.into()),
+                    enabled: true,
+                },
+            )
+            .await?;
+            tracing::info!(
+                service_type,
+                url = %endpoint.object.url,
+                region,
+                outcome = %endpoint.outcome,
+                "registered in Keystone's catalog"
+            );
+        }
+        Ok(())
     }
 }

@@ -1,48 +1,323 @@
 //! Defining, publishing and withdrawing vregions.
 
-use super::{Publisher, PublisherResult, VRegionView};
-use crate::model::{Name, VRegionSpec};
+use std::collections::BTreeMap;
+
+use super::{Publisher, PublisherError, PublisherResult, VRegionView};
+use crate::keystone::ensure;
+use crate::keystone::types::{DomainUpdate, Filter, NewDomain, NewLimit};
+use crate::model::{Name, SubscriptionState, VRegionSpec, VRegionState, ValidationError};
+use crate::store::{SubscriptionFilter, VRegionRecord};
+
+/// What Keystone B says about a spec's references: the service id of each
+/// exposed type.
+pub(crate) struct KeystoneFacts {
+    pub(crate) service_ids: BTreeMap<String, String>,
+}
 
 impl Publisher {
     /// Stores a new vregion as a draft after checking it: model rules, and on
     /// Keystone B that its region exists, that each service type has an
-    /// endpoint there, that its roles exist and that each quota's service
-    /// has a registered limit.
+    /// endpoint there, that its roles exist and that each quota's resource
+    /// has a registered limit in that region.
     pub async fn create_vregion(&self, spec: VRegionSpec) -> PublisherResult<VRegionView> {
-        todo!("{spec:?}")
+        spec.validate().map_err(PublisherError::Invalid)?;
+        self.check_against_keystone(&spec).await?;
+        let now = Self::now();
+        let record = VRegionRecord {
+            id: Self::new_id(),
+            spec,
+            state: VRegionState::Draft,
+            domain_id: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        self.store().insert_vregion(&record).await.map_err(|e| match e {
+            crate::store::StoreError::Duplicate { key, .. } => PublisherError::Conflict(format!(
+                "vregion {key} already exists; change it with PUT /v1/admin/vregions/{key} or pick another name"
+            )),
+            e => e.into(),
+        })?;
+        tracing::info!(vregion = %record.spec.name, "vregion defined");
+        let stored = self.vregion_record(&record.spec.name).await?;
+        Ok(VRegionView::new(stored, 0))
     }
 
     /// Replaces a vregion's definition (same name). A published vregion's
     /// quotas are applied to Keystone B at once; its roles and service types
     /// reach existing subscriptions at their next refresh.
     pub async fn replace_vregion(&self, name: &Name, spec: VRegionSpec) -> PublisherResult<VRegionView> {
-        todo!("{name}{spec:?}")
+        if &spec.name != name {
+            return Err(PublisherError::Invalid(vec![ValidationError::new(
+                "name",
+                format!("is {}, but the path names {name}; a vregion cannot be renamed", spec.name),
+            )]));
+        }
+        spec.validate().map_err(PublisherError::Invalid)?;
+        let facts = self.check_against_keystone(&spec).await?;
+        let mut record = self.vregion_record(name).await?;
+        if record.domain_id.is_some() && spec.domain_name() != record.spec.domain_name() {
+            return Err(PublisherError::Invalid(vec![ValidationError::new(
+                "domain",
+                format!(
+                    "the vregion lives in domain {} since it was published; its domain cannot change",
+                    record.spec.domain_name()
+                ),
+            )]));
+        }
+        let taken = self.places_taken(&record.id).await?;
+        if (spec.max_subscriptions as usize) < taken as usize {
+            return Err(PublisherError::Invalid(vec![ValidationError::new(
+                "max_subscriptions",
+                format!("{taken} subscriptions hold a place; cancel or revoke some before lowering it"),
+            )]));
+        }
+        if let Some(domain_id) = &record.domain_id {
+            self.apply_quotas(&spec, domain_id, &facts, Some(&record.spec)).await?;
+        }
+        record.spec = spec;
+        record.updated_at = Self::now();
+        let record = self.store().update_vregion(&record).await?;
+        tracing::info!(vregion = %name, "vregion changed");
+        Ok(VRegionView::new(record, taken))
     }
 
     /// One vregion.
     pub async fn get_vregion(&self, name: &Name) -> PublisherResult<VRegionView> {
-        todo!("{name}")
+        let record = self.vregion_record(name).await?;
+        let taken = self.places_taken(&record.id).await?;
+        Ok(VRegionView::new(record, taken))
     }
 
     /// Every vregion.
     pub async fn list_vregions(&self) -> PublisherResult<Vec<VRegionView>> {
-        todo!()
+        let mut views = Vec::new();
+        for record in self.store().list_vregions().await? {
+            let taken = self.places_taken(&record.id).await?;
+            views.push(VRegionView::new(record, taken));
+        }
+        Ok(views)
     }
 
     /// Publishes: creates (or adopts) the vregion's domain, sets its quotas
-    /// as domain limits, and offers it to its partners.
+    /// as domain limits, and offers it to its partners. Idempotent.
     pub async fn publish_vregion(&self, name: &Name) -> PublisherResult<VRegionView> {
-        todo!("{name}")
+        let mut record = self.vregion_record(name).await?;
+        if !record.state.can_become(VRegionState::Published) {
+            return Err(PublisherError::Conflict(format!(
+                "vregion {name} is {}; it cannot be published",
+                record.state
+            )));
+        }
+        let facts = self.check_against_keystone(&record.spec).await?;
+        let domain = ensure::ensure_domain(
+            self.keystone().as_ref(),
+            &NewDomain {
+                name: record.spec.domain_name(),
+                description: Some(format!("Mercador vregion {name}")),
+                enabled: true,
+            },
+        )
+        .await?;
+        tracing::info!(vregion = %name, domain = %domain.object.id, outcome = %domain.outcome, "vregion domain");
+        self.apply_quotas(&record.spec, &domain.object.id, &facts, None).await?;
+        record.domain_id = Some(domain.object.id);
+        record.state = VRegionState::Published;
+        record.updated_at = Self::now();
+        let record = self.store().update_vregion(&record).await?;
+        tracing::info!(vregion = %name, "vregion published");
+        let taken = self.places_taken(&record.id).await?;
+        Ok(VRegionView::new(record, taken))
     }
 
     /// Withdraws: no new subscriptions; existing ones go on.
     pub async fn withdraw_vregion(&self, name: &Name) -> PublisherResult<VRegionView> {
-        todo!("{name}")
+        let mut record = self.vregion_record(name).await?;
+        if !record.state.can_become(VRegionState::Withdrawn) {
+            return Err(PublisherError::Conflict(format!(
+                "vregion {name} is {}; only a published vregion can be withdrawn",
+                record.state
+            )));
+        }
+        record.state = VRegionState::Withdrawn;
+        record.updated_at = Self::now();
+        let record = self.store().update_vregion(&record).await?;
+        tracing::info!(vregion = %name, "vregion withdrawn");
+        let taken = self.places_taken(&record.id).await?;
+        Ok(VRegionView::new(record, taken))
     }
 
     /// Deletes a vregion no subscription holds a place in. Its Keystone
     /// domain is disabled, not deleted (it may hold resources), unless `purge`.
     pub async fn delete_vregion(&self, name: &Name, purge: bool) -> PublisherResult<()> {
-        todo!("{name}{purge}")
+        let record = self.vregion_record(name).await?;
+        let taken = self.places_taken(&record.id).await?;
+        if taken > 0 {
+            return Err(PublisherError::Conflict(format!(
+                "vregion {name} has {taken} subscription(s) holding a place; withdraw it, then revoke them first"
+            )));
+        }
+        if let Some(domain_id) = &record.domain_id {
+            let result = if purge {
+                self.keystone().delete_domain(domain_id).await
+            } else {
+                let update = DomainUpdate { enabled: Some(false), ..Default::default() };
+                self.keystone().update_domain(domain_id, &update).await.map(|_| ())
+            };
+            match result {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.store().delete_vregion(&record.id).await?;
+        tracing::info!(vregion = %name, purge, "vregion deleted");
+        Ok(())
+    }
+
+    pub(crate) async fn vregion_record(&self, name: &Name) -> PublisherResult<VRegionRecord> {
+        self.store().get_vregion(name).await?.ok_or_else(|| PublisherError::NotFound {
+            what: "vregion",
+            name: name.to_string(),
+            hint: Some("list them with GET /v1/admin/vregions".into()),
+        })
+    }
+
+    /// Subscriptions of a vregion holding a place.
+    pub(crate) async fn places_taken(&self, vregion_id: &str) -> PublisherResult<u32> {
+        let filter = SubscriptionFilter {
+            vregion_id: Some(vregion_id.to_string()),
+            states: SubscriptionState::ALL.into_iter().filter(|s| s.holds_a_place()).collect(),
+            ..Default::default()
+        };
+        Ok(u32::try_from(self.store().list_subscriptions(&filter).await?.len()).unwrap_or(u32::MAX))
+    }
+
+    /// Checks the spec's references against Keystone B; every problem is
+    /// reported with its field.
+    pub(crate) async fn check_against_keystone(&self, spec: &VRegionSpec) -> PublisherResult<KeystoneFacts> {
+        let keystone = self.keystone();
+        let mut errors = Vec::new();
+        let region_exists = match keystone.get_region(&spec.region).await {
+            Ok(_) => true,
+            Err(e) if e.is_not_found() => {
+                errors.push(ValidationError::new(
+                    "region",
+                    format!("Keystone has no region {:?}; see `openstack region list`", spec.region),
+                ));
+                false
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut service_ids = BTreeMap::new();
+        for (i, service_type) in spec.service_types.iter().enumerate() {
+            let field = format!("service_types[{i}]");
+            let services = keystone.list_services(&Filter::new().service_type(service_type)).await?;
+            let services: Vec<_> = services.into_iter().filter(|s| s.enabled).collect();
+            let mut with_endpoint = Vec::new();
+            for service in &services {
+                let filter = Filter::new().service_id(&service.id).region_id(&spec.region);
+                if !keystone.list_endpoints(&filter).await?.is_empty() {
+                    with_endpoint.push(service.id.clone());
+                }
+            }
+            match with_endpoint.as_slice() {
+                [id] => {
+                    service_ids.insert(service_type.clone(), id.clone());
+                }
+                [] if region_exists => errors.push(ValidationError::new(
+                    &field,
+                    format!(
+                        "no enabled {service_type} service has an endpoint in region {}; register one or drop \
+                         the type",
+                        spec.region
+                    ),
+                )),
+                [] => {}
+                _ => errors.push(ValidationError::new(
+                    &field,
+                    format!(
+                        "{} {service_type} services have endpoints in region {}; keep one",
+                        with_endpoint.len(),
+                        spec.region
+                    ),
+                )),
+            }
+        }
+        for (i, role) in spec.roles.iter().enumerate() {
+            let found = keystone.list_roles(&Filter::new().name(role)).await?;
+            if !found.iter().any(|r| &r.name == role && r.domain_id.is_none()) {
+                errors.push(ValidationError::new(
+                    format!("roles[{i}]"),
+                    format!("Keystone has no global role {role:?}; create it or pick one of `openstack role list`"),
+                ));
+            }
+        }
+        for (i, quota) in spec.quotas.iter().enumerate() {
+            let Some(service_type) = crate::model::vregion::resource_service_type(&quota.resource) else { continue };
+            let Some(service_id) = service_ids.get(service_type) else { continue };
+            let filter = Filter::new().service_id(service_id).resource_name(&quota.resource).region_id(&spec.region);
+            let registered = keystone.list_registered_limits(&filter).await?;
+            if !registered.iter().any(|r| r.region_id.as_deref() == Some(spec.region.as_str())) {
+                errors.push(ValidationError::new(
+                    format!("quotas[{i}]"),
+                    format!(
+                        "Keystone has no registered limit for {} of {service_type} in region {}; register a \
+                         default first (`openstack registered limit create --service {service_type} --region {} \
+                         --default-limit N {}`)",
+                        quota.resource, spec.region, spec.region, quota.resource
+                    ),
+                ));
+            }
+        }
+        if errors.is_empty() { Ok(KeystoneFacts { service_ids }) } else { Err(PublisherError::Invalid(errors)) }
+    }
+
+    /// Sets the spec's quotas as limits on the domain; limits of resources a
+    /// previous spec had and this one drops are deleted.
+    async fn apply_quotas(
+        &self,
+        spec: &VRegionSpec,
+        domain_id: &str,
+        facts: &KeystoneFacts,
+        previous: Option<&VRegionSpec>,
+    ) -> PublisherResult<()> {
+        let keystone = self.keystone().as_ref();
+        for quota in &spec.quotas {
+            let Some(service_id) =
+                crate::model::vregion::resource_service_type(&quota.resource).and_then(|t| facts.service_ids.get(t))
+            else {
+                continue;
+            };
+            ensure::ensure_limit(
+                keystone,
+                &NewLimit {
+                    service_id: service_id.clone(),
+                    region_id: Some(spec.region.clone()),
+                    resource_name: quota.resource.clone(),
+                    resource_limit: quota.limit,
+                    project_id: None,
+                    domain_id: Some(domain_id.to_string()),
+                    description: Some(format!("Mercador vregion {}", spec.name)),
+                },
+            )
+            .await?;
+        }
+        let dropped = previous
+            .map(|p| p.quotas.iter().filter(|q| !spec.quotas.iter().any(|n| n.resource == q.resource)).collect())
+            .unwrap_or_else(Vec::new);
+        for quota in dropped {
+            let filter = Filter::new().domain_id(domain_id).resource_name(&quota.resource).region_id(&spec.region);
+            for limit in keystone.list_limits(&filter).await? {
+                if limit.domain_id.as_deref() == Some(domain_id) {
+                    match keystone.delete_limit(&limit.id).await {
+                        Ok(()) => {}
+                        Err(e) if e.is_not_found() => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
