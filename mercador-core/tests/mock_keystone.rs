@@ -244,7 +244,7 @@ async fn federation_objects_are_put_on_their_id_and_ensure_adopts() {
         .mount(&server)
         .await;
     let keystone = KeystoneClient::new(session(&server));
-    let mapping = NewMapping { rules };
+    let mapping = NewMapping { schema_version: None, rules };
     let first = ensure::ensure_mapping(&keystone, "m one", &mapping).await.unwrap();
     assert_eq!(first.outcome, Outcome::Created);
     let second = ensure::ensure_mapping(&keystone, "m one", &mapping).await.unwrap();

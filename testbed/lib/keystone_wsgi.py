@@ -8,11 +8,31 @@ membership rows). Production Keystones use a database server; here every
 request that may write takes an exclusive file lock shared by the workers
 (uwsgi runs with --lazy-apps, so each worker opens its own lock file
 description). Reads, token validation and catalog lookups stay parallel.
+
+Also: SQLite enforces foreign keys only when asked, per connection.
+Production databases always do, and Keystone relies on their ON DELETE
+CASCADE (deleting an application credential deletes its role rows); without
+them, SQLite re-uses the deleted row's integer id and the next application
+credential collides with the orphaned rows (HTTP 409). Every connection
+turns them on.
 """
 import fcntl
 import os
+import sqlite3
 
-from keystone.wsgi.api import application as keystone
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+
+@event.listens_for(Engine, 'connect')
+def _sqlite_foreign_keys(dbapi_connection, _record):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute('PRAGMA foreign_keys=ON')
+        cursor.close()
+
+
+from keystone.wsgi.api import application as keystone  # noqa: E402 - after the listener
 
 _LOCK = open(os.environ['MERCADOR_KEYSTONE_WRITE_LOCK'], 'a')  # noqa: SIM115 - held for the worker's life
 

@@ -167,7 +167,7 @@ async fn mappings_and_protocols() {
 
             // Mappings.
             let m1 = unique("map");
-            let mapping = k.create_mapping(&m1, &NewMapping { rules: rules(&g.id) }).await.unwrap();
+            let mapping = k.create_mapping(&m1, &NewMapping { schema_version: None, rules: rules(&g.id) }).await.unwrap();
             {
                 let m1 = m1.clone();
                 c.defer(format!("mapping {m1}"), &k, move |k| async move { k.delete_mapping(&m1).await });
@@ -178,12 +178,12 @@ async fn mappings_and_protocols() {
             assert!(k.list_mappings().await.unwrap().iter().any(|m| m.id == m1 && m.rules == rules(&g.id)));
             let mut changed = rules(&g.id);
             changed[0]["remote"][1]["any_one_of"] = json!(["member", "reader"]);
-            let updated = k.update_mapping(&m1, &NewMapping { rules: changed.clone() }).await.unwrap();
+            let updated = k.update_mapping(&m1, &NewMapping { schema_version: None, rules: changed.clone() }).await.unwrap();
             assert_eq!(updated.rules, changed);
             assert_eq!(k.get_mapping(&m1).await.unwrap().rules, changed);
             // Keystone validates the rules.
             let e = expect_err(
-                k.create_mapping(&unique("bad-map"), &NewMapping { rules: vec![json!({"local": []})] }).await,
+                k.create_mapping(&unique("bad-map"), &NewMapping { schema_version: None, rules: vec![json!({"local": []})] }).await,
                 ErrorKind::InvalidInput,
             );
             assert!(e.to_string().contains("'remote' is a required property"), "{e}");
@@ -208,7 +208,7 @@ async fn mappings_and_protocols() {
                 });
             }
             let m2 = unique("map2");
-            k.create_mapping(&m2, &NewMapping { rules: rules(&g.id) }).await.unwrap();
+            k.create_mapping(&m2, &NewMapping { schema_version: None, rules: rules(&g.id) }).await.unwrap();
             {
                 let m2 = m2.clone();
                 c.defer(format!("mapping {m2}"), &k, move |k| async move { k.delete_mapping(&m2).await });
@@ -294,13 +294,13 @@ async fn mappings_and_protocols() {
                 let m3 = m3.clone();
                 c.defer(format!("mapping {m3}"), &k, move |k| async move { k.delete_mapping(&m3).await });
             }
-            let want = NewMapping { rules: rules(&g.id) };
+            let want = NewMapping { schema_version: None, rules: rules(&g.id) };
             let first = ensure_mapping(&k, &m3, &want).await.unwrap();
             assert_eq!(first.outcome, Outcome::Created);
             assert_eq!(first.object.rules, want.rules);
             let second = ensure_mapping(&k, &m3, &want).await.unwrap();
             assert_eq!(second.outcome, Outcome::Adopted, "Keystone returns the rules as they were stored");
-            let want = NewMapping { rules: changed.clone() };
+            let want = NewMapping { schema_version: None, rules: changed.clone() };
             let third = ensure_mapping(&k, &m3, &want).await.unwrap();
             assert_eq!(third.outcome, Outcome::Updated);
             assert_eq!(third.object.rules, changed);

@@ -209,7 +209,7 @@ async fn setup() -> K2k {
     };
     let mapping_id = "mercador-tests-a-mapping";
     let rules = vec![rule(&home_project, "k2k-members"), rule(&roleless_user.project, "k2k-empty")];
-    ensure::ensure_mapping(&b, mapping_id, &NewMapping { rules }).await.expect("mapping");
+    ensure::ensure_mapping(&b, mapping_id, &NewMapping { schema_version: None, rules }).await.expect("mapping");
     ensure::ensure_protocol(
         &b,
         &idp_id,

@@ -324,7 +324,7 @@ pub fn identity_v3_url(url: &Url) -> Result<Url> {
 }
 
 /// `base` + `/` + `path` (base without trailing slash).
-pub(crate) fn join(base: &Url, path: &str) -> Result<Url> {
+pub fn join(base: &Url, path: &str) -> Result<Url> {
     let joined = format!("{}/{}", base.as_str().trim_end_matches('/'), path.trim_start_matches('/'));
     Url::parse(&joined).map_err(|e| Error::InvalidInput(format!("cannot build a URL from {joined:?}: {e}")))
 }

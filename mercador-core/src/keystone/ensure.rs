@@ -295,10 +295,11 @@ pub async fn ensure_identity_provider(
     create_or_adopt!(api.create_identity_provider(id, idp), found(api.get_identity_provider(id)))
 }
 
-/// A mapping by id; its rules converge.
+/// A mapping by id; its rules (and schema version, when given) converge.
 pub async fn ensure_mapping(api: &dyn IdentityApi, id: &str, mapping: &NewMapping) -> Result<Ensured<Mapping>> {
     if let Some(existing) = found(api.get_mapping(id)).await? {
-        if existing.rules != mapping.rules {
+        let schema_differs = mapping.schema_version.is_some() && existing.schema_version != mapping.schema_version;
+        if existing.rules != mapping.rules || schema_differs {
             return Ok(Ensured::new(api.update_mapping(id, mapping).await?, Outcome::Updated));
         }
         return Ok(Ensured::new(existing, Outcome::Adopted));

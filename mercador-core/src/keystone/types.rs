@@ -705,6 +705,10 @@ pub struct Mapping {
 pub struct NewMapping {
     /// Rules.
     pub rules: Vec<serde_json::Value>,
+    /// Schema version (`"3.0"` makes Keystone remove, at each login, project
+    /// role assignments the rules no longer grant); Keystone's default when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<String>,
 }
 
 /// An OS-FEDERATION protocol of an identity provider.

@@ -51,9 +51,10 @@ pub struct MappedVRegion {
     pub project_prefix: String,
 }
 
-/// The rules for a partner's vregions, or an error message when they allow
-/// more than [`MAX_MAPPED_ROLES`] distinct roles together.
-pub fn rules(vregions: &[MappedVRegion]) -> Result<Vec<Value>, String> {
+/// The rules for a partner's vregions, its federated users living in
+/// `user_domain_id` (its identity provider's domain), or an error message
+/// when they allow more than [`MAX_MAPPED_ROLES`] distinct roles together.
+pub fn rules(user_domain_id: &str, vregions: &[MappedVRegion]) -> Result<Vec<Value>, String> {
     let all: BTreeSet<&str> = vregions.iter().flat_map(|v| v.roles.iter().map(String::as_str)).collect();
     let all: Vec<&str> = all.into_iter().collect();
     if all.len() > MAX_MAPPED_ROLES {
@@ -108,7 +109,8 @@ pub fn rules(vregions: &[MappedVRegion]) -> Result<Vec<Value>, String> {
             remote.extend(subset.iter().map(|r| json!({ "type": "openstack_roles", "any_one_of": [r] })));
             rules.push(json!({
                 "local": [
-                    { "user": { "name": "{0}@{1}", "type": "ephemeral" } },
+                    // Schema 2.0 and later need the user's domain spelled out.
+                    { "user": { "name": "{0}@{1}", "domain": { "id": user_domain_id } } },
                     { "projects": projects },
                 ],
                 "remote": remote,
@@ -167,7 +169,7 @@ mod tests {
 
     #[test]
     fn the_last_matching_rule_grants_exactly_the_intersection() {
-        let rules = rules(&[vregion("d1", &["member", "reader"], "")]).unwrap();
+        let rules = rules("d1", &[vregion("d1", &["member", "reader"], "")]).unwrap();
         assert_eq!(rules.len(), 6, "3 subsets x 2 domain variants");
         assert_eq!(
             granted(&rules, &["member", "reader", "admin"], true),
@@ -182,7 +184,7 @@ mod tests {
 
     #[test]
     fn several_vregions_each_get_their_own_roles() {
-        let rules = rules(&[vregion("d1", &["member"], ""), vregion("d2", &["reader"], "acme-")]).unwrap();
+        let rules = rules("d1", &[vregion("d1", &["member"], ""), vregion("d2", &["reader"], "acme-")]).unwrap();
         let got = granted(&rules, &["member", "reader"], true);
         assert_eq!(
             got,
@@ -199,7 +201,7 @@ mod tests {
     fn too_many_roles_are_refused() {
         let roles: Vec<String> = (0..9).map(|i| format!("r{i}")).collect();
         let refs: Vec<&str> = roles.iter().map(String::as_str).collect();
-        assert!(rules(&[vregion("d", &refs, "")]).unwrap_err().contains("9 distinct roles"));
+        assert!(rules("d", &[vregion("d", &refs, "")]).unwrap_err().contains("9 distinct roles"));
         assert_eq!(project_name("acme-", "demo", "Default"), "acme-demo");
         assert_eq!(project_name("", "demo", "corp"), "demo@corp");
     }

@@ -17,7 +17,7 @@ use super::{NewPartner, PartnerOnboarded, PartnerView, Publisher, PublisherError
 use crate::keystone::auth::{Credentials, DirectAuth, Scope};
 use crate::keystone::ensure;
 use crate::keystone::types::{
-    Actor, Filter, NewApplicationCredential, NewDomain, NewProject, NewUser, RoleRef, Target, UserUpdate,
+    Actor, Filter, NewApplicationCredential, NewDomain, NewProject, NewUser, Target, UserUpdate,
 };
 use crate::keystone::{IdentityApi, KeystoneClient, Session};
 use crate::model::{CreatedObject, Name, ObjectKind, SubscriptionState};
@@ -152,7 +152,9 @@ impl Publisher {
                 &NewApplicationCredential {
                     name: credential_name,
                     description: Some(format!("Mercador exchange API access of partner {}", record.name)),
-                    roles: vec![RoleRef::Name { name: config.partner_role.clone() }],
+                    // The roles of the token: the partner role on its project
+                    // (and the roles it implies), nothing else.
+                    roles: Vec::new(),
                     unrestricted: false,
                     ..Default::default()
                 },

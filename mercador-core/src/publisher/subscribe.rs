@@ -1,40 +1,614 @@
 //! Subscribing: the persisted, resumable sequence of idempotent steps.
+//!
+//! 1. checks: the partner is active, the vregion is published and offered to
+//!    it, the SAML identity is valid and not another partner's;
+//! 2. `reserve`: a place, atomically ([`crate::store::PublisherStore::reserve_place`]);
+//! 3. under the partner's lease, each step recorded before the next:
+//!    `trust` (Shibboleth metadata), `identity_provider`, `mapping`,
+//!    `protocol`, `admin_user` (its password sealed in the record *before*
+//!    the user exists), `admin_role`, `projects` (re-enables the partner's
+//!    projects a former cancellation disabled);
+//! 4. `active`, then the [`Access`] with the admin password, once.
+//!
+//! A transient failure (Keystone unreachable) leaves the subscription
+//! `provisioning`: asking again, or the reconciler, resumes it. Any other
+//! failure rolls back ([`super::teardown`]) and ends `failed`.
 
-use super::{Access, OfferedVRegion, Publisher, PublisherResult, SubscribeRequest, SubscriptionView};
-use crate::model::Name;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::mapping::{self, MappedVRegion};
+use super::{
+    Access, OfferedVRegion, PROTOCOL, Publisher, PublisherError, PublisherResult, SubscribeRequest, SubscriptionView,
+    trust,
+};
+use crate::keystone::ensure;
+use crate::keystone::types::{
+    Actor, Filter, NewIdentityProvider, NewMapping, NewProtocol, NewUser, ProjectUpdate, Target, UserUpdate,
+};
+use crate::model::{CreatedObject, Name, ObjectKind, SubscriptionState, VRegionState};
+use crate::store::{PartnerRecord, PartnerState, Reservation, SubscriptionFilter, SubscriptionRecord, VRegionRecord};
+
+/// Tag put on a federated project a cancellation disabled:
+/// `mercador-partner=<name>`; re-subscribing re-enables them.
+pub(crate) fn owner_tag(partner: &Name) -> String {
+    format!("mercador-partner={partner}")
+}
 
 impl Publisher {
     /// The vregions offered to a partner: published and listing it.
     pub async fn offered_vregions(&self, partner: &Name) -> PublisherResult<Vec<OfferedVRegion>> {
-        todo!("{partner}")
+        let partner = self.active_partner(partner).await?;
+        let mine = self.partner_holding(&partner.id).await?;
+        let mut offered = Vec::new();
+        for v in self.store().list_vregions().await? {
+            if v.state != VRegionState::Published || !v.spec.partners.contains(&partner.name) {
+                continue;
+            }
+            let taken = self.places_taken(&v.id).await?;
+            offered.push(OfferedVRegion {
+                places_left: v.spec.max_subscriptions.saturating_sub(taken),
+                subscription_id: mine.iter().find(|s| s.vregion_id == v.id).map(|s| s.id.clone()),
+                name: v.spec.name,
+                description: v.spec.description,
+                region: v.spec.region,
+                service_types: v.spec.service_types,
+                roles: v.spec.roles,
+                quotas: v.spec.quotas,
+                visibility: v.spec.visibility,
+                metadata: v.spec.metadata,
+            });
+        }
+        Ok(offered)
     }
 
     /// Subscribes `partner` to a vregion. Idempotent: asking again while the
     /// subscription is being provisioned resumes it; once active, returns
-    /// [`super::PublisherError::Conflict`] unless its credentials never
-    /// reached the partner (then they are returned).
+    /// [`PublisherError::Conflict`] unless its credentials never reached the
+    /// partner (then they are returned).
     pub async fn subscribe(&self, partner: &Name, request: SubscribeRequest) -> PublisherResult<Access> {
-        todo!("{partner}{request:?}")
+        let partner = self.active_partner(partner).await?;
+        let vregion = self.offered_vregion(&partner, &request.vregion).await?;
+        trust::validate_entity_id(&request.entity_id)?;
+        let metadata = match (&request.metadata, &request.metadata_url) {
+            (Some(xml), None) => xml.clone(),
+            (None, Some(url)) => trust::fetch_metadata(&self.inner.http, url).await?,
+            _ => {
+                return Err(PublisherError::Invalid(vec![crate::model::ValidationError::new(
+                    "metadata",
+                    "give exactly one of metadata (the XML) and metadata_url (e.g. \
+                     https://keystone.example/v3/OS-FEDERATION/saml2/metadata)",
+                )]));
+            }
+        };
+        trust::validate_metadata(&request.entity_id, &metadata)?;
+        self.check_entity_belongs_to(&partner, &request.entity_id).await?;
+
+        let now = Self::now();
+        let record = SubscriptionRecord {
+            id: Self::new_id(),
+            vregion_id: vregion.id.clone(),
+            vregion: vregion.spec.name.clone(),
+            partner_id: partner.id.clone(),
+            partner: partner.name.clone(),
+            state: SubscriptionState::Requested,
+            entity_id: request.entity_id.clone(),
+            metadata,
+            subscriber_keystone_url: request.keystone_url.as_ref().map(ToString::to_string),
+            step: Some("reserve".into()),
+            error: None,
+            objects: Vec::new(),
+            admin_password_sealed: None,
+            credentials_delivered: false,
+            purge: false,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        let subscription = match self.store().reserve_place(&record, vregion.spec.max_subscriptions).await? {
+            Reservation::Reserved(s) => {
+                tracing::info!(subscription = %s.id, partner = %s.partner, vregion = %s.vregion, "place reserved");
+                s
+            }
+            Reservation::Full { .. } => {
+                return Err(PublisherError::Full {
+                    vregion: vregion.spec.name.to_string(),
+                    max: vregion.spec.max_subscriptions,
+                });
+            }
+            Reservation::Existing(s) => match s.state {
+                SubscriptionState::Requested | SubscriptionState::Provisioning => s,
+                SubscriptionState::Active if !s.credentials_delivered => s,
+                SubscriptionState::Active => {
+                    return Err(PublisherError::Conflict(format!(
+                        "partner {} is already subscribed to {} (subscription {}); refresh it with POST \
+                         /v1/exchange/subscriptions/{}/refresh",
+                        s.partner, s.vregion, s.id, s.id
+                    )));
+                }
+                state => {
+                    return Err(PublisherError::Conflict(format!(
+                        "subscription {} to {} is {state}; subscribe again once it is finished",
+                        s.id, s.vregion
+                    )));
+                }
+            },
+        };
+        let subscription = self.provision(subscription).await?;
+        self.deliver(subscription).await
+    }
+
+    /// Brings a subscription in `requested` or `provisioning` to `active`
+    /// under the partner's lease; rolls back on a non-transient failure.
+    pub(crate) async fn provision(&self, subscription: SubscriptionRecord) -> PublisherResult<SubscriptionRecord> {
+        let partner_id = subscription.partner_id.clone();
+        let id = subscription.id.clone();
+        let result = self
+            .with_partner_lease(&partner_id, |lease| async move {
+                // Another replica or the reconciler may have moved it on.
+                let current = self.subscription_record(&id).await?;
+                match current.state {
+                    SubscriptionState::Requested | SubscriptionState::Provisioning => {}
+                    _ => return Ok(current),
+                }
+                self.provision_steps(current, &lease).await
+            })
+            .await;
+        match result {
+            Ok(s) => Ok(s),
+            Err(e) if e.is_transient() => {
+                tracing::warn!(subscription = %subscription.id, error = %e, "provisioning interrupted; will resume");
+                let _ = self.record_error(&subscription.id, &e).await;
+                Err(e)
+            }
+            Err(e) => {
+                tracing::warn!(subscription = %subscription.id, error = %e, "provisioning failed; rolling back");
+                match self.roll_back(&subscription.id, &e).await {
+                    Ok(()) => Err(e),
+                    Err(undo) => {
+                        tracing::error!(subscription = %subscription.id, error = %undo, "rollback interrupted; the reconciler will finish it");
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    async fn provision_steps(&self, mut s: SubscriptionRecord, lease: &Lease) -> PublisherResult<SubscriptionRecord> {
+        let keystone = self.keystone().as_ref();
+        let vregion = self.vregion_by_id(&s.vregion_id).await?;
+        let domain_id = vregion_domain(&vregion)?;
+        s.state = SubscriptionState::Provisioning;
+        s.error = None;
+
+        // trust: the subscriber's metadata in Shibboleth's directory.
+        s = self.step(s, "trust", lease).await?;
+        self.inner.trust.trust(&s.entity_id, &s.metadata).await?;
+        let entity_id = s.entity_id.clone();
+        record(&mut s, ObjectKind::SamlTrust, &entity_id, None, false);
+        s = self.pause_after(s, "trust").await?;
+
+        // identity_provider: one per partner, users placed in the vregion
+        // domain of its first subscription.
+        s = self.step(s, "identity_provider", lease).await?;
+        let idp_id = idp_id(&s.partner);
+        let existing = match keystone.get_identity_provider(&idp_id).await {
+            Ok(idp) => Some(idp),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
+        };
+        let idp_domain = existing.as_ref().and_then(|i| i.domain_id.clone()).unwrap_or_else(|| domain_id.clone());
+        let idp = ensure::ensure_identity_provider(
+            keystone,
+            &idp_id,
+            &NewIdentityProvider {
+                remote_ids: vec![s.entity_id.clone()],
+                enabled: true,
+                description: Some(format!("Mercador partner {} (K2K identity provider)", s.partner)),
+                domain_id: Some(idp_domain),
+            },
+        )
+        .await
+        .map_err(|e| self.explain_idp_conflict(e, &s.entity_id))?;
+        record(&mut s, ObjectKind::IdentityProvider, &idp.object.id, None, false);
+        s = self.pause_after(s, "identity_provider").await?;
+
+        // mapping: rules for every vregion of the partner.
+        s = self.step(s, "mapping", lease).await?;
+        let mapping_id = self.write_mapping(&s.partner_id, &s.partner, None).await?;
+        record(&mut s, ObjectKind::Mapping, &mapping_id, None, false);
+        s = self.pause_after(s, "mapping").await?;
+
+        // protocol saml2 → mapping.
+        s = self.step(s, "protocol", lease).await?;
+        ensure::ensure_protocol(
+            keystone,
+            &idp_id,
+            PROTOCOL,
+            &NewProtocol {
+                mapping_id: mapping_id.clone(),
+                remote_id_attribute: self.config().remote_id_attribute.clone(),
+            },
+        )
+        .await?;
+        record(&mut s, ObjectKind::Protocol, PROTOCOL, Some(&idp_id), false);
+        s = self.pause_after(s, "protocol").await?;
+
+        // admin_user: the password is sealed in the record before the user exists.
+        s = self.step(s, "admin_user", lease).await?;
+        if s.admin_password_sealed.is_none() {
+            let password = super::generate_password()?;
+            s.admin_password_sealed = Some(self.inner.secrets.seal(&password)?);
+            s = self.save(s).await?;
+        }
+        let user_id = self.ensure_admin_user(&s, &domain_id).await?;
+        record(&mut s, ObjectKind::User, &user_id, None, false);
+        s = self.pause_after(s, "admin_user").await?;
+
+        s = self.step(s, "admin_role", lease).await?;
+        let role = self.role_id(&self.config().admin_role).await?;
+        ensure::ensure_role_grant(keystone, &role, &Actor::User(user_id.clone()), &Target::Domain(domain_id.clone()))
+            .await?;
+        record(&mut s, ObjectKind::RoleAssignment, &format!("{role}:{user_id}:{domain_id}"), None, false);
+        s = self.pause_after(s, "admin_role").await?;
+
+        // projects a former cancellation disabled come back.
+        s = self.step(s, "projects", lease).await?;
+        let tag = owner_tag(&s.partner);
+        let filter = Filter::new().domain_id(&domain_id).with("tags", tag.clone());
+        for project in keystone.list_projects(&filter).await? {
+            if !project.enabled {
+                let update = ProjectUpdate { enabled: Some(true), ..Default::default() };
+                super::gone_is_fine(keystone.update_project(&project.id, &update).await.map(|_| ()))?;
+                tracing::info!(project = %project.name, "re-enabled a project of the partner");
+            }
+        }
+
+        s.state = SubscriptionState::Active;
+        s.step = None;
+        let s = self.save(s).await?;
+        tracing::info!(subscription = %s.id, partner = %s.partner, vregion = %s.vregion, "subscription active");
+        Ok(s)
+    }
+
+    /// Creates or repairs the vregion admin user with the sealed password;
+    /// returns its id.
+    pub(crate) async fn ensure_admin_user(&self, s: &SubscriptionRecord, domain_id: &str) -> PublisherResult<String> {
+        let keystone = self.keystone().as_ref();
+        let password = self.admin_password(s)?;
+        let user = ensure::ensure_user(
+            keystone,
+            &NewUser {
+                name: admin_user_name(&s.partner),
+                domain_id: domain_id.to_string(),
+                password: Some(password.clone()),
+                description: Some(format!("Mercador: admin of vregion {} for partner {}", s.vregion, s.partner)),
+                default_project_id: None,
+                enabled: true,
+            },
+        )
+        .await?;
+        if !user.outcome.created() {
+            let update = UserUpdate { password: Some(password), ..Default::default() };
+            keystone.update_user(&user.object.id, &update).await?;
+        }
+        Ok(user.object.id)
+    }
+
+    pub(crate) fn admin_password(&self, s: &SubscriptionRecord) -> PublisherResult<SecretString> {
+        let sealed = s.admin_password_sealed.as_deref().ok_or_else(|| {
+            PublisherError::Conflict(format!("subscription {} has no admin password yet; it is not provisioned", s.id))
+        })?;
+        Ok(self.inner.secrets.open(sealed)?)
+    }
+
+    /// Writes the partner's mapping from its subscriptions that are
+    /// requested, being provisioned or active (minus `excluding`, being torn
+    /// down); returns its id.
+    pub(crate) async fn write_mapping(
+        &self,
+        partner_id: &str,
+        partner: &Name,
+        excluding: Option<&str>,
+    ) -> PublisherResult<String> {
+        let subscriptions = self.mapped_subscriptions(partner_id, excluding).await?;
+        let mut vregions = Vec::new();
+        for s in &subscriptions {
+            let v = self.vregion_by_id(&s.vregion_id).await?;
+            vregions.push(MappedVRegion {
+                domain_id: vregion_domain(&v)?,
+                roles: v.spec.roles.clone(),
+                project_prefix: if v.spec.max_subscriptions > 1 { format!("{partner}-") } else { String::new() },
+            });
+        }
+        let user_domain = match self.keystone().get_identity_provider(&idp_id(partner)).await {
+            Ok(idp) => idp.domain_id,
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
+        };
+        let Some(user_domain) = user_domain.or_else(|| vregions.first().map(|v| v.domain_id.clone())) else {
+            return Err(PublisherError::Conflict(format!("partner {partner} has no subscription to map")));
+        };
+        let rules = mapping::rules(&user_domain, &vregions).map_err(PublisherError::Conflict)?;
+        let id = mapping_id(partner);
+        ensure::ensure_mapping(
+            self.keystone().as_ref(),
+            &id,
+            &NewMapping { rules, schema_version: Some(mapping::SCHEMA_VERSION.into()) },
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// The partner's subscriptions the mapping serves.
+    pub(crate) async fn mapped_subscriptions(
+        &self,
+        partner_id: &str,
+        excluding: Option<&str>,
+    ) -> PublisherResult<Vec<SubscriptionRecord>> {
+        let filter = SubscriptionFilter {
+            partner_id: Some(partner_id.to_string()),
+            states: vec![SubscriptionState::Requested, SubscriptionState::Provisioning, SubscriptionState::Active],
+            ..Default::default()
+        };
+        let all = self.store().list_subscriptions(&filter).await?;
+        Ok(all.into_iter().filter(|s| excluding != Some(s.id.as_str())).collect())
+    }
+
+    /// Returns the access once, with the admin password when it never reached
+    /// the partner.
+    async fn deliver(&self, subscription: SubscriptionRecord) -> PublisherResult<Access> {
+        if subscription.state != SubscriptionState::Active {
+            return Err(PublisherError::Conflict(format!(
+                "subscription {} is {}; it did not become active",
+                subscription.id, subscription.state
+            )));
+        }
+        let reveal = !subscription.credentials_delivered;
+        let access = self.build_access(&subscription, reveal).await?;
+        if reveal {
+            let mut s = self.subscription_record(&subscription.id).await?;
+            s.credentials_delivered = true;
+            self.save(s).await?;
+        }
+        Ok(access)
     }
 
     /// A partner's subscriptions (every state).
     pub async fn partner_subscriptions(&self, partner: &Name) -> PublisherResult<Vec<SubscriptionView>> {
-        todo!("{partner}")
+        let partner = self.active_partner(partner).await?;
+        let filter = SubscriptionFilter { partner_id: Some(partner.id), ..Default::default() };
+        Ok(self.store().list_subscriptions(&filter).await?.into_iter().map(Into::into).collect())
     }
 
     /// One of a partner's subscriptions; another partner's is reported as
     /// not found.
     pub async fn partner_subscription(&self, partner: &Name, id: &str) -> PublisherResult<SubscriptionView> {
-        todo!("{partner}{id}")
+        Ok(self.partner_subscription_record(partner, id).await?.into())
     }
 
     /// Every subscription, optionally of one partner (admin).
     pub async fn list_subscriptions(&self, partner: Option<&Name>) -> PublisherResult<Vec<SubscriptionView>> {
-        todo!("{partner:?}")
+        let partner_id = match partner {
+            Some(name) => Some(self.partner_record(name).await?.id),
+            None => None,
+        };
+        let filter = SubscriptionFilter { partner_id, ..Default::default() };
+        Ok(self.store().list_subscriptions(&filter).await?.into_iter().map(Into::into).collect())
     }
 
     /// One subscription (admin).
     pub async fn get_subscription(&self, id: &str) -> PublisherResult<SubscriptionView> {
-        todo!("{id}")
+        Ok(self.subscription_record(id).await?.into())
+    }
+
+    // ---- helpers shared by the other operations
+
+    pub(crate) async fn active_partner(&self, name: &Name) -> PublisherResult<PartnerRecord> {
+        let partner = self.partner_record(name).await?;
+        if partner.state != PartnerState::Active {
+            return Err(PublisherError::Conflict(format!("partner {name} is {}", partner.state.as_str())));
+        }
+        Ok(partner)
+    }
+
+    async fn offered_vregion(&self, partner: &PartnerRecord, name: &Name) -> PublisherResult<VRegionRecord> {
+        let not_offered = || PublisherError::NotFound {
+            what: "vregion",
+            name: name.to_string(),
+            hint: Some("list the vregions offered to you with GET /v1/exchange/vregions".into()),
+        };
+        let vregion = self.store().get_vregion(name).await?.ok_or_else(not_offered)?;
+        if !vregion.spec.partners.contains(&partner.name) {
+            return Err(not_offered());
+        }
+        if vregion.state != VRegionState::Published {
+            return Err(PublisherError::Conflict(format!(
+                "vregion {name} is {}; it takes no new subscriptions",
+                vregion.state
+            )));
+        }
+        Ok(vregion)
+    }
+
+    /// A partner has one SAML identity, and no other partner has it.
+    async fn check_entity_belongs_to(&self, partner: &PartnerRecord, entity_id: &str) -> PublisherResult<()> {
+        let holding = SubscriptionFilter {
+            states: SubscriptionState::ALL.into_iter().filter(|s| s.holds_a_place()).collect(),
+            ..Default::default()
+        };
+        for s in self.store().list_subscriptions(&holding).await? {
+            if s.partner_id != partner.id && s.entity_id == entity_id {
+                return Err(PublisherError::Saml(format!(
+                    "entity {entity_id} is the identity provider of another partner; each partner subscribes \
+                     with its own Keystone's entity id"
+                )));
+            }
+            if s.partner_id == partner.id && s.entity_id != entity_id {
+                return Err(PublisherError::Saml(format!(
+                    "partner {} subscribes with entity {} (subscription {}); all of a partner's subscriptions \
+                     use its one identity provider",
+                    partner.name, s.entity_id, s.id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn partner_holding(&self, partner_id: &str) -> PublisherResult<Vec<SubscriptionRecord>> {
+        let filter = SubscriptionFilter {
+            partner_id: Some(partner_id.to_string()),
+            states: SubscriptionState::ALL.into_iter().filter(|s| s.holds_a_place()).collect(),
+            ..Default::default()
+        };
+        Ok(self.store().list_subscriptions(&filter).await?)
+    }
+
+    pub(crate) async fn partner_subscription_record(
+        &self,
+        partner: &Name,
+        id: &str,
+    ) -> PublisherResult<SubscriptionRecord> {
+        let partner = self.active_partner(partner).await?;
+        match self.store().get_subscription(id).await? {
+            Some(s) if s.partner_id == partner.id => Ok(s),
+            _ => Err(PublisherError::NotFound {
+                what: "subscription",
+                name: id.to_string(),
+                hint: Some("list yours with GET /v1/exchange/subscriptions".into()),
+            }),
+        }
+    }
+
+    pub(crate) async fn subscription_record(&self, id: &str) -> PublisherResult<SubscriptionRecord> {
+        self.store().get_subscription(id).await?.ok_or_else(|| PublisherError::not_found("subscription", id))
+    }
+
+    pub(crate) async fn vregion_by_id(&self, id: &str) -> PublisherResult<VRegionRecord> {
+        self.store().get_vregion_by_id(id).await?.ok_or_else(|| PublisherError::not_found("vregion", id))
+    }
+
+    /// Saves a subscription (its version moves on).
+    pub(crate) async fn save(&self, mut s: SubscriptionRecord) -> PublisherResult<SubscriptionRecord> {
+        s.updated_at = Self::now();
+        Ok(self.store().update_subscription(&s).await?)
+    }
+
+    /// Records the step about to run, and renews the lease.
+    pub(crate) async fn step(
+        &self,
+        mut s: SubscriptionRecord,
+        step: &str,
+        lease: &Lease,
+    ) -> PublisherResult<SubscriptionRecord> {
+        lease.renew(self).await?;
+        s.step = Some(step.to_string());
+        tracing::debug!(subscription = %s.id, step, "step");
+        self.save(s).await
+    }
+
+    /// Saves the step's records, then the test hook may pause.
+    async fn pause_after(&self, s: SubscriptionRecord, step: &str) -> PublisherResult<SubscriptionRecord> {
+        let s = self.save(s).await?;
+        if let Some((name, pause)) = &self.config().pause_after_step
+            && name == step
+        {
+            tracing::warn!(subscription = %s.id, step, seconds = pause.as_secs(), "pausing after step (test hook)");
+            tokio::time::sleep(*pause).await;
+        }
+        Ok(s)
+    }
+
+    async fn record_error(&self, id: &str, e: &PublisherError) -> PublisherResult<()> {
+        let mut s = self.subscription_record(id).await?;
+        s.error = Some(e.to_string());
+        self.save(s).await.map(|_| ())
+    }
+
+    fn explain_idp_conflict(&self, e: crate::Error, entity_id: &str) -> PublisherError {
+        if e.is_conflict() {
+            PublisherError::Conflict(format!(
+                "Keystone B already has an identity provider with remote id {entity_id} that Mercador did not \
+                 create (Keystone allows one per remote id); its admin must delete it before this partner \
+                 can subscribe"
+            ))
+        } else {
+            e.into()
+        }
+    }
+
+    /// Runs `work` holding the lease on the partner's federation objects
+    /// (identity provider, mapping, protocol, trust), shared by all its
+    /// subscriptions; waits for it up to 30 s.
+    pub(crate) async fn with_partner_lease<T, F, Fut>(&self, partner_id: &str, work: F) -> PublisherResult<T>
+    where
+        F: FnOnce(Lease) -> Fut,
+        Fut: std::future::Future<Output = PublisherResult<T>>,
+    {
+        let lease = Lease {
+            key: format!("partner:{partner_id}"),
+            holder: format!("{}/{}", self.config().replica_id, Self::new_id()),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !self.store().acquire_lease(&lease.key, &lease.holder, self.config().lease_ttl).await? {
+            if tokio::time::Instant::now() > deadline {
+                return Err(PublisherError::Busy(partner_id.to_string()));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let key = lease.key.clone();
+        let holder = lease.holder.clone();
+        let result = work(lease).await;
+        if let Err(e) = self.store().release_lease(&key, &holder).await {
+            tracing::warn!(lease = %key, error = %e, "could not release the lease; it expires by itself");
+        }
+        result
+    }
+}
+
+/// A lease held on a partner's federation objects.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    key: String,
+    holder: String,
+}
+
+impl Lease {
+    /// Renews it for another TTL; fails when it was lost (expired and taken).
+    pub(crate) async fn renew(&self, publisher: &Publisher) -> PublisherResult<()> {
+        let ttl = publisher.config().lease_ttl;
+        if publisher.store().acquire_lease(&self.key, &self.holder, ttl).await? {
+            Ok(())
+        } else {
+            Err(PublisherError::Busy(self.key.clone()))
+        }
+    }
+}
+
+/// The identity provider of a partner on Keystone B.
+pub fn idp_id(partner: &Name) -> String {
+    format!("mercador-{partner}")
+}
+
+/// The mapping of a partner on Keystone B.
+pub fn mapping_id(partner: &Name) -> String {
+    format!("mercador-{partner}-mapping")
+}
+
+/// The vregion admin user of a partner, in the vregion domain.
+pub fn admin_user_name(partner: &Name) -> String {
+    format!("mercador-admin-{partner}")
+}
+
+pub(crate) fn vregion_domain(v: &VRegionRecord) -> PublisherResult<String> {
+    v.domain_id.clone().ok_or_else(|| {
+        PublisherError::Conflict(format!("vregion {} has no domain: it was never published", v.spec.name))
+    })
+}
+
+fn record(s: &mut SubscriptionRecord, kind: ObjectKind, id: &str, parent: Option<&str>, adopted: bool) {
+    if !s.objects.iter().any(|o| o.kind == kind && o.id == id && o.parent.as_deref() == parent) {
+        s.objects.push(CreatedObject { kind, id: id.to_string(), parent: parent.map(str::to_string), adopted });
     }
 }

@@ -1,0 +1,414 @@
+//! The publisher engine against the real testbed: Keystone B, its
+//! Shibboleth SP (metadata directory), Keystone A as the subscriber's IdP,
+//! and real databases (SQLite, and the testbed's PostgreSQL for replicas).
+//!
+//! The test plays the subscriber's side by hand (a service provider on A
+//! from the access the publisher returns), then alice of A logs into the
+//! vregion through K2K, with Mercador's client and with keystoneauth1.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use mercador_core::k2k::Keystone2Keystone;
+use mercador_core::keystone::ensure;
+use mercador_core::keystone::types::{Filter, NewServiceProvider};
+use mercador_core::keystone::{Credentials, ErrorKind, IdentityApi, KeystoneClient, Scope};
+use mercador_core::model::{SubscriptionState, VRegionSpec, VRegionState};
+use mercador_core::publisher::{NewPartner, Publisher, PublisherError, SubscribeRequest};
+use mercador_tests::publisher::{
+    a_entity_turn, alice, engine, fake_metadata, federation_objects_of, free_entity_on_b, name, session_with,
+    sqlite_url, test_catalog,
+};
+use mercador_tests::{Cloud, Testbed, unique};
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+fn spec(name: &mercador_core::model::Name, partners: &[&mercador_core::model::Name], max: u32) -> VRegionSpec {
+    serde_json::from_value(json!({
+        "name": name,
+        "description": "Lisbon, Tier III",
+        "region": Testbed::get().region(Cloud::B),
+        "service_types": ["identity", "compute"],
+        "roles": ["reader"],
+        "quotas": [{"resource": "class:VCPU", "limit": 16}],
+        "metadata": {"country": "PT", "sla": "99.9"},
+        "max_subscriptions": max,
+        "partners": partners,
+    }))
+    .unwrap()
+}
+
+async fn published(engine: &Publisher, partners: &[&mercador_core::model::Name], max: u32) -> VRegionSpec {
+    test_catalog().await;
+    let spec = spec(&name("vr"), partners, max);
+    engine.create_vregion(spec.clone()).await.unwrap();
+    engine.publish_vregion(&spec.name).await.unwrap();
+    spec
+}
+
+fn fake_request(vregion: &VRegionSpec, entity: &str) -> SubscribeRequest {
+    SubscribeRequest {
+        vregion: vregion.name.clone(),
+        entity_id: entity.into(),
+        metadata: Some(fake_metadata(entity)),
+        metadata_url: None,
+        keystone_url: None,
+    }
+}
+
+#[tokio::test]
+async fn the_whole_story_subscribe_k2k_confined_refresh_cancel() {
+    let _turn = a_entity_turn().await;
+    let tb = Testbed::get();
+    let b = tb.admin(Cloud::B);
+    let a = tb.admin(Cloud::A);
+    let engine = engine(&sqlite_url()).await;
+    let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_string();
+    free_entity_on_b(&entity_id).await;
+
+    // B's admin onboards partner A; the credential identifies the partner.
+    let partner = name("acme");
+    let onboarded =
+        engine.onboard_partner(NewPartner { name: partner.clone(), description: "Acme".into() }).await.unwrap();
+    let credential = Credentials::application_credential(
+        &onboarded.application_credential_id,
+        onboarded.application_credential_secret.0.clone(),
+    );
+    let as_partner = tb.session(Cloud::B, credential, Scope::Unscoped).token().await.unwrap();
+    let project_id = as_partner.project.as_ref().unwrap().id.clone();
+    assert_eq!(engine.partner_for_project(&project_id).await.unwrap().unwrap().name, partner);
+    let mut roles = as_partner.role_names();
+    roles.sort_unstable();
+    assert_eq!(roles, ["member", "reader"], "the partner role (and the reader it implies), nothing more");
+
+    // B's admin defines and publishes a vregion offered to A.
+    test_catalog().await;
+    let vregion = spec(&name("lisbon"), &[&partner], 1);
+    let draft = engine.create_vregion(vregion.clone()).await.unwrap();
+    assert_eq!(draft.state, VRegionState::Draft);
+    assert!(engine.offered_vregions(&partner).await.unwrap().is_empty(), "a draft is offered to no one");
+    let published = engine.publish_vregion(&vregion.name).await.unwrap();
+    let domain_id = published.domain_id.clone().unwrap();
+    let limits = b.list_limits(&Filter::new().domain_id(&domain_id)).await.unwrap();
+    assert_eq!(
+        limits.iter().map(|l| (l.resource_name.as_str(), l.resource_limit)).collect::<Vec<_>>(),
+        [("class:VCPU", 16)]
+    );
+    let offered = engine.offered_vregions(&partner).await.unwrap();
+    assert_eq!(offered.len(), 1);
+    assert_eq!((offered[0].places_left, offered[0].subscription_id.as_deref()), (1, None));
+
+    // A subscribes with its real SAML identity, fetched from its Keystone.
+    let access = engine
+        .subscribe(
+            &partner,
+            SubscribeRequest {
+                vregion: vregion.name.clone(),
+                entity_id: entity_id.clone(),
+                metadata: None,
+                metadata_url: Some(tb.var("KEYSTONE_A_IDP_METADATA_URL").parse().unwrap()),
+                keystone_url: Some(tb.url(Cloud::A)),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(access.subscription.state, SubscriptionState::Active);
+    let password = access.admin.password.clone().expect("the admin password comes with the first answer");
+    let mut types: Vec<&str> = access.services.iter().map(|s| s.service_type.as_str()).collect();
+    types.sort_unstable();
+    assert_eq!(types, ["compute", "identity"], "the catalog filtered to the vregion's types (no image)");
+    assert!(access.services.iter().flat_map(|s| &s.endpoints).all(|e| e.region == tb.region(Cloud::B)));
+    assert_eq!(access.k2k.sp_url.as_str(), tb.var("KEYSTONE_B_ECP_URL"));
+    assert!(
+        access.k2k.auth_url.as_str().ends_with(&format!("/identity_providers/mercador-{partner}/protocols/saml2/auth"))
+    );
+    let kinds: Vec<_> = access.subscription.objects.iter().map(|o| o.kind).collect();
+    assert_eq!(kinds.len(), 6, "trust, idp, mapping, protocol, user, role: {kinds:?}");
+
+    // The admin token and password work: admin on the vregion domain.
+    let info = b.validate_token(&access.admin.token.0).await.unwrap();
+    assert_eq!(info.domain.as_ref().unwrap().id, domain_id);
+    assert!(info.has_role("admin"));
+    let again = tb
+        .session(
+            Cloud::B,
+            Credentials::password(&access.admin.user_name, &access.domain_name, password.0.clone()),
+            Scope::domain_id(domain_id.clone()),
+        )
+        .token()
+        .await
+        .unwrap();
+    assert_eq!(again.user.id, access.admin.user_id);
+    // Only once: subscribing again is a conflict naming refresh.
+    let e = engine.subscribe(&partner, fake_request(&vregion, &entity_id)).await.unwrap_err();
+    assert!(matches!(e, PublisherError::Conflict(_)) && e.to_string().contains("refresh"), "{e}");
+
+    // The subscriber's side, by hand: a service provider on A.
+    let sp_id = unique("vr-sp");
+    ensure::ensure_service_provider(
+        &a,
+        &sp_id,
+        &NewServiceProvider {
+            auth_url: access.k2k.auth_url.to_string(),
+            sp_url: access.k2k.sp_url.to_string(),
+            enabled: true,
+            description: None,
+            relay_state_prefix: None,
+        },
+    )
+    .await
+    .unwrap();
+
+    // alice of A lands in the vregion domain, with only the vregion's roles.
+    let alice = alice();
+    let k2k = Keystone2Keystone::new(alice.clone(), &sp_id).await.unwrap();
+    let projects = k2k.projects().await.unwrap();
+    let (_, _, alice_project) = tb.demo_user();
+    assert_eq!(projects.len(), 1, "{projects:?}");
+    assert_eq!(
+        (projects[0].name.as_str(), projects[0].domain_id.as_str()),
+        (alice_project.as_str(), domain_id.as_str())
+    );
+    let on_b = session_with(Arc::new(k2k), Scope::project_id(projects[0].id.clone()));
+    let token = on_b.token().await.unwrap();
+    assert_eq!(token.role_names(), vec!["reader"], "alice is member at A; the vregion grants reader only");
+    assert_eq!(token.user.domain.as_ref().unwrap().id, domain_id, "federated users live in the vregion domain");
+    let k2k = Keystone2Keystone::new(alice.clone(), &sp_id).await.unwrap();
+    let e = session_with(Arc::new(k2k), Scope::project("admin", "Default")).token().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "no project outside the vregion: {e}");
+    assert_eq!(KeystoneClient::new(on_b.clone()).list_auth_projects().await.unwrap().len(), 1);
+
+    // keystoneauth1 sees the same user, project and roles.
+    let (user, alice_password, _) = tb.demo_user();
+    let out = std::process::Command::new(tb.var("TESTBED_PYTHON"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/k2k/keystoneauth_k2k.py"))
+        .args(["--idp-url", tb.url(Cloud::A).as_str(), "--user", &user, "--project", &alice_project])
+        .args(["--sp", &sp_id, "--sp-project", &alice_project, "--sp-project-domain", &access.domain_name])
+        .env("K2K_PASSWORD", alice_password.expose_secret())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "keystoneauth1: {}", String::from_utf8_lossy(&out.stderr));
+    let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(theirs["user_id"], token.user.id.as_str());
+    assert_eq!(theirs["project_id"], token.project.as_ref().unwrap().id.as_str());
+    assert_eq!(theirs["roles"], json!(["reader"]));
+
+    // Drift: someone deletes the mapping by hand; K2K breaks; refresh repairs it.
+    b.delete_mapping(&format!("mercador-{partner}-mapping")).await.unwrap();
+    let k2k = Keystone2Keystone::new(alice.clone(), &sp_id).await.unwrap();
+    assert!(k2k.unscoped_token().await.is_err(), "no mapping, no login");
+    let refreshed = engine.refresh(&partner, &access.subscription.id).await.unwrap();
+    assert!(refreshed.repaired.iter().any(|r| r.starts_with("mapping")), "{:?}", refreshed.repaired);
+    assert!(refreshed.admin.password.is_none(), "the password is returned once");
+    assert_ne!(refreshed.admin.token.expose(), access.admin.token.expose(), "a new token");
+    let k2k = Keystone2Keystone::new(alice.clone(), &sp_id).await.unwrap();
+    k2k.unscoped_token().await.expect("K2K works again after refresh");
+    let clean = engine.refresh(&partner, &access.subscription.id).await.unwrap();
+    assert!(clean.repaired.is_empty(), "nothing drifted: {:?}", clean.repaired);
+
+    // Cancel: K2K fails, and B holds nothing of the subscription.
+    let cancelled = engine.cancel(&partner, &access.subscription.id).await.unwrap();
+    assert_eq!(cancelled.state, SubscriptionState::Cancelled);
+    let k2k = Keystone2Keystone::new(alice.clone(), &sp_id).await.unwrap();
+    assert!(k2k.unscoped_token().await.is_err(), "K2K must fail after cancel");
+    assert_eq!(federation_objects_of(&partner, &domain_id).await, Vec::<String>::new());
+    let metadata_dir = mercador_core::publisher::ShibbolethMetadataDir::new(tb.var("KEYSTONE_B_SHIB_METADATA_DIR"));
+    assert!(!metadata_dir.file_of(&entity_id).exists(), "Shibboleth no longer trusts A");
+    // alice's project is disabled and tagged, not deleted.
+    let project = b.get_project(&projects[0].id).await.unwrap();
+    assert!(!project.enabled && project.tags.contains(&format!("mercador-partner={partner}")), "{project:?}");
+    // Cancelling again is a no-op; the place is free again.
+    assert_eq!(engine.cancel(&partner, &access.subscription.id).await.unwrap().state, SubscriptionState::Cancelled);
+    assert_eq!(engine.offered_vregions(&partner).await.unwrap()[0].places_left, 1);
+
+    // Clean up: the subscriber's SP, the vregion (purged) and the partner.
+    a.delete_service_provider(&sp_id).await.unwrap();
+    engine.withdraw_vregion(&vregion.name).await.unwrap();
+    engine.delete_vregion(&vregion.name, true).await.unwrap();
+    engine.remove_partner(&partner).await.unwrap();
+    let partner_users = b.list_users(&Filter::new().name(format!("partner-{partner}"))).await.unwrap();
+    assert!(partner_users.is_empty(), "{partner_users:?}");
+}
+
+async fn race_for_the_last_place(database_url: &str) {
+    // Two publisher replicas sharing one database; two partners racing.
+    let (one, two) = (engine(database_url).await, engine(database_url).await);
+    let (p1, p2) = (name("race"), name("race"));
+    for p in [&p1, &p2] {
+        one.onboard_partner(NewPartner { name: p.clone(), description: String::new() }).await.unwrap();
+    }
+    let vregion = published(&one, &[&p1, &p2], 1).await;
+    let (e1, e2) = (format!("https://{p1}.example/idp"), format!("https://{p2}.example/idp"));
+    let (r1, r2) =
+        tokio::join!(one.subscribe(&p1, fake_request(&vregion, &e1)), two.subscribe(&p2, fake_request(&vregion, &e2)));
+    let (winner, loser, loser_entity, access) = match (r1, r2) {
+        (Ok(access), Err(e)) => {
+            assert!(matches!(e, PublisherError::Full { .. }), "{e}");
+            (&p1, &p2, &e2, access)
+        }
+        (Err(e), Ok(access)) => {
+            assert!(matches!(e, PublisherError::Full { .. }), "{e}");
+            (&p2, &p1, &e1, access)
+        }
+        (r1, r2) => panic!("exactly one must win: {:?} / {:?}", r1.map(|_| ()), r2.map(|_| ())),
+    };
+    assert_eq!(one.get_vregion(&vregion.name).await.unwrap().places_taken, 1);
+    // The loser gets the place once the winner cancels.
+    one.cancel(winner, &access.subscription.id).await.unwrap();
+    let second = two.subscribe(loser, fake_request(&vregion, loser_entity)).await.unwrap();
+    two.cancel(loser, &second.subscription.id).await.unwrap();
+    one.withdraw_vregion(&vregion.name).await.unwrap();
+    one.delete_vregion(&vregion.name, true).await.unwrap();
+    for p in [&p1, &p2] {
+        one.remove_partner(p).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn two_partners_race_for_the_last_place_on_sqlite() {
+    race_for_the_last_place(&sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn two_partners_race_for_the_last_place_on_postgresql() {
+    let url = mercador_tests::publisher::fresh_postgres_database().await;
+    race_for_the_last_place(&url).await;
+}
+
+#[tokio::test]
+async fn revoke_purges_and_partners_never_see_each_other() {
+    let engine = engine(&sqlite_url()).await;
+    let (acme, widget) = (name("acme"), name("widget"));
+    for p in [&acme, &widget] {
+        engine.onboard_partner(NewPartner { name: p.clone(), description: String::new() }).await.unwrap();
+    }
+    let only_acme = published(&engine, &[&acme], 2).await;
+    let entity = format!("https://{acme}.example/idp");
+    let access = engine.subscribe(&acme, fake_request(&only_acme, &entity)).await.unwrap();
+    let id = access.subscription.id.clone();
+
+    // widget sees neither the vregion nor acme's subscription.
+    assert!(engine.offered_vregions(&widget).await.unwrap().is_empty());
+    let e = engine.subscribe(&widget, fake_request(&only_acme, "https://widget.example/idp")).await.unwrap_err();
+    assert!(matches!(e, PublisherError::NotFound { .. }), "{e}");
+    for e in [
+        engine.partner_subscription(&widget, &id).await.unwrap_err(),
+        engine.cancel(&widget, &id).await.unwrap_err(),
+        engine.refresh(&widget, &id).await.map(|_| ()).unwrap_err(),
+    ] {
+        assert!(matches!(e, PublisherError::NotFound { .. }), "{e}");
+    }
+    assert!(engine.partner_subscriptions(&widget).await.unwrap().is_empty());
+    // Another partner cannot use acme's entity id.
+    let both = published(&engine, &[&acme, &widget], 2).await;
+    let e = engine.subscribe(&widget, fake_request(&both, &entity)).await.unwrap_err();
+    assert!(matches!(e, PublisherError::Saml(_)) && e.to_string().contains("another partner"), "{e}");
+
+    // A shared vregion prefixes project names with the partner; the mapping
+    // serves both of acme's vregions through one identity provider.
+    let second = engine.subscribe(&acme, fake_request(&both, &entity)).await.unwrap();
+    let b = Testbed::get().admin(Cloud::B);
+    let mapping = b.get_mapping(&format!("mercador-{acme}-mapping")).await.unwrap();
+    let text = serde_json::to_string(&mapping.rules).unwrap();
+    assert!(text.contains(&format!("\"{acme}-{{2}}\"")), "prefixed names in the shared vregion");
+    assert_eq!(mapping.schema_version.as_deref(), Some("3.0"));
+
+    // The admin revokes the first with purge; the federation stays for the second.
+    let revoked = engine.revoke(&id, true).await.unwrap();
+    assert_eq!(revoked.state, SubscriptionState::Revoked);
+    assert_eq!(engine.partner_subscription(&acme, &id).await.unwrap().state, SubscriptionState::Revoked);
+    b.get_identity_provider(&format!("mercador-{acme}")).await.expect("still serves the second vregion");
+    let domain_one = engine.get_vregion(&only_acme.name).await.unwrap().domain_id.unwrap();
+    assert!(federation_objects_of(&acme, &domain_one).await.iter().all(|o| !o.starts_with("admin user")));
+    // Revoking the last removes the federation.
+    engine.revoke(&second.subscription.id, false).await.unwrap();
+    let domain_two = engine.get_vregion(&both.name).await.unwrap().domain_id.unwrap();
+    assert_eq!(federation_objects_of(&acme, &domain_two).await, Vec::<String>::new());
+
+    for v in [&only_acme, &both] {
+        engine.withdraw_vregion(&v.name).await.unwrap();
+        engine.delete_vregion(&v.name, true).await.unwrap();
+    }
+    for p in [&acme, &widget] {
+        engine.remove_partner(p).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_failure_part_way_rolls_back_without_orphans() {
+    let engine = engine(&sqlite_url()).await;
+    let b = Testbed::get().admin(Cloud::B);
+    let partner = name("doomed");
+    engine.onboard_partner(NewPartner { name: partner.clone(), description: String::new() }).await.unwrap();
+    let vregion = published(&engine, &[&partner], 1).await;
+    // Someone else's identity provider already claims the entity id: Keystone
+    // refuses ours after the trust step ran.
+    let entity = format!("https://{partner}.example/idp");
+    let squatter = unique("squatter");
+    b.create_identity_provider(
+        &squatter,
+        &mercador_core::keystone::types::NewIdentityProvider {
+            remote_ids: vec![entity.clone()],
+            enabled: false,
+            description: None,
+            domain_id: Some(engine.get_vregion(&vregion.name).await.unwrap().domain_id.unwrap()),
+        },
+    )
+    .await
+    .unwrap();
+    let e = engine.subscribe(&partner, fake_request(&vregion, &entity)).await.unwrap_err();
+    assert!(e.to_string().contains("did not create"), "{e}");
+    let subs = engine.list_subscriptions(Some(&partner)).await.unwrap();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].state, SubscriptionState::Failed);
+    assert!(subs[0].error.as_deref().unwrap().contains("did not create"));
+    let dir = mercador_core::publisher::ShibbolethMetadataDir::new(Testbed::get().var("KEYSTONE_B_SHIB_METADATA_DIR"));
+    assert!(!dir.file_of(&entity).exists(), "the trust written by the first step was removed");
+    let domain_id = engine.get_vregion(&vregion.name).await.unwrap().domain_id.unwrap();
+    assert_eq!(federation_objects_of(&partner, &domain_id).await, Vec::<String>::new());
+    assert_eq!(engine.get_vregion(&vregion.name).await.unwrap().places_taken, 0, "the place is free again");
+
+    b.delete_identity_provider(&squatter).await.unwrap();
+    engine.withdraw_vregion(&vregion.name).await.unwrap();
+    engine.delete_vregion(&vregion.name, true).await.unwrap();
+    engine.remove_partner(&partner).await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_definitions_and_identities_are_refused_with_their_field() {
+    let engine = engine(&sqlite_url()).await;
+    test_catalog().await;
+    let partner = name("picky");
+    let mut bad = spec(&name("bad"), &[&partner], 1);
+    bad.region = "Atlantis".into();
+    bad.roles = vec!["no-such-role".into()];
+    let PublisherError::Invalid(errors) = engine.create_vregion(bad).await.unwrap_err() else { panic!() };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert!(fields.contains(&"region") && fields.contains(&"roles[0]"), "{errors:?}");
+
+    let mut bad = spec(&name("bad"), &[&partner], 1);
+    bad.service_types = vec!["identity".into(), "object-store".into()];
+    bad.quotas.clear();
+    let PublisherError::Invalid(errors) = engine.create_vregion(bad).await.unwrap_err() else { panic!() };
+    assert_eq!(errors[0].field, "service_types[1]");
+    assert!(errors[0].message.contains("no enabled object-store service"), "{errors:?}");
+
+    engine.onboard_partner(NewPartner { name: partner.clone(), description: String::new() }).await.unwrap();
+    let e = engine.onboard_partner(NewPartner { name: partner.clone(), description: String::new() }).await.unwrap_err();
+    assert!(matches!(e, PublisherError::Conflict(_)), "{e}");
+    let vregion = published(&engine, &[&partner], 1).await;
+    let mut request = fake_request(&vregion, "https://picky.example/idp");
+    request.metadata = Some(fake_metadata("https://other.example/idp"));
+    let e = engine.subscribe(&partner, request).await.unwrap_err();
+    assert!(e.to_string().contains("describes entity \"https://other.example/idp\""), "{e}");
+    let mut request = fake_request(&vregion, "https://picky.example/idp");
+    request.metadata_url = Some("http://127.0.0.1:9/metadata".parse().unwrap());
+    let e = engine.subscribe(&partner, request).await.unwrap_err();
+    assert!(e.to_string().contains("exactly one of metadata"), "{e}");
+    assert!(engine.list_subscriptions(Some(&partner)).await.unwrap().is_empty(), "nothing reserved");
+
+    engine.withdraw_vregion(&vregion.name).await.unwrap();
+    engine.delete_vregion(&vregion.name, true).await.unwrap();
+    engine.remove_partner(&partner).await.unwrap();
+}

@@ -1,0 +1,196 @@
+//! Support for the publisher engine tests: an engine over the real
+//! Keystone B, Shibboleth's metadata directory and a real database; the
+//! catalog entries a vregion needs; SAML identities (A's real one, or
+//! synthetic ones for tests that need no login).
+
+use std::sync::{Arc, OnceLock};
+
+use mercador_core::keystone::ensure;
+use mercador_core::keystone::types::{Filter, NewEndpoint, NewRegisteredLimit, NewService};
+use mercador_core::keystone::{
+    AuthMethod, Credentials, HttpClient, HttpConfig, IdentityApi, Interface, Scope, Session,
+};
+use mercador_core::model::Name;
+use mercador_core::publisher::{Publisher, PublisherConfig, ShibbolethMetadataDir};
+use mercador_core::secrets::SecretsKey;
+use mercador_core::store::SqlStore;
+use secrecy::SecretString;
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::{Cloud, Testbed, unique};
+
+/// A fresh secrets key (random, for one test run).
+pub fn secrets_key() -> SecretsKey {
+    use base64::Engine as _;
+    let bytes: [u8; 32] =
+        std::array::from_fn(|i| (std::process::id() as u8).wrapping_mul(31).wrapping_add(i as u8 * 7));
+    let key = SecretString::from(base64::engine::general_purpose::STANDARD.encode(bytes));
+    SecretsKey::from_base64("test", &key).expect("secrets key")
+}
+
+/// An engine over Keystone B with its own store at `database_url`.
+pub async fn engine(database_url: &str) -> Publisher {
+    let tb = Testbed::get();
+    let store = SqlStore::connect(database_url).await.expect("open the store");
+    let mut config = PublisherConfig::new(tb.url(Cloud::B), tb.var("KEYSTONE_B_ECP_URL").parse().expect("ECP URL"));
+    config.lease_ttl = std::time::Duration::from_secs(20);
+    Publisher::new(
+        config,
+        Arc::new(store),
+        Arc::new(tb.admin(Cloud::B)),
+        Arc::new(ShibbolethMetadataDir::new(tb.var("KEYSTONE_B_SHIB_METADATA_DIR"))),
+        secrets_key(),
+        HttpClient::new(&HttpConfig::default()).expect("HTTP client"),
+    )
+}
+
+/// A SQLite database URL in a fresh temporary directory (kept for the
+/// process's life).
+pub fn sqlite_url() -> String {
+    let dir = std::env::temp_dir().join(unique("mercador-publisher-test"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    format!("sqlite://{}", dir.join("publisher.db").display())
+}
+
+/// A validated name.
+pub fn name(prefix: &str) -> Name {
+    Name::parse("name", &unique(prefix)).expect("valid name")
+}
+
+/// Tests that subscribe with Keystone A's real entity id take turns (B
+/// accepts one identity provider per remote id).
+pub async fn a_entity_turn() -> MutexGuard<'static, ()> {
+    static TURN: OnceLock<Mutex<()>> = OnceLock::new();
+    TURN.get_or_init(|| Mutex::new(())).lock().await
+}
+
+/// Deletes identity providers of Keystone B holding `entity_id`: the K2K
+/// tests' fixture (which recreates its own when it runs) or what an
+/// interrupted run left.
+pub async fn free_entity_on_b(entity_id: &str) {
+    let b = Testbed::get().admin(Cloud::B);
+    for idp in b.list_identity_providers().await.expect("list identity providers") {
+        if idp.remote_ids.iter().any(|r| r == entity_id) {
+            b.delete_identity_provider(&idp.id).await.expect("delete the identity provider");
+        }
+    }
+}
+
+/// Synthetic SAML 2.0 IdP metadata for `entity_id` (for tests that need no
+/// real login).
+pub fn fake_metadata(entity_id: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity_id}">
+  <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>MIIBszCCARwCCQDx</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP" Location="{entity_id}/sso"/>
+  </md:IDPSSODescriptor>
+</md:EntityDescriptor>"#
+    )
+}
+
+/// Catalog entries of Keystone B the vregion tests use, created once:
+/// a `compute` service with an endpoint in B's region and a registered
+/// limit for `class:VCPU` there, and an `image` service (never exposed by
+/// the tests' vregions, so it must never be offered).
+pub async fn test_catalog() {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    DONE.get_or_init(|| async {
+        let tb = Testbed::get();
+        let b = tb.admin(Cloud::B);
+        let region = tb.region(Cloud::B).to_string();
+        let mut compute_id = String::new();
+        for (service_type, port) in [("compute", 8774), ("image", 9292)] {
+            let service = ensure::ensure_service(
+                &b,
+                &NewService {
+                    service_type: service_type.into(),
+                    name: Some(format!("mercador-tests-{service_type}")),
+                    description: Some("catalog entry for Mercador's publisher tests (no server behind it)".into()),
+                    enabled: true,
+                },
+            )
+            .await
+            .expect("service");
+            ensure::ensure_endpoint(
+                &b,
+                &NewEndpoint {
+                    service_id: service.object.id.clone(),
+                    interface: Interface::Public,
+                    url: format!("http://127.0.0.1:{port}/{service_type}"),
+                    region_id: Some(region.clone()),
+                    enabled: true,
+                },
+            )
+            .await
+            .expect("endpoint");
+            if service_type == "compute" {
+                compute_id = service.object.id;
+            }
+        }
+        ensure::ensure_registered_limit(
+            &b,
+            &NewRegisteredLimit {
+                service_id: compute_id,
+                region_id: Some(region),
+                resource_name: "class:VCPU".into(),
+                default_limit: 8,
+                description: None,
+            },
+        )
+        .await
+        .expect("registered limit");
+    })
+    .await;
+}
+
+/// Everything Keystone B holds of a partner's federation: identity
+/// provider, mapping, protocol, and the admin users of its vregions.
+pub async fn federation_objects_of(partner: &Name, domain_id: &str) -> Vec<String> {
+    let b = Testbed::get().admin(Cloud::B);
+    let mut found = Vec::new();
+    let idp = format!("mercador-{partner}");
+    if b.get_identity_provider(&idp).await.is_ok() {
+        found.push(format!("identity provider {idp}"));
+        if !b.list_protocols(&idp).await.unwrap_or_default().is_empty() {
+            found.push(format!("protocols of {idp}"));
+        }
+    }
+    let mapping = format!("mercador-{partner}-mapping");
+    if b.get_mapping(&mapping).await.is_ok() {
+        found.push(format!("mapping {mapping}"));
+    }
+    let users = b
+        .list_users(&Filter::new().name(format!("mercador-admin-{partner}")).domain_id(domain_id))
+        .await
+        .unwrap_or_default();
+    found.extend(users.into_iter().map(|u| format!("admin user {}", u.id)));
+    found
+}
+
+/// alice's project-scoped session on Keystone A (where K2K starts).
+pub fn alice() -> Arc<Session> {
+    let tb = Testbed::get();
+    let (user, password, project) = tb.demo_user();
+    tb.session(Cloud::A, Credentials::password(user, "Default", password), Scope::project(project, "Default"))
+}
+
+/// A session over any auth method (a K2K one, say).
+pub fn session_with(auth: Arc<dyn AuthMethod>, scope: Scope) -> Arc<Session> {
+    Arc::new(Session::new(auth, scope).expect("session"))
+}
+
+/// A new, empty database on the testbed's PostgreSQL; returns its URL.
+pub async fn fresh_postgres_database() -> String {
+    use sqlx::Connection as _;
+    let base = Testbed::get().postgres_url().to_string();
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the testbed's PostgreSQL ({e}); run `testbed/testbed.sh start`"));
+    let db = unique("mercador_pub").replace('-', "_");
+    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut conn).await.expect("create database");
+    let mut url = url::Url::parse(&base).expect("PostgreSQL URL");
+    url.set_path(&format!("/{db}"));
+    url.to_string()
+}
