@@ -85,6 +85,27 @@ impl<'de> Deserialize<'de> for Name {
     }
 }
 
+/// OpenAPI: a string with the DNS-label rule as its pattern.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Name {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(Self::MAX_LEN))
+            .pattern(Some("^[a-z]([a-z0-9-]*[a-z0-9])?$"))
+            .description(Some(
+                "A name: 1 to 63 lowercase letters, digits and '-', starting with a letter and not ending with '-' \
+                 (a DNS label)",
+            ))
+            .examples(["lisbon-1"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Name {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{Name, ValidationError};
 
 /// Lifecycle of a vregion.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum VRegionState {
@@ -53,6 +54,7 @@ impl fmt::Display for VRegionState {
 }
 
 /// One quota: a Keystone unified limit set on the vregion's domain.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
@@ -63,6 +65,7 @@ pub struct Quota {
 }
 
 /// Which resources of a kind federated users see.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case", tag = "mode", deny_unknown_fields)]
 pub enum VisibilityRule {
@@ -80,6 +83,7 @@ pub enum VisibilityRule {
 
 /// Visibility of images, networks and volumes (stored and validated; the
 /// services apply them).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Visibility {
@@ -92,6 +96,7 @@ pub struct Visibility {
 }
 
 /// A virtual region as its publisher defines it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VRegionSpec {

@@ -13,6 +13,7 @@ use crate::store::{PartnerRecord, PartnerState, SubscriptionRecord, VRegionRecor
 /// A secret handed over once (a generated password, an application
 /// credential secret, a token). It serializes in clear, because it is meant
 /// for the response body; `Debug` and `Display` redact it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 #[derive(Clone)]
 pub struct RevealedSecret(pub SecretString);
 
@@ -36,6 +37,7 @@ impl Serialize for RevealedSecret {
 }
 
 /// A vregion as the publisher's admin sees it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VRegionView {
     /// Stable id.
@@ -70,6 +72,7 @@ impl VRegionView {
 }
 
 /// A vregion as a partner sees it: no partner list, no other partner's data.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OfferedVRegion {
     /// Name.
@@ -95,6 +98,7 @@ pub struct OfferedVRegion {
 }
 
 /// Body of a partner onboarding.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewPartner {
@@ -106,6 +110,7 @@ pub struct NewPartner {
 }
 
 /// A partner as the publisher's admin sees it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PartnerView {
     /// Stable id.
@@ -137,6 +142,7 @@ impl From<PartnerRecord> for PartnerView {
 
 /// What onboarding returns, once: the credential to hand to the partner out
 /// of band.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct PartnerOnboarded {
     /// The partner.
@@ -150,6 +156,7 @@ pub struct PartnerOnboarded {
 }
 
 /// Body of a subscription request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscribeRequest {
@@ -170,6 +177,7 @@ pub struct SubscribeRequest {
 }
 
 /// A subscription, as its partner or the publisher's admin sees it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SubscriptionView {
     /// Stable id.
@@ -212,6 +220,7 @@ impl From<SubscriptionRecord> for SubscriptionView {
 }
 
 /// One endpoint of an offered service.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfferedEndpoint {
     /// `public`, `internal` or `admin`.
@@ -223,6 +232,7 @@ pub struct OfferedEndpoint {
 }
 
 /// One service of the vregion: the catalog filtered to its types and region.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfferedService {
     /// Service type.
@@ -235,6 +245,7 @@ pub struct OfferedService {
 }
 
 /// The K2K coordinates the subscriber configures as a service provider.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct K2kCoordinates {
     /// `auth_url` of the service provider: Keystone B's federated
@@ -249,6 +260,7 @@ pub struct K2kCoordinates {
 }
 
 /// The vregion's local admin user.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct AdminAccess {
     /// User id.
@@ -268,6 +280,7 @@ pub struct AdminAccess {
 
 /// What subscribe and refresh return: everything the subscriber needs to
 /// configure its side.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Access {
     /// The subscription.
@@ -287,6 +300,7 @@ pub struct Access {
 }
 
 /// What one [`super::Publisher::reconcile`] pass did.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReconcileReport {
     /// Subscriptions whose provisioning was resumed to `active`.

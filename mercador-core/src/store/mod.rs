@@ -80,6 +80,7 @@ pub struct VRegionRecord {
 }
 
 /// Lifecycle of a partner.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PartnerState {

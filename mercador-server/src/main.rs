@@ -1,0 +1,69 @@
+//! `mercador-server publisher --config FILE`: runs the publisher service.
+//!
+//! Exit status: 0 after a graceful stop, 1 when the service cannot start or
+//! fails (the reason on standard error), 2 for a wrong command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mercador_server::config::PublisherServiceConfig;
+
+/// Mercador services.
+#[derive(Debug, Parser)]
+#[command(name = "mercador-server", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    service: Service,
+}
+
+#[derive(Debug, Subcommand)]
+enum Service {
+    /// The publisher service: admin and exchange APIs over the publisher engine.
+    Publisher {
+        /// The configuration file (TOML; see examples/config/publisher.toml).
+        /// Every key can be overridden by MERCADOR_<SECTION>__<KEY>.
+        #[arg(long, short, env = "MERCADOR_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.service {
+        Service::Publisher { config } => run_publisher(&config),
+    }
+}
+
+fn run_publisher(path: &std::path::Path) -> ExitCode {
+    let config = match PublisherServiceConfig::load(path) {
+        Ok(config) => config,
+        Err(e) => return fail(&e),
+    };
+    if let Err(e) = mercador_server::logging::init(config.server.log_format, &config.server.log_filter) {
+        return fail(&*e);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&e),
+    };
+    match runtime.block_on(mercador_server::serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "the publisher service stops");
+            fail(&*e)
+        }
+    }
+}
+
+fn fail(e: &(dyn std::error::Error + 'static)) -> ExitCode {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    eprintln!("mercador-server: {message}");
+    ExitCode::FAILURE
+}

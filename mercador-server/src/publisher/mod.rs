@@ -1,0 +1,363 @@
+//! The publisher service: the engine behind two REST faces.
+//!
+//! Where a request goes ([`router`]):
+//!
+//! | path | where | who |
+//! |---|---|---|
+//! | `GET /`, `GET /v1`, `GET /healthz`, `GET /openapi.json` | [`discovery`] | anyone |
+//! | `/v1/admin/...` | [`admin`] | Keystone B admins ([`crate::auth::require_admin`]) |
+//! | `/v1/exchange/...` | [`exchange`] | partners ([`crate::auth::require_partner`]) |
+//!
+//! Around every route, outermost first: sensitive headers marked, request
+//! id (`x-request-id`, kept from the client when sane, else generated),
+//! trace span (method, path, request id, caller; never headers or bodies),
+//! [`crate::error::json_errors`], panic catcher, request timeout, body limit.
+//!
+//! [`serve`] builds the engine from the configuration (store, Keystone B
+//! admin session, Shibboleth metadata directory, secrets key), listens,
+//! registers both faces in Keystone B's catalog, reconciles at start and
+//! every `reconcile_interval_secs`, and stops gracefully on SIGTERM/SIGINT.
+
+pub mod admin;
+pub mod discovery;
+pub mod exchange;
+
+use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use mercador_core::keystone::{CloudConfig, HttpClient, HttpConfig, KeystoneClient};
+use mercador_core::publisher::{Publisher, PublisherResult, ShibbolethMetadataDir};
+use mercador_core::store::SqlStore;
+use secrecy::ExposeSecret;
+use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::PropagateRequestIdLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::{Instrument as _, Level};
+use url::Url;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{AdminPolicy, Authenticator, TOKEN_HEADER, require_admin, require_partner};
+use crate::config::PublisherServiceConfig;
+use crate::error::{ApiError, ApiResult, REQUEST_ID_HEADER, json_errors, panic_response};
+use crate::openapi::ApiDoc;
+
+/// What every handler shares.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The engine.
+    pub publisher: Publisher,
+    /// Token validation and caller identity.
+    pub auth: Arc<Authenticator>,
+    /// The service's public URL (links in version discovery).
+    pub public_url: Url,
+    /// The health checks.
+    pub health: Arc<discovery::HealthProbe>,
+}
+
+/// Limits of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct RouterOptions {
+    /// Largest request body, in bytes.
+    pub body_limit: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+}
+
+impl Default for RouterOptions {
+    fn default() -> Self {
+        Self { body_limit: 1024 * 1024, request_timeout: Duration::from_secs(120) }
+    }
+}
+
+/// The whole HTTP service: both faces, discovery, health, the OpenAPI
+/// document, JSON errors, limits and tracing.
+pub fn router(state: AppState, options: &RouterOptions) -> Router {
+    let auth = state.auth.clone();
+    let admin = OpenApiRouter::new()
+        .routes(routes!(admin::list_vregions, admin::create_vregion))
+        .routes(routes!(admin::get_vregion, admin::replace_vregion, admin::delete_vregion))
+        .routes(routes!(admin::publish_vregion))
+        .routes(routes!(admin::withdraw_vregion))
+        .routes(routes!(admin::list_partners, admin::onboard_partner))
+        .routes(routes!(admin::get_partner, admin::remove_partner))
+        .routes(routes!(admin::list_subscriptions))
+        .routes(routes!(admin::get_subscription))
+        .routes(routes!(admin::revoke_subscription))
+        .routes(routes!(admin::reconcile))
+        .route_layer(middleware::from_fn_with_state(auth.clone(), require_admin));
+    let exchange = OpenApiRouter::new()
+        .routes(routes!(exchange::offered_vregions))
+        .routes(routes!(exchange::list_subscriptions, exchange::subscribe))
+        .routes(routes!(exchange::get_subscription, exchange::cancel_subscription))
+        .routes(routes!(exchange::refresh_subscription))
+        .route_layer(middleware::from_fn_with_state(auth, require_partner));
+    let (routes, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(discovery::versions))
+        .routes(routes!(discovery::version_v1))
+        .routes(routes!(discovery::health))
+        .routes(routes!(discovery::openapi_document))
+        .nest("/v1/admin", admin)
+        .nest("/v1/exchange", exchange)
+        .split_for_parts();
+    doc.servers = Some(vec![utoipa::openapi::Server::new(state.public_url.as_str().trim_end_matches('/'))]);
+    let document = discovery::OpenApiDocument::new(&doc);
+
+    routes
+        .fallback(no_route)
+        .with_state(state)
+        .layer(axum::Extension(document))
+        .layer(DefaultBodyLimit::max(options.body_limit))
+        .layer(RequestBodyLimitLayer::new(options.body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, options.request_timeout))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(json_errors))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(REQUEST_ID_HEADER)))
+        .layer(middleware::from_fn(request_id))
+        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE, HeaderName::from_static(TOKEN_HEADER)]))
+}
+
+async fn no_route(request: Request) -> ApiError {
+    let path = request.uri().path();
+    let shown: String = path.chars().take(100).collect();
+    ApiError::not_found(format!("no route {} {shown}; the routes are listed in /openapi.json", request.method()))
+}
+
+/// The request's span: method, path, request id and (set by the auth
+/// middleware) the caller. Never headers, query strings or bodies.
+fn request_span(request: &Request) -> tracing::Span {
+    let id = request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let path: String = request.uri().path().chars().take(200).collect();
+    tracing::info_span!(
+        "request",
+        id = %id,
+        method = %request.method(),
+        path = %path,
+        caller = tracing::field::Empty,
+    )
+}
+
+/// Keeps a client's `x-request-id` when it is short and plain, else sets a
+/// new one.
+async fn request_id(mut request: Request, next: Next) -> Response {
+    let sane = request.headers().get(REQUEST_ID_HEADER).is_some_and(|v| {
+        let b = v.as_bytes();
+        !b.is_empty() && b.len() <= 64 && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
+    });
+    if !sane {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            request.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+    }
+    next.run(request).await
+}
+
+/// Runs an engine operation in its own task, so that a client hanging up or
+/// a request timeout does not cut it between two steps (it runs to the end;
+/// the answer is dropped), and a panic in it becomes a 500.
+pub async fn engine<T, F>(operation: F) -> ApiResult<T>
+where
+    F: Future<Output = PublisherResult<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::spawn(operation.instrument(tracing::Span::current())).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(e) => {
+            tracing::error!(error = %e, "an engine operation panicked or was cancelled");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+/// The engine and the state of the HTTP service, built from the configuration.
+#[derive(Debug)]
+pub struct PublisherService {
+    /// The shared state of the handlers.
+    pub state: AppState,
+    /// The Keystone region the endpoints are registered in.
+    pub region: String,
+}
+
+impl PublisherService {
+    /// Opens the database, loads the Keystone B admin cloud, and builds the
+    /// engine. Nothing is contacted but the database.
+    pub async fn build(config: &PublisherServiceConfig) -> anyhow::Result<Self> {
+        let k = &config.keystone;
+        let cloud = match &k.clouds_yaml {
+            Some(path) => CloudConfig::from_clouds_yaml(&k.cloud, Some(&config.resolve(path))),
+            None => CloudConfig::load(Some(&k.cloud)),
+        }
+        .with_context(|| format!("[keystone] cloud {:?}: cannot load it from clouds.yaml", k.cloud))?;
+        let region = match (&config.server.region, &cloud.region_name) {
+            (Some(region), _) | (None, Some(region)) => region.clone(),
+            (None, None) => anyhow::bail!(
+                "[server] region is missing and cloud {:?} has no region_name: name the Keystone B region to \
+                 register the endpoints in",
+                k.cloud
+            ),
+        };
+        let keystone_url = k.public_url.clone().unwrap_or_else(|| cloud.auth_url.clone());
+        let session = Arc::new(cloud.session().context("[keystone] cloud: cannot build a session")?);
+        let keystone = Arc::new(KeystoneClient::new(session.clone()));
+
+        let metadata_dir = config.resolve(&config.federation.metadata_dir);
+        anyhow::ensure!(
+            metadata_dir.is_dir(),
+            "[federation] metadata_dir {} is not a directory: give Shibboleth's LocalDynamic metadata directory \
+             (sourceDirectory in shibboleth2.xml)",
+            metadata_dir.display()
+        );
+        let trust = Arc::new(ShibbolethMetadataDir::new(metadata_dir));
+        let secrets = config.secrets_key()?;
+        let http = HttpClient::new(&HttpConfig::default()).context("cannot build the HTTP client")?;
+        let store = SqlStore::connect(config.database_url().expose_secret())
+            .await
+            .context("[database] url: cannot open or migrate the database")?;
+
+        let publisher =
+            Publisher::new(config.publisher_config(keystone_url), Arc::new(store), keystone, trust, secrets, http);
+        let auth = Arc::new(Authenticator::new(
+            publisher.clone(),
+            AdminPolicy { role: k.admin_role.clone(), projects: k.admin_projects.clone() },
+            Duration::from_secs(k.token_cache_ttl_secs),
+            k.token_cache_capacity,
+        ));
+        let health = Arc::new(discovery::HealthProbe::new(publisher.clone(), session)?);
+        let state = AppState { publisher, auth, public_url: config.server.public_url.clone(), health };
+        Ok(Self { state, region })
+    }
+}
+
+/// Runs the publisher service until SIGTERM or SIGINT: builds the engine,
+/// listens, registers both faces in Keystone B's catalog (failing fast when
+/// Keystone B refuses), reconciles at start and periodically, and stops
+/// gracefully (running requests get `shutdown_grace_secs`).
+pub async fn serve(config: PublisherServiceConfig) -> anyhow::Result<()> {
+    let service = PublisherService::build(&config).await?;
+    let publisher = service.state.publisher.clone();
+    let public_url = config.server.public_url.clone();
+    let options = RouterOptions {
+        body_limit: config.server.body_limit,
+        request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+    };
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("[server] listen: cannot listen on {}", config.server.listen))?;
+
+    publisher.register_in_catalog(&public_url, &service.region).await.with_context(|| {
+        format!(
+            "cannot register the service in Keystone B's catalog (region {:?}, [server] public_url {public_url}); \
+             check that Keystone B answers, that [keystone] cloud is an admin and that the region exists",
+            service.region
+        )
+    })?;
+    tracing::info!(%public_url, region = %service.region, "registered in Keystone B's catalog");
+
+    let (stop, stopped) = watch::channel(false);
+    let interval = Some(config.server.reconcile_interval_secs).filter(|s| *s > 0).map(Duration::from_secs);
+    let reconciler = tokio::spawn(reconcile_loop(publisher, interval, stopped.clone()));
+
+    let app = router(service.state, &options);
+    let mut shutdown = stopped.clone();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .into_future();
+    tokio::pin!(server);
+    tracing::info!(listen = %config.server.listen, "publisher service ready");
+
+    let result = tokio::select! {
+        result = &mut server => result.context("the HTTP server failed"),
+        signal = shutdown_signal() => {
+            let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+            tracing::info!(signal, grace_secs = grace.as_secs(), "shutting down: waiting for running requests");
+            let _ = stop.send(true);
+            match tokio::time::timeout(grace, &mut server).await {
+                Ok(result) => result.context("the HTTP server failed"),
+                Err(_) => {
+                    tracing::warn!("requests still running after the grace period; stopping anyway");
+                    Ok(())
+                }
+            }
+        }
+    };
+    let _ = stop.send(true);
+    reconciler.abort();
+    tracing::info!("publisher service stopped");
+    result
+}
+
+/// Resolves on SIGTERM or SIGINT with the signal's name.
+async fn shutdown_signal() -> &'static str {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
+
+/// Reconciles at once, then every `interval` (never again when `None`),
+/// each pass in its own task: a failing or panicking pass is logged and the
+/// next one runs.
+async fn reconcile_loop(publisher: Publisher, interval: Option<Duration>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let p = publisher.clone();
+        let pass = tokio::spawn(async move { p.reconcile().await }.instrument(tracing::info_span!("reconcile")));
+        match pass.await {
+            Ok(Ok(report)) => {
+                let quiet = report.resumed.is_empty()
+                    && report.finished.is_empty()
+                    && report.partners.is_empty()
+                    && report.failed.is_empty();
+                if quiet {
+                    tracing::debug!("reconciled: nothing to resume");
+                } else {
+                    tracing::info!(
+                        resumed = ?report.resumed,
+                        finished = ?report.finished,
+                        partners = ?report.partners,
+                        failed = ?report.failed,
+                        "reconciled"
+                    );
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "reconciliation failed; the next pass retries"),
+            Err(e) => tracing::error!(error = %e, "reconciliation panicked; the next pass retries"),
+        }
+        let Some(interval) = interval else { return };
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+    }
+}

@@ -1,0 +1,559 @@
+//! Support for the service tests: the real `mercador-server` binary run as
+//! a child process against the running testbed, and a small JSON client.
+//!
+//! ```ignore
+//! mod support;
+//! use support::{ApiClient, PublisherOptions, PublisherProcess, admin_token};
+//!
+//! let publisher = PublisherProcess::start(PublisherOptions::default()).await;
+//! let admin = ApiClient::new(publisher.url()).with_token(admin_token().await);
+//! let answer = admin.get("/v1/admin/vregions").await;
+//! assert_eq!(answer.status, 200, "{answer}");
+//! ```
+//!
+//! Each process gets its own temporary directory (configuration, secrets
+//! key, SQLite database unless another URL is given, log file) and a free
+//! port on 127.0.0.1; it is killed when the [`PublisherProcess`] is dropped.
+//! When a test fails, the directory is kept and the log's tail printed.
+//!
+//! By default the endpoints are registered in Keystone B's region of the
+//! testbed (`RegionTwo`), where subscribers look for them; tests that must
+//! not disturb each other's catalog entries pass their own `region`.
+
+#![allow(dead_code, unreachable_pub)] // each test binary uses part of this module
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: failing loudly is the point
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use mercador_core::keystone::types::{NewProject, NewUser};
+use mercador_core::keystone::{
+    Credentials, DirectAuth, HttpClient, HttpConfig, IdentityApi, KeystoneClient, Scope, Session, types::Actor,
+    types::Filter, types::Target,
+};
+use mercador_tests::{Cloud, Testbed, unique};
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+use url::Url;
+
+/// How long a start may take before the test fails.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// What to run the service with.
+#[derive(Debug, Clone)]
+pub struct PublisherOptions {
+    /// `[database] url` (default: SQLite in the process's directory).
+    pub database_url: Option<String>,
+    /// `[testing] pause_after_step`, e.g. `"identity_provider:30s"`.
+    pub pause_after_step: Option<String>,
+    /// `[server] region` (default: the testbed's Keystone B region).
+    pub region: Option<String>,
+    /// `[server] reconcile_interval_secs`.
+    pub reconcile_interval_secs: u64,
+    /// `[server] body_limit`.
+    pub body_limit: Option<usize>,
+    /// Further settings as `MERCADOR_<SECTION>__<KEY>` environment variables.
+    pub env: Vec<(String, String)>,
+    /// `RUST_LOG` of the process.
+    pub log_filter: String,
+}
+
+impl Default for PublisherOptions {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            pause_after_step: None,
+            region: None,
+            reconcile_interval_secs: 30,
+            body_limit: None,
+            env: Vec::new(),
+            log_filter: "info,mercador_core=debug,mercador_server=debug,tower_http=debug".into(),
+        }
+    }
+}
+
+/// The publisher service, running as a child process.
+pub struct PublisherProcess {
+    child: Option<Child>,
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+    config_path: PathBuf,
+    log_path: PathBuf,
+    port: u16,
+    options: PublisherOptions,
+    database_url: String,
+}
+
+impl fmt::Debug for PublisherProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublisherProcess")
+            .field("pid", &self.child.as_ref().map(Child::id))
+            .field("url", &self.url().as_str())
+            .field("dir", &self.path)
+            .finish()
+    }
+}
+
+impl PublisherProcess {
+    /// Writes a configuration for the testbed, starts the binary and waits
+    /// until `/healthz` answers 200 (it has registered in the catalog by
+    /// then). Panics with the log's tail when it does not.
+    pub async fn start(options: PublisherOptions) -> Self {
+        let tb = Testbed::get();
+        let dir = tempfile::Builder::new().prefix("mercador-publisher-").tempdir().expect("temp dir");
+        let path = dir.path().to_path_buf();
+        let port = free_port();
+        let key_path = path.join("secrets.key");
+        std::fs::write(&key_path, random_key()).expect("write the secrets key");
+        let database_url =
+            options.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", path.join("publisher.db").display()));
+        let region = options.region.clone().unwrap_or_else(|| tb.region(Cloud::B).to_owned());
+        let mut toml = format!(
+            r#"[server]
+listen = "127.0.0.1:{port}"
+public_url = "http://127.0.0.1:{port}"
+region = {region:?}
+reconcile_interval_secs = {interval}
+request_timeout_secs = 120
+shutdown_grace_secs = 10
+log_format = "pretty"
+{body_limit}
+[keystone]
+cloud = "testbed-b"
+clouds_yaml = {clouds:?}
+
+[federation]
+sp_url = {sp_url:?}
+metadata_dir = {metadata_dir:?}
+
+[database]
+url = {database_url:?}
+
+[secrets]
+key_id = "test-1"
+key_file = "secrets.key"
+"#,
+            interval = options.reconcile_interval_secs,
+            body_limit = options.body_limit.map(|l| format!("body_limit = {l}")).unwrap_or_default(),
+            clouds = tb.clouds_yaml().display().to_string(),
+            sp_url = tb.var("KEYSTONE_B_ECP_URL"),
+            metadata_dir = tb.var("KEYSTONE_B_SHIB_METADATA_DIR"),
+        );
+        if let Some(pause) = &options.pause_after_step {
+            toml.push_str(&format!("\n[testing]\npause_after_step = {pause:?}\n"));
+        }
+        let config_path = path.join("publisher.toml");
+        std::fs::write(&config_path, toml).expect("write the configuration");
+        let log_path = path.join("publisher.log");
+        let mut process =
+            Self { child: None, dir: Some(dir), path, config_path, log_path, port, options, database_url };
+        process.spawn_and_wait().await;
+        process
+    }
+
+    async fn spawn_and_wait(&mut self) {
+        let log = OpenOptions::new().create(true).append(true).open(&self.log_path).expect("open the log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mercador-server"));
+        command
+            .args(["publisher", "--config"])
+            .arg(&self.config_path)
+            .current_dir(&self.path)
+            .env("RUST_LOG", &self.options.log_filter)
+            .env_remove("OS_CLOUD")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log);
+        for (key, value) in &self.options.env {
+            command.env(key, value);
+        }
+        self.child = Some(command.spawn().expect("spawn mercador-server"));
+        self.wait_healthy().await;
+    }
+
+    async fn wait_healthy(&mut self) {
+        let client = ApiClient::new(self.url());
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut last = String::from("no answer");
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().expect("try_wait")) {
+                panic!("mercador-server exited during start ({status}); log:\n{}", self.log_tail(60));
+            }
+            match client.try_get("/healthz").await {
+                Ok(answer) if answer.status == 200 => return,
+                Ok(answer) => last = answer.to_string(),
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("mercador-server not healthy after {START_TIMEOUT:?} (last: {last}); log:\n{}", self.log_tail(60));
+    }
+
+    /// The service's base URL (`http://127.0.0.1:<port>/`).
+    pub fn url(&self) -> Url {
+        Url::parse(&format!("http://127.0.0.1:{}/", self.port)).expect("url")
+    }
+
+    /// The process id (panics when not running).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the publisher is not running").id()
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().expect("try_wait").is_none())
+    }
+
+    /// The directory holding configuration, key, database and log.
+    pub fn dir(&self) -> &Path {
+        &self.path
+    }
+
+    /// The configuration file.
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// The database URL.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
+    /// The log file (standard output and error of every run, appended).
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// The whole log.
+    pub fn log(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = File::open(&self.log_path) {
+            let _ = f.read_to_string(&mut text);
+        }
+        text
+    }
+
+    /// The last `lines` lines of the log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// SIGKILL, as a crash: nothing runs to its end.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for the graceful stop (at most 30 s, then SIGKILL).
+    pub async fn terminate(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
+        assert!(status.success(), "kill -TERM {} failed", child.id());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("mercador-server did not stop within 30 s of SIGTERM; log:\n{}", self.log_tail(40));
+    }
+
+    /// Stops the process if it runs (SIGTERM) and starts it again with the
+    /// same configuration, port and database.
+    pub async fn restart(&mut self) {
+        if self.is_running() {
+            self.terminate().await;
+        } else {
+            self.kill9();
+        }
+        let mut log = OpenOptions::new().append(true).open(&self.log_path).expect("open the log");
+        let _ = writeln!(log, "---- restart ----");
+        self.spawn_and_wait().await;
+    }
+}
+
+impl Drop for PublisherProcess {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::thread::panicking()
+            && let Some(dir) = self.dir.take()
+        {
+            let kept = dir.keep();
+            eprintln!("publisher log ({}):\n{}", kept.join("publisher.log").display(), self.log_tail(40));
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn random_key() -> String {
+    let mut bytes = [0u8; 32];
+    File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).expect("read /dev/urandom");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A token of Keystone B's admin (project admin), shared by the tests of a binary.
+pub async fn admin_token() -> SecretString {
+    static TOKEN: OnceCell<SecretString> = OnceCell::const_new();
+    TOKEN
+        .get_or_init(|| async {
+            let token = Testbed::get().admin_session(Cloud::B).token().await.expect("admin token of Keystone B");
+            token.secret().clone()
+        })
+        .await
+        .clone()
+}
+
+/// A Keystone client of B's admin.
+pub fn keystone_b() -> KeystoneClient {
+    Testbed::get().admin(Cloud::B)
+}
+
+/// A token of a partner, from the application credential its onboarding
+/// returned (`application_credential_id`, `application_credential_secret`).
+pub async fn partner_token(onboarded: &Value) -> SecretString {
+    let id = onboarded["application_credential_id"].as_str().expect("application_credential_id");
+    let secret = onboarded["application_credential_secret"].as_str().expect("application_credential_secret");
+    let tb = Testbed::get();
+    let auth = DirectAuth::new(
+        &tb.url(Cloud::B),
+        Credentials::application_credential(id, SecretString::from(secret.to_owned())),
+    )
+    .expect("auth");
+    let session = Session::new(Arc::new(auth), Scope::Unscoped).expect("session");
+    session.token().await.expect("partner token").secret().clone()
+}
+
+/// A throwaway user of Keystone B with role `member` on a throwaway project
+/// of domain Default: neither an admin nor a partner.
+#[derive(Debug)]
+pub struct ThrowawayUser {
+    /// Its project id.
+    pub project_id: String,
+    /// Its user id.
+    pub user_id: String,
+    /// A token scoped to its project.
+    pub token: SecretString,
+}
+
+impl ThrowawayUser {
+    /// Creates the project and user and gets a token; [`Self::delete`] removes them.
+    pub async fn create() -> Self {
+        let k = keystone_b();
+        let name = unique("mercador-srv-user");
+        let project = k
+            .create_project(&NewProject {
+                name: name.clone(),
+                domain_id: "default".into(),
+                description: Some("mercador-server test".into()),
+                enabled: true,
+                parent_id: None,
+                tags: Vec::new(),
+            })
+            .await
+            .expect("create project");
+        let password = SecretString::from(format!("pw-{}", unique("x")));
+        let user = k
+            .create_user(&NewUser {
+                name: name.clone(),
+                domain_id: "default".into(),
+                password: Some(password.clone()),
+                description: None,
+                default_project_id: None,
+                enabled: true,
+            })
+            .await
+            .expect("create user");
+        let member = k.list_roles(&Filter::new().name("member")).await.expect("roles");
+        let member = member.first().expect("role member on Keystone B");
+        k.grant_role(&member.id, &Actor::User(user.id.clone()), &Target::Project(project.id.clone()))
+            .await
+            .expect("grant member");
+        let session = Testbed::get().session(
+            Cloud::B,
+            Credentials::password(name.clone(), "Default", password),
+            Scope::project_id(project.id.clone()),
+        );
+        let token = session.token().await.expect("token of the throwaway user").secret().clone();
+        Self { project_id: project.id, user_id: user.id, token }
+    }
+
+    /// Deletes the user and the project.
+    pub async fn delete(self) {
+        let k = keystone_b();
+        let _ = k.delete_user(&self.user_id).await;
+        let _ = k.delete_project(&self.project_id).await;
+    }
+}
+
+/// An answer of the service.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body text.
+    pub text: String,
+}
+
+impl Answer {
+    /// The body as JSON (`Null` when empty; panics when not JSON).
+    pub fn json(&self) -> Value {
+        if self.text.is_empty() {
+            return Value::Null;
+        }
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {self}"))
+    }
+
+    /// `error.code` of an error answer.
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error body: {self}")).to_owned()
+    }
+
+    /// `error.message` of an error answer.
+    pub fn error_message(&self) -> String {
+        self.json()["error"]["message"].as_str().unwrap_or_else(|| panic!("not an error body: {self}")).to_owned()
+    }
+
+    /// Asserts the status, and for errors the JSON error shape; returns the body.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> Value {
+        assert_eq!(self.status, status, "{self}");
+        let body = self.json();
+        if status >= 400 {
+            let error = &body["error"];
+            assert_eq!(error["status"], status, "{self}");
+            for key in ["code", "title", "message"] {
+                assert!(error[key].as_str().is_some_and(|s| !s.is_empty()), "no error.{key}: {self}");
+            }
+            let content_type = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+            assert!(content_type.starts_with("application/json"), "content-type {content_type}: {self}");
+        }
+        body
+    }
+}
+
+impl fmt::Display for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text: String = self.text.chars().take(2000).collect();
+        write!(f, "HTTP {}: {text}", self.status)
+    }
+}
+
+/// A JSON client of the service.
+#[derive(Clone)]
+pub struct ApiClient {
+    base: Url,
+    token: Option<SecretString>,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiClient").field("base", &self.base.as_str()).finish_non_exhaustive()
+    }
+}
+
+impl ApiClient {
+    /// A client of the service at `base`, without a token.
+    pub fn new(base: Url) -> Self {
+        // Through mercador-core's client: it picks the TLS provider reqwest needs.
+        let http = HttpClient::new(&HttpConfig { timeout: Duration::from_secs(150), ..HttpConfig::default() })
+            .expect("HTTP client")
+            .reqwest()
+            .clone();
+        Self { base, token: None, http }
+    }
+
+    /// The same client sending this token in `X-Auth-Token`.
+    pub fn with_token(&self, token: SecretString) -> Self {
+        Self { token: Some(token), ..self.clone() }
+    }
+
+    /// The full URL of `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> Url {
+        self.base.join(path.trim_start_matches('/')).expect("url")
+    }
+
+    /// A request with optional body and content type; panics when the
+    /// service cannot be reached.
+    pub async fn request(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>) -> Answer {
+        self.try_request(self.builder(method, path), body).await.unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// A request built by the caller (extra headers, no token...).
+    pub fn builder(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut builder = self.http.request(method, self.url(path));
+        if let Some(token) = &self.token {
+            builder = builder.header("X-Auth-Token", token.expose_secret());
+        }
+        builder
+    }
+
+    /// Sends a built request.
+    pub async fn send(&self, builder: reqwest::RequestBuilder) -> Answer {
+        self.try_request(builder, None).await.unwrap_or_else(|e| panic!("request failed: {e}"))
+    }
+
+    async fn try_request(
+        &self,
+        mut builder: reqwest::RequestBuilder,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Answer, String> {
+        if let Some((content_type, bytes)) = body {
+            builder = builder.header("Content-Type", content_type).body(bytes);
+        }
+        let response = builder.send().await.map_err(|e| format!("{e:?}"))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.map_err(|e| e.to_string())?;
+        Ok(Answer { status, headers, text })
+    }
+
+    async fn try_get(&self, path: &str) -> Result<Answer, String> {
+        self.try_request(self.builder(Method::GET, path), None).await
+    }
+
+    /// `GET`.
+    pub async fn get(&self, path: &str) -> Answer {
+        self.request(Method::GET, path, None).await
+    }
+
+    /// `DELETE`.
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.request(Method::DELETE, path, None).await
+    }
+
+    /// `POST` with a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.request(Method::POST, path, Some(("application/json", body.to_string().into_bytes()))).await
+    }
+
+    /// `POST` without a body.
+    pub async fn post_empty(&self, path: &str) -> Answer {
+        self.request(Method::POST, path, None).await
+    }
+
+    /// `PUT` with a JSON body.
+    pub async fn put(&self, path: &str, body: &Value) -> Answer {
+        self.request(Method::PUT, path, Some(("application/json", body.to_string().into_bytes()))).await
+    }
+}
