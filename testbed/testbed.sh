@@ -6,6 +6,9 @@
 #                behind Apache 2.4 + mod_shib (Shibboleth SP 3, ECP) + mod_proxy_uwsgi
 #                                                                   127.0.0.1:$B_PORT   (5002)
 #                shibd talks to mod_shib over a unix socket inside the state dir.
+#   PostgreSQL (Debian's)                : 127.0.0.1:$PG_PORT (5003), database mercador, for Mercador's
+#                publisher store; a private cluster in $STATE/pg run as user postgres (initdb once,
+#                reused by later starts), its unix socket inside the state dir.
 #
 # Deliberately NOT created here: identity providers, mappings, protocols, service providers
 # and Shibboleth trust. Mercador configures those; `check` creates temporary ones and deletes
@@ -16,7 +19,7 @@
 # Knobs (env): MERCADOR_TESTBED_STATE  (default <repo>/testbed/state)
 #              MERCADOR_TESTBED_VENV   (default <repo>/testbed/.venv, may be shared)
 #              MERCADOR_TESTBED_A_PORT=5001 MERCADOR_TESTBED_B_PORT=5002
-#              MERCADOR_TESTBED_B_UWSGI_PORT=5012
+#              MERCADOR_TESTBED_B_UWSGI_PORT=5012 MERCADOR_TESTBED_PG_PORT=5003
 #
 # Derived from the proven reference recipe in shared/reference/k2k-testbed; its gotchas are
 # repeated in comments where they matter.
@@ -30,13 +33,15 @@ VENV=$(abspath "${MERCADOR_TESTBED_VENV:-$HERE/.venv}"); VENV=${VENV%/}
 A_PORT=${MERCADOR_TESTBED_A_PORT:-5001}
 B_PORT=${MERCADOR_TESTBED_B_PORT:-5002}
 B_UWSGI=${MERCADOR_TESTBED_B_UWSGI_PORT:-5012}
+PG_PORT=${MERCADOR_TESTBED_PG_PORT:-5003}
 
 KEYSTONE_VERSION=30.0.0
 # Pinned so that CI resolves the same set every time (what an unpinned install resolved with
 # keystone 30.0.0 on Debian 12 when this was written; pip picks the rest, see $VENV/.testbed-freeze.txt).
 PIP_PACKAGES=("keystone==$KEYSTONE_VERSION" "python-openstackclient==10.5.0" "keystoneauth1==5.18.1")
 APT_PACKAGES=(xmlsec1 apache2 libapache2-mod-shib python3-venv python3-dev gcc libc6-dev curl openssl iproute2
-              procps)   # procps: ps, used to find the children of a service when stopping it
+              procps    # procps: ps, used to find the children of a service when stopping it
+              postgresql)
 
 V=$VENV/bin
 A=$STATE/a
@@ -54,6 +59,12 @@ IDP_ENTITY_ID=$A_URL/OS-FEDERATION/saml2/idp
 SP_ENTITY_ID=http://127.0.0.1:$B_PORT/shibboleth
 SP_ECP_URL=http://127.0.0.1:$B_PORT/Shibboleth.sso/SAML2/ECP
 SERVICES=(apache-b shibd uwsgi-b uwsgi-a)   # stop order: front to back
+# PostgreSQL is not in SERVICES: it is stopped with pg_ctl (a fast shutdown; SIGTERM would wait
+# for every client to disconnect) and its cluster outlives wipe_state.
+PG=$STATE/pg                 # the cluster's dir (kept across starts)
+PG_DATA=$PG/data             # data directory, owned by the server's user
+PG_RUN=$PG/run               # unix socket directory (mode 700: only that user and root get in)
+PG_LOG=$LOGS/postgres.log
 
 # ------------------------------------------------------------------------------ helpers
 T0=$(date +%s.%N)
@@ -92,8 +103,9 @@ validate_settings() {
   check_port_number MERCADOR_TESTBED_A_PORT "$A_PORT"
   check_port_number MERCADOR_TESTBED_B_PORT "$B_PORT"
   check_port_number MERCADOR_TESTBED_B_UWSGI_PORT "$B_UWSGI"
-  [ "$A_PORT" != "$B_PORT" ] && [ "$A_PORT" != "$B_UWSGI" ] && [ "$B_PORT" != "$B_UWSGI" ] \
-    || die "ports must be distinct (A=$A_PORT B=$B_PORT B_UWSGI=$B_UWSGI)"
+  check_port_number MERCADOR_TESTBED_PG_PORT "$PG_PORT"
+  [ "$(printf '%s\n' "$A_PORT" "$B_PORT" "$B_UWSGI" "$PG_PORT" | sort -u | wc -l)" = 4 ] \
+    || die "ports must be distinct (A=$A_PORT B=$B_PORT B_UWSGI=$B_UWSGI PG=$PG_PORT)"
 }
 
 # One lock per state dir so that two concurrent start/stop on the same state cannot interleave.
@@ -111,6 +123,7 @@ expected_cmdline() {  # unique substring of the command line of each service (an
     uwsgi-b)  echo "OS_KEYSTONE_CONFIG_FILES=$B/keystone.conf" ;;
     shibd)    echo "-c $S/shibboleth2.xml" ;;
     apache-b) echo "-f $B/apache/httpd.conf" ;;
+    postgres) echo "-D $PG_DATA" ;;   # the postmaster (its children rename themselves)
   esac
 }
 pid_matches() {  # $1=pid $2=expected substring; true if alive (not zombie) and cmdline matches
@@ -162,6 +175,7 @@ stop_all() {
   [ -d "$PIDS" ] || return 0
   # The four services are independent: stop them in parallel (uwsgi needs ~2 s to go).
   for n in "${SERVICES[@]}"; do ( trap - ERR; stop_one "$n" ) & jobs+=($!); done
+  ( trap - ERR; stop_postgres ) & jobs+=($!)
   for n in "${jobs[@]}"; do wait "$n" || true; done
   # shibd leaves its socket behind; harmless (next start uses -f) but tidy up.
   rm -f "$S/shibd.sock"
@@ -184,10 +198,12 @@ port_in_use() {  # ss comes with iproute2, which may only be installed later on 
 # (Pipelines into grep never use -q: with pipefail, an early grep exit SIGPIPEs the writer
 # and turns a match into a failure.)
 # Healthy = this state dir was built for the current settings, every saved PID is alive with
-# the expected command line, both Keystones answer and shibd answers through Apache.
+# the expected command line, both Keystones answer and shibd answers through Apache, and
+# PostgreSQL answers on its port with the env file naming it.
 # On failure the reason is left in HEALTH_REASON (no output, so it can be used in conditions).
 HEALTH_REASON=""
-healthy() {
+healthy() { keystones_healthy && postgres_healthy; }
+keystones_healthy() {
   local n
   HEALTH_REASON=""
   if [ ! -f "$STATE/settings" ] || [ ! -f "$ENV_FILE" ]; then
@@ -203,6 +219,16 @@ healthy() {
   http_ok "$B_URL" || { HEALTH_REASON="Keystone B does not answer at $B_URL"; return 1; }
   http_ok "http://127.0.0.1:$B_PORT/Shibboleth.sso/Status" \
     || { HEALTH_REASON="the Shibboleth status handler (shibd) does not answer"; return 1; }
+}
+postgres_healthy() {
+  HEALTH_REASON=""
+  service_alive postgres || { HEALTH_REASON="postgres is not running"; return 1; }
+  [ "$(sed -n 4p "$PG_DATA/postmaster.pid" 2>/dev/null)" = "$PG_PORT" ] \
+    || { HEALTH_REASON="postgres does not listen on port $PG_PORT"; return 1; }
+  "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -d mercador -U mercador \
+    || { HEALTH_REASON="PostgreSQL does not answer on 127.0.0.1:$PG_PORT"; return 1; }
+  grep -x "MERCADOR_POSTGRES_URL=$(postgres_url)" "$ENV_FILE" >/dev/null 2>&1 \
+    || { HEALTH_REASON="$ENV_FILE has no MERCADOR_POSTGRES_URL for port $PG_PORT"; return 1; }
 }
 settings_line() { echo "A_PORT=$A_PORT B_PORT=$B_PORT B_UWSGI_PORT=$B_UWSGI VENV=$VENV"; }
 
@@ -289,11 +315,11 @@ wipe_state() {
 
 check_ports_free() {
   local p
-  for p in "$A_PORT" "$B_PORT" "$B_UWSGI"; do
+  for p in "$A_PORT" "$B_PORT" "$B_UWSGI" "$PG_PORT"; do
     if port_in_use "$p"; then
       echo "[testbed] ERROR: port $p is already in use by a process this state dir did not start:" >&2
       ss -Hltnp "( sport = :$p )" >&2 2>/dev/null || true
-      echo "[testbed] choose other ports with MERCADOR_TESTBED_A_PORT / _B_PORT / _B_UWSGI_PORT" >&2
+      echo "[testbed] choose other ports with MERCADOR_TESTBED_A_PORT / _B_PORT / _B_UWSGI_PORT / _PG_PORT" >&2
       exit 1
     fi
   done
@@ -625,6 +651,7 @@ KEYSTONE_B_SHIB_METADATA_FILENAME=sha1-hex-of-entityID.xml
 KEYSTONE_B_SHIB_METADATA_RECHECK_SECONDS=30
 KEYSTONE_B_SHIB_METADATA_REVOKED_WITHIN_SECONDS=40
 KEYSTONE_B_SHIB_STATUS_URL=http://127.0.0.1:$B_PORT/Shibboleth.sso/Status
+MERCADOR_POSTGRES_URL=$(postgres_url)
 EOF
     cat >"$STATE/clouds.yaml" <<EOF
 clouds:
@@ -684,6 +711,111 @@ export OS_INTERFACE=public
 EOF
 }
 
+# ------------------------------------------------------------------------------ PostgreSQL
+# A private cluster (Debian's server binaries, no pg_ctlcluster, nothing under /etc or /var):
+# initdb once into $PG_DATA, reused by every later start (`restart` keeps the data). initdb and
+# the server refuse to run as root, so as root they run as the `postgres` user the package
+# created, owning $PG_DATA; otherwise as the calling user. Loopback TCP needs the password of
+# role `mercador` (scram-sha-256; it may create databases, which the store tests do); the unix
+# socket (in $PG_RUN, mode 700) trusts the server's own user, for the setup below.
+pg_user() { if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi; }
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_bin() {  # binaries of the cluster's version, or the newest installed for a new cluster
+  local v
+  v=$(cat "$PG_DATA/PG_VERSION" 2>/dev/null || true)
+  if [ -n "$v" ] && [ -x "/usr/lib/postgresql/$v/bin/pg_ctl" ]; then echo "/usr/lib/postgresql/$v/bin"; return; fi
+  find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n 1
+}
+postgres_url() { echo "postgres://mercador:$(cat "$PG/password" 2>/dev/null)@127.0.0.1:$PG_PORT/mercador"; }
+pg_psql() {  # superuser psql over the unix socket
+  as_pg "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_RUN" -p "$PG_PORT" -U postgres -d postgres "$@"
+}
+
+init_postgres() {
+  local bin; bin=$(pg_bin)
+  [ -n "$bin" ] && [ -x "$bin/initdb" ] || die "no PostgreSQL server under /usr/lib/postgresql/*/bin (apt package postgresql)"
+  step "initdb of a private PostgreSQL cluster in $PG_DATA (as user $(pg_user))" "$LOGS/postgres-initdb.log"
+  rm -rf "$PG"
+  mkdir -p "$PG_DATA" "$PG_RUN"
+  ( umask 077; openssl rand -hex 16 >"$PG/password" )
+  chown "$(pg_user)" "$PG_DATA" "$PG_RUN"
+  chmod 700 "$PG_DATA" "$PG_RUN"
+  # C locale: byte-order text comparisons, as in SQLite.
+  as_pg "$bin/initdb" -D "$PG_DATA" -U postgres -E UTF8 --locale=C \
+    --auth-local=trust --auth-host=scram-sha-256 </dev/null >"$LOGS/postgres-initdb.log" 2>&1
+  # Settings that change with the knobs live in a file rewritten by every start.
+  echo "include_if_exists = 'mercador-testbed.conf'" | as_pg tee -a "$PG_DATA/postgresql.conf" >/dev/null
+}
+
+start_postgres() {
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$STATE"; then
+    die "user postgres cannot reach $STATE: put MERCADOR_TESTBED_STATE under world-traversable dirs"
+  fi
+  [ -f "$PG_DATA/PG_VERSION" ] && [ -s "$PG/password" ] && [ -x "$(pg_bin)/pg_ctl" ] || init_postgres
+  step "starting PostgreSQL $(cat "$PG_DATA/PG_VERSION") on 127.0.0.1:$PG_PORT (cluster $PG_DATA)" "$PG_LOG"
+  # fsync off: the testbed's data is disposable, and tests create and drop databases.
+  as_pg tee "$PG_DATA/mercador-testbed.conf" >/dev/null <<EOF
+# written by testbed/testbed.sh at every start
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$PG_RUN'
+unix_socket_permissions = 0700
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+cluster_name = 'mercador-testbed-$PG_PORT'
+EOF
+  touch "$PG_LOG" && chown "$(pg_user)" "$PG_LOG"
+  as_pg "$(pg_bin)/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w -t 60 -s </dev/null >/dev/null 2>&1 9>&-
+  sed -n 1p "$PG_DATA/postmaster.pid" >"$PIDS/postgres.pid"
+  service_alive postgres
+  # Role and database (once per cluster; the role's password is in $PG/password).
+  if [ "$(pg_psql -tA -c "SELECT 1 FROM pg_roles WHERE rolname = 'mercador'")" != 1 ]; then
+    echo "CREATE ROLE mercador LOGIN CREATEDB PASSWORD '$(cat "$PG/password")'" | pg_psql
+  fi
+  if [ "$(pg_psql -tA -c "SELECT 1 FROM pg_database WHERE datname = 'mercador'")" != 1 ]; then
+    pg_psql -c "CREATE DATABASE mercador OWNER mercador"
+  fi
+  # Tests drop their databases WITH (FORCE), which must also end autovacuum workers there.
+  pg_psql -c "SET client_min_messages = warning; GRANT pg_signal_backend TO mercador"
+  log "PostgreSQL answers on 127.0.0.1:$PG_PORT (pid $(saved_pid postgres), user $(pg_user))"
+}
+
+# Stops the PostgreSQL of this state dir (saved PID or the cluster's postmaster.pid, command line
+# checked) with a fast shutdown: open sessions are ended, not waited for.
+stop_postgres() {
+  local pid="" p t
+  for p in "$(saved_pid postgres)" "$(sed -n 1p "$PG_DATA/postmaster.pid" 2>/dev/null || true)"; do
+    if pid_matches "$p" "$(expected_cmdline postgres)"; then pid=$p; break; fi
+  done
+  rm -f "$PIDS/postgres.pid"
+  [ -n "$pid" ] || return 0
+  t=$(now)
+  if ! as_pg "$(pg_bin)/pg_ctl" stop -D "$PG_DATA" -m fast -w -t 30 -s </dev/null >/dev/null 2>&1; then
+    echo "  postgres: pg_ctl stop failed; immediate shutdown (SIGQUIT) of pid $pid"
+    kill -QUIT "$pid" 2>/dev/null || true
+    for p in $(seq 1 100); do pid_matches "$pid" "$(expected_cmdline postgres)" || break; sleep 0.1; done
+  fi
+  echo "  stopped postgres in $(since "$t")s (pid $pid)"
+}
+
+# Starts only PostgreSQL next to running Keystones (a testbed started before PostgreSQL was part
+# of it, a changed MERCADOR_TESTBED_PG_PORT, or a stopped server), and updates the env file.
+start_postgres_alone() {
+  step "Keystones healthy; (re)starting only PostgreSQL ($1)"
+  ensure_apt_packages
+  stop_postgres
+  if port_in_use "$PG_PORT"; then
+    die "port $PG_PORT is already in use by a process this state dir did not start; choose another with MERCADOR_TESTBED_PG_PORT"
+  fi
+  start_postgres
+  ( umask 077
+    grep -v '^MERCADOR_POSTGRES_URL=' "$ENV_FILE" >"$ENV_FILE.new" || true
+    echo "MERCADOR_POSTGRES_URL=$(postgres_url)" >>"$ENV_FILE.new"
+    mv "$ENV_FILE.new" "$ENV_FILE" )
+}
+
 # ------------------------------------------------------------------------------ subcommands
 print_status() {
   local n pid
@@ -700,6 +832,12 @@ print_status() {
   echo "Keystone A: $A_URL ($(http_ok "$A_URL" && echo answers || echo 'no answer'))"
   echo "Keystone B: $B_URL ($(http_ok "$B_URL" && echo answers || echo 'no answer'))  [Apache+mod_shib -> uwsgi 127.0.0.1:$B_UWSGI]"
   echo "Shibboleth: $SP_ENTITY_ID, ECP $SP_ECP_URL, trusted IdP metadata in $MD_DIR ($(ls "$MD_DIR" 2>/dev/null | grep -c '\.xml$' || true) file(s))"
+  pid=$(saved_pid postgres)
+  if service_alive postgres; then echo "  postgres: running, pid $pid (cluster $PG_DATA, user $(pg_user))"
+  else echo "  postgres: not running${pid:+ (stale pid $pid)}"; fi
+  echo "PostgreSQL: postgres://mercador:***@127.0.0.1:$PG_PORT/mercador ($(
+    [ -n "$(pg_bin)" ] && "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null && echo answers || echo 'no answer'
+  )) [MERCADOR_POSTGRES_URL in the env file]"
   echo "env file  : $ENV_FILE"
 }
 
@@ -711,6 +849,14 @@ cmd_start() {
     echo "env file: $ENV_FILE"
     return 0
   fi
+  local why=$HEALTH_REASON
+  if keystones_healthy; then
+    start_postgres_alone "$why"
+    healthy || { echo "$HEALTH_REASON" >&2; false; }
+    log "testbed up (PostgreSQL (re)started alone; total: $(since "$T0")s)"
+    print_status
+    return 0
+  fi
   STARTING=1
   wipe_state
   check_ports_free
@@ -718,6 +864,7 @@ cmd_start() {
   ensure_venv
   local t_up; t_up=$(now)
   gen_secrets
+  start_postgres
   init_keystones
   start_keystones
   configure_shibboleth
@@ -737,7 +884,7 @@ cmd_start() {
 our_processes() {
   local procs n pats=()
   procs=$(ps -e -o pid=,args=)
-  for n in "${SERVICES[@]}"; do pats+=(-e "$(expected_cmdline "$n")"); done
+  for n in "${SERVICES[@]}" postgres; do pats+=(-e "$(expected_cmdline "$n")"); done
   grep -F "${pats[@]}" <<<"$procs" || true
 }
 
@@ -794,7 +941,7 @@ cmd_shibd() {
 }
 
 usage() {
-  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-2}"
 }
 

@@ -83,6 +83,19 @@ impl Testbed {
         self.vars.get(key).unwrap_or_else(|| panic!("{} has no {key}; restart the testbed", self.env_file.display()))
     }
 
+    /// URL of the testbed's PostgreSQL database `mercador` (with its
+    /// password; its role may create databases); panics with instructions
+    /// when the env file has none.
+    pub fn postgres_url(&self) -> &str {
+        self.vars.get("MERCADOR_POSTGRES_URL").map(String::as_str).unwrap_or_else(|| {
+            panic!(
+                "{} has no MERCADOR_POSTGRES_URL: the testbed's PostgreSQL is not set up. \
+                 Run `testbed/testbed.sh start` (it starts only PostgreSQL when the Keystones already run)",
+                self.env_file.display()
+            )
+        })
+    }
+
     /// Identity v3 URL of a cloud.
     pub fn url(&self, cloud: Cloud) -> Url {
         let key = format!("{}_URL", cloud.prefix());
