@@ -167,7 +167,8 @@ async fn mappings_and_protocols() {
 
             // Mappings.
             let m1 = unique("map");
-            let mapping = k.create_mapping(&m1, &NewMapping { schema_version: None, rules: rules(&g.id) }).await.unwrap();
+            let mapping =
+                k.create_mapping(&m1, &NewMapping { schema_version: None, rules: rules(&g.id) }).await.unwrap();
             {
                 let m1 = m1.clone();
                 c.defer(format!("mapping {m1}"), &k, move |k| async move { k.delete_mapping(&m1).await });
@@ -178,12 +179,17 @@ async fn mappings_and_protocols() {
             assert!(k.list_mappings().await.unwrap().iter().any(|m| m.id == m1 && m.rules == rules(&g.id)));
             let mut changed = rules(&g.id);
             changed[0]["remote"][1]["any_one_of"] = json!(["member", "reader"]);
-            let updated = k.update_mapping(&m1, &NewMapping { schema_version: None, rules: changed.clone() }).await.unwrap();
+            let updated =
+                k.update_mapping(&m1, &NewMapping { schema_version: None, rules: changed.clone() }).await.unwrap();
             assert_eq!(updated.rules, changed);
             assert_eq!(k.get_mapping(&m1).await.unwrap().rules, changed);
             // Keystone validates the rules.
             let e = expect_err(
-                k.create_mapping(&unique("bad-map"), &NewMapping { schema_version: None, rules: vec![json!({"local": []})] }).await,
+                k.create_mapping(
+                    &unique("bad-map"),
+                    &NewMapping { schema_version: None, rules: vec![json!({"local": []})] },
+                )
+                .await,
                 ErrorKind::InvalidInput,
             );
             assert!(e.to_string().contains("'remote' is a required property"), "{e}");

@@ -8,6 +8,7 @@
 //! start it.
 
 pub mod federation;
+pub mod publisher;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

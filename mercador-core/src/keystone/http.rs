@@ -44,6 +44,10 @@ pub struct HttpClient {
 pub(crate) const SUBJECT_TOKEN: &str = "x-subject-token";
 const AUTH_TOKEN: &str = "x-auth-token";
 
+/// Idle pooled connections are dropped after this (below Apache's default
+/// `KeepAliveTimeout` of 5 s).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl HttpClient {
     /// Builds a client. Fails with [`crate::ErrorKind::Configuration`] when the CA
     /// certificate cannot be read.
@@ -56,6 +60,12 @@ impl HttpClient {
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // Keystone usually sits behind Apache, which closes idle
+            // keep-alive connections after 5 s (KeepAliveTimeout). A request
+            // sent on a pooled connection at that moment fails with
+            // "connection closed before message completed"; never reuse a
+            // connection that has been idle that long.
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .tls_danger_accept_invalid_certs(config.insecure);
         if let Some(path) = &config.ca_certificate {
             let pem = std::fs::read(path)

@@ -152,7 +152,7 @@ mod tests {
                 _ => true,
             })
         };
-        let Some(rule) = rules.iter().filter(|r| matches(r)).last() else { return vec![] };
+        let Some(rule) = rules.iter().rfind(|r| matches(r)) else { return vec![] };
         rule["local"][1]["projects"]
             .as_array()
             .unwrap()

@@ -289,11 +289,30 @@ impl Publisher {
             },
         )
         .await?;
-        if !user.outcome.created() {
+        // An adopted user may have another password (someone reset it, or a
+        // crash came between two attempts). Set ours only when it does not
+        // work: changing a password revokes the user's tokens, including one
+        // issued in the same second.
+        if !user.outcome.created() && !self.password_works(&user.object.id, &password).await? {
             let update = UserUpdate { password: Some(password), ..Default::default() };
             keystone.update_user(&user.object.id, &update).await?;
         }
         Ok(user.object.id)
+    }
+
+    async fn password_works(&self, user_id: &str, password: &SecretString) -> PublisherResult<bool> {
+        use crate::keystone::AuthMethod as _;
+        let v3 = crate::keystone::auth::identity_v3_url(&self.config().keystone_url)?;
+        let credentials = crate::keystone::Credentials::Password {
+            user: crate::keystone::NameOrId::Id(user_id.to_string()),
+            password: password.clone(),
+        };
+        let auth = crate::keystone::DirectAuth::new(&v3, credentials)?;
+        match auth.authenticate(&self.inner.http, &crate::keystone::Scope::Unscoped).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == crate::keystone::ErrorKind::AuthenticationFailed => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub(crate) fn admin_password(&self, s: &SubscriptionRecord) -> PublisherResult<SecretString> {
@@ -509,7 +528,7 @@ impl Publisher {
     }
 
     /// Saves the step's records, then the test hook may pause.
-    async fn pause_after(&self, s: SubscriptionRecord, step: &str) -> PublisherResult<SubscriptionRecord> {
+    pub(crate) async fn pause_after(&self, s: SubscriptionRecord, step: &str) -> PublisherResult<SubscriptionRecord> {
         let s = self.save(s).await?;
         if let Some((name, pause)) = &self.config().pause_after_step
             && name == step

@@ -3,9 +3,9 @@
 //!
 //! Steps, each idempotent (objects are found by their deterministic names
 //! as well as by the records, so one created just before a crash is found):
-//! `admin_user` (deleted), `projects` (the federated users' projects in the
-//! vregion domain are disabled and tagged with the partner, or deleted when
-//! the admin purges), `federation` (when it was the partner's last
+//! `remove_admin_user`, `retire_projects` (the federated users' projects in
+//! the vregion domain are disabled and tagged with the partner, or deleted
+//! when the admin purges), `remove_federation` (when it was the partner's last
 //! subscription: protocol, identity provider — with its federated users —,
 //! mapping and the SAML trust are removed; otherwise the mapping is
 //! rewritten without this vregion).
@@ -90,16 +90,18 @@ impl Publisher {
             let domain_id = vregion_domain(&vregion)?;
             let idp = idp_id(&s.partner);
 
-            s = self.step(s, "admin_user", &lease).await?;
+            s = self.step(s, "remove_admin_user", &lease).await?;
             let filter = Filter::new().name(admin_user_name(&s.partner)).domain_id(&domain_id);
             for user in keystone.list_users(&filter).await? {
                 gone_is_fine(keystone.delete_user(&user.id).await)?;
             }
+            s = self.pause_after(s, "remove_admin_user").await?;
 
-            s = self.step(s, "projects", &lease).await?;
+            s = self.step(s, "retire_projects", &lease).await?;
             self.retire_projects(&s.partner, &idp, &domain_id, s.purge).await?;
+            s = self.pause_after(s, "retire_projects").await?;
 
-            s = self.step(s, "federation", &lease).await?;
+            s = self.step(s, "remove_federation", &lease).await?;
             let remaining = self.mapped_subscriptions(&s.partner_id, Some(&s.id)).await?;
             if remaining.is_empty() {
                 gone_is_fine(keystone.delete_protocol(&idp, PROTOCOL).await)?;

@@ -297,6 +297,8 @@ pub struct Access {
     pub admin: AdminAccess,
     /// The vregion's services.
     pub services: Vec<OfferedService>,
+    /// What a refresh found drifted and repaired (empty on subscribe).
+    pub repaired: Vec<String>,
 }
 
 /// What one [`super::Publisher::reconcile`] pass did.

@@ -303,9 +303,9 @@ impl Publisher {
             )
             .await?;
         }
-        let dropped = previous
+        let dropped: Vec<_> = previous
             .map(|p| p.quotas.iter().filter(|q| !spec.quotas.iter().any(|n| n.resource == q.resource)).collect())
-            .unwrap_or_else(Vec::new);
+            .unwrap_or_default();
         for quota in dropped {
             let filter = Filter::new().domain_id(domain_id).resource_name(&quota.resource).region_id(&spec.region);
             for limit in keystone.list_limits(&filter).await? {

@@ -532,6 +532,19 @@ impl ApiClient {
         self.try_request(self.builder(Method::GET, path), None).await
     }
 
+    /// `POST` with a JSON body; `Err` when no answer came (the service died).
+    #[allow(dead_code)] // not every test binary uses it
+    pub async fn try_post(&self, path: &str, body: &Value) -> Result<Answer, String> {
+        let bytes = body.to_string().into_bytes();
+        self.try_request(self.builder(Method::POST, path), Some(("application/json", bytes))).await
+    }
+
+    /// `DELETE`; `Err` when no answer came (the service died).
+    #[allow(dead_code)] // not every test binary uses it
+    pub async fn try_delete(&self, path: &str) -> Result<Answer, String> {
+        self.try_request(self.builder(Method::DELETE, path), None).await
+    }
+
     /// `GET`.
     pub async fn get(&self, path: &str) -> Answer {
         self.request(Method::GET, path, None).await
