@@ -412,3 +412,38 @@ async fn bad_definitions_and_identities_are_refused_with_their_field() {
     engine.delete_vregion(&vregion.name, true).await.unwrap();
     engine.remove_partner(&partner).await.unwrap();
 }
+
+#[tokio::test]
+async fn replacing_a_published_vregion_converges_its_quotas() {
+    let engine = engine(&sqlite_url()).await;
+    let b = Testbed::get().admin(Cloud::B);
+    let partner = name("quota");
+    let vregion = published(&engine, &[&partner], 1).await;
+    let domain_id = engine.get_vregion(&vregion.name).await.unwrap().domain_id.unwrap();
+    let limits = || async { b.list_limits(&Filter::new().domain_id(&domain_id)).await.unwrap() };
+    assert_eq!(limits().await[0].resource_limit, 16);
+
+    let mut changed = vregion.clone();
+    changed.quotas[0].limit = 32;
+    changed.description = "Lisbon, Tier IV".into();
+    let view = engine.replace_vregion(&vregion.name, changed.clone()).await.unwrap();
+    assert_eq!(view.spec.description, "Lisbon, Tier IV");
+    assert_eq!(limits().await[0].resource_limit, 32, "the limit follows the spec");
+
+    changed.quotas.clear();
+    engine.replace_vregion(&vregion.name, changed.clone()).await.unwrap();
+    assert!(limits().await.is_empty(), "a dropped quota's limit is deleted");
+
+    let mut renamed = changed.clone();
+    renamed.name = name("other");
+    let e = engine.replace_vregion(&vregion.name, renamed).await.unwrap_err();
+    assert!(e.to_string().contains("cannot be renamed"), "{e}");
+    let mut moved = changed.clone();
+    moved.domain = Some("elsewhere".into());
+    let e = engine.replace_vregion(&vregion.name, moved).await.unwrap_err();
+    assert!(e.to_string().contains("its domain cannot change"), "{e}");
+
+    engine.withdraw_vregion(&vregion.name).await.unwrap();
+    engine.delete_vregion(&vregion.name, true).await.unwrap();
+    assert!(b.get_domain(&domain_id).await.is_err(), "purge deletes the domain");
+}
