@@ -24,7 +24,7 @@ use mercador_core::keystone::token::TokenServiceProvider;
 use mercador_core::keystone::types::NewServiceProvider;
 use mercador_core::keystone::{Credentials, DirectAuth, HttpClient, HttpConfig, IdentityApi, Scope, Session, ensure};
 use mercador_tests::federation::K2k;
-use mercador_tests::{Cloud, Testbed};
+use mercador_tests::{Cloud, Testbed, peak_rss_mib};
 use secrecy::ExposeSecret;
 use url::Url;
 
@@ -91,15 +91,6 @@ impl ServerLogs {
         }
         (total, requests)
     }
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use mercador_core::model::VRegionSpec;
 use mercador_core::publisher::{NewPartner, ShibbolethMetadataDir, SubscribeRequest};
 use mercador_tests::publisher::{engine, fake_metadata, name, sqlite_url};
-use mercador_tests::{Cloud, Testbed, unique};
+use mercador_tests::{Cloud, Testbed, peak_rss_mib, unique};
 use serde_json::json;
 
 fn median(samples: &mut [f64]) -> f64 {
@@ -32,15 +32,6 @@ fn median(samples: &mut [f64]) -> f64 {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Peak RSS of the largest child process waited for so far (the

@@ -187,3 +187,14 @@ pub fn unique(prefix: &str) -> String {
         .unwrap_or_default();
     format!("{prefix}-{}-{n}-{:x}", std::process::id(), nanos & 0xffff)
 }
+
+/// Peak resident memory of this process (VmHWM), in MiB; 0 where
+/// `/proc/self/status` does not tell.
+pub fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::keystone::auth::{AuthMethod, Credentials, DirectAuth, Scope, identity_v3_url, join};
 use crate::keystone::ensure;
-use crate::keystone::types::{Actor, Filter, NewIdentityProvider, NewProtocol, Target};
+use crate::keystone::types::{Actor, Filter, NewProtocol, Target};
 use crate::model::{Name, SubscriptionState};
 use crate::store::SubscriptionRecord;
 
@@ -54,23 +54,7 @@ impl Publisher {
             note(format!("SAML trust of {}", s.entity_id));
         }
         let idp = idp_id(&s.partner);
-        let existing = match keystone.get_identity_provider(&idp).await {
-            Ok(i) => Some(i),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e.into()),
-        };
-        let idp_domain = existing.as_ref().and_then(|i| i.domain_id.clone()).unwrap_or_else(|| domain_id.clone());
-        let ensured = ensure::ensure_identity_provider(
-            keystone,
-            &idp,
-            &NewIdentityProvider {
-                remote_ids: vec![s.entity_id.clone()],
-                enabled: true,
-                description: Some(format!("Mercador partner {} (K2K identity provider)", s.partner)),
-                domain_id: Some(idp_domain),
-            },
-        )
-        .await?;
+        let ensured = self.ensure_partner_idp(s, &domain_id).await?;
         if ensured.outcome != ensure::Outcome::Adopted {
             note(format!("identity provider {idp} ({})", ensured.outcome));
         }

@@ -192,25 +192,8 @@ impl Publisher {
         // identity_provider: one per partner, users placed in the vregion
         // domain of its first subscription.
         s = self.step(s, "identity_provider", lease).await?;
-        let idp_id = idp_id(&s.partner);
-        let existing = match keystone.get_identity_provider(&idp_id).await {
-            Ok(idp) => Some(idp),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e.into()),
-        };
-        let idp_domain = existing.as_ref().and_then(|i| i.domain_id.clone()).unwrap_or_else(|| domain_id.clone());
-        let idp = ensure::ensure_identity_provider(
-            keystone,
-            &idp_id,
-            &NewIdentityProvider {
-                remote_ids: vec![s.entity_id.clone()],
-                enabled: true,
-                description: Some(format!("Mercador partner {} (K2K identity provider)", s.partner)),
-                domain_id: Some(idp_domain),
-            },
-        )
-        .await
-        .map_err(|e| self.explain_idp_conflict(e, &s.entity_id))?;
+        let idp = self.ensure_partner_idp(&s, &domain_id).await?;
+        let idp_id = idp.object.id.clone();
         record(&mut s, ObjectKind::IdentityProvider, &idp.object.id, None, false);
         s = self.pause_after(s, "identity_provider").await?;
 
@@ -270,6 +253,33 @@ impl Publisher {
         let s = self.save(s).await?;
         tracing::info!(subscription = %s.id, partner = %s.partner, vregion = %s.vregion, "subscription active");
         Ok(s)
+    }
+
+    /// Creates or repairs the partner's identity provider: remote id = its
+    /// entity id, enabled; a new one places users in `domain_id` (Keystone
+    /// cannot move an existing one).
+    pub(crate) async fn ensure_partner_idp(
+        &self,
+        s: &SubscriptionRecord,
+        domain_id: &str,
+    ) -> PublisherResult<ensure::Ensured<crate::keystone::types::IdentityProvider>> {
+        let keystone = self.keystone().as_ref();
+        let id = idp_id(&s.partner);
+        let existing = match keystone.get_identity_provider(&id).await {
+            Ok(idp) => Some(idp),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
+        };
+        let idp_domain = existing.and_then(|i| i.domain_id).unwrap_or_else(|| domain_id.to_string());
+        let idp = NewIdentityProvider {
+            remote_ids: vec![s.entity_id.clone()],
+            enabled: true,
+            description: Some(format!("Mercador partner {} (K2K identity provider)", s.partner)),
+            domain_id: Some(idp_domain),
+        };
+        ensure::ensure_identity_provider(keystone, &id, &idp)
+            .await
+            .map_err(|e| self.explain_idp_conflict(e, &s.entity_id))
     }
 
     /// Creates or repairs the vregion admin user with the sealed password;
