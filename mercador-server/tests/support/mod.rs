@@ -451,9 +451,37 @@ impl Answer {
     }
 }
 
+/// JSON keys whose values are secrets: never printed by a failing test.
+const SECRET_KEYS: &[&str] = &["password", "token", "application_credential_secret", "secret"];
+
+fn redact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if SECRET_KEYS.contains(&key.as_str()) && v.is_string() {
+                    *v = Value::String("[REDACTED]".into());
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
 impl fmt::Display for Answer {
+    /// The status and the body, secrets redacted (a failing assertion
+    /// prints it).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text: String = self.text.chars().take(2000).collect();
+        let body = match serde_json::from_str::<Value>(&self.text) {
+            Ok(mut json) => {
+                redact(&mut json);
+                json.to_string()
+            }
+            Err(_) => self.text.clone(),
+        };
+        let text: String = body.chars().take(2000).collect();
         write!(f, "HTTP {}: {text}", self.status)
     }
 }
