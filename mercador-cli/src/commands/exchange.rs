@@ -1,0 +1,209 @@
+//! The publisher's partner face (`/v1/exchange`, catalog type
+//! `mercador-exchange`): for a subscriber provider, authenticated with the
+//! application credential the publisher handed over at onboarding.
+//!
+//! ```text
+//! mercador offer list
+//! mercador subscribe VREGION --entity-id URI (--metadata-file FILE | --metadata-url URL) [--keystone-url URL]
+//! mercador exchange subscription list | show ID | refresh ID | cancel ID
+//! ```
+
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use super::{Context, Progress, segment};
+use crate::client::Face;
+use crate::error::{CliError, CliResult};
+use crate::output::Output;
+
+const OFFER_COLUMNS: &[&str] = &["name", "region", "service_types", "roles", "places_left", "subscription_id"];
+const SUBSCRIPTION_COLUMNS: &[&str] = &["id", "vregion", "state", "step", "updated_at"];
+/// Fields of a subscription's access shown only with `-c`.
+const ACCESS_HIDDEN: &[&str] = &["objects", "entity_id", "partner", "created_at"];
+
+/// `mercador offer ...`: what publishers offer to the caller.
+#[derive(Debug, Subcommand)]
+pub(crate) enum OfferCommand {
+    /// List the vregions the publisher offers to the caller (with places left
+    /// and the caller's subscription, if any).
+    List,
+}
+
+/// `mercador subscribe VREGION ...`.
+#[derive(Debug, Args)]
+pub(crate) struct SubscribeArgs {
+    /// The offered vregion to subscribe to.
+    pub(crate) vregion: String,
+    /// The subscriber Keystone's SAML identity provider entity id (an absolute URI).
+    #[arg(long, value_name = "URI")]
+    pub(crate) entity_id: String,
+    /// The identity provider's SAML metadata, from this file ('-' reads standard input).
+    #[arg(long, value_name = "FILE", conflicts_with = "metadata_url", required_unless_present = "metadata_url")]
+    pub(crate) metadata_file: Option<PathBuf>,
+    /// The identity provider's SAML metadata, fetched by the publisher from this URL
+    /// (e.g. https://keystone-a/v3/OS-FEDERATION/saml2/metadata).
+    #[arg(long, value_name = "URL")]
+    pub(crate) metadata_url: Option<Url>,
+    /// The subscriber's Keystone URL (recorded by the publisher).
+    #[arg(long, value_name = "URL")]
+    pub(crate) keystone_url: Option<Url>,
+}
+
+/// `mercador exchange ...`: the caller's side of the exchange face.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExchangeCommand {
+    /// The caller's subscriptions at this publisher.
+    #[command(subcommand)]
+    Subscription(ExchangeSubscriptionCommand),
+}
+
+/// `mercador exchange subscription ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExchangeSubscriptionCommand {
+    /// List the caller's subscriptions.
+    List,
+    /// Show one of the caller's subscriptions.
+    Show {
+        /// The subscription id.
+        id: String,
+    },
+    /// Repair what drifted on the publisher's Keystone and get a new admin token.
+    Refresh {
+        /// The subscription id.
+        id: String,
+    },
+    /// Cancel a subscription: the publisher removes the federation and the admin user.
+    Cancel {
+        /// The subscription id.
+        id: String,
+    },
+}
+
+/// Flattens the publisher's access answer (subscribe, refresh) for `-c` and
+/// tables: the subscription's fields, then `keystone_url`, `region`,
+/// `domain_name`, `k2k_*`, `admin_*`, `services`, `repaired`.
+fn flatten_access(answer: Value) -> Value {
+    let Value::Object(answer) = answer else { return answer };
+    let mut out = Map::new();
+    for (key, value) in answer {
+        match (key.as_str(), value) {
+            ("subscription", Value::Object(sub)) => out.extend(sub),
+            ("k2k" | "admin", Value::Object(inner)) => {
+                for (k, v) in inner {
+                    out.insert(format!("{key}_{k}"), v);
+                }
+            }
+            (_, value) => {
+                out.insert(key, value);
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn access(answer: Value) -> Output {
+    Output::Record { value: flatten_access(answer), hidden: ACCESS_HIDDEN }
+}
+
+fn read_metadata(path: &PathBuf) -> CliResult<String> {
+    let mut text = String::new();
+    let result = if path.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::read_to_string(path).map(|t| text = t)
+    };
+    result.map_err(|e| CliError::usage(format!("cannot read the metadata file {}: {e}", path.display())))?;
+    Ok(text)
+}
+
+/// Runs `offer list`.
+pub(crate) async fn offer(ctx: &Context, command: OfferCommand) -> CliResult<Output> {
+    let api = ctx.client(Face::Exchange).await?;
+    match command {
+        OfferCommand::List => {
+            let rows = match api.get("vregions").await? {
+                Value::Array(rows) => rows,
+                other => vec![other],
+            };
+            Ok(Output::list(rows, OFFER_COLUMNS))
+        }
+    }
+}
+
+/// Runs `subscribe`.
+pub(crate) async fn subscribe(ctx: &Context, args: SubscribeArgs) -> CliResult<Output> {
+    let metadata = args.metadata_file.as_ref().map(read_metadata).transpose()?;
+    let api = ctx.client(Face::Exchange).await?;
+    let mut body = json!({"vregion": args.vregion, "entity_id": args.entity_id});
+    if let Some(metadata) = metadata {
+        body["metadata"] = Value::String(metadata);
+    }
+    if let Some(url) = &args.metadata_url {
+        body["metadata_url"] = Value::String(url.to_string());
+    }
+    if let Some(url) = &args.keystone_url {
+        body["keystone_url"] = Value::String(url.to_string());
+    }
+    let progress = Progress::start(format!("subscribing to vregion {}", args.vregion));
+    let answer = api.post("subscriptions", Some(&body)).await?;
+    progress.done();
+    eprintln!(
+        "The vregion admin's password is shown only now (with a token for that admin); store it. \
+         `mercador exchange subscription refresh ID` gives new tokens."
+    );
+    Ok(access(answer))
+}
+
+/// Runs an `exchange` command.
+pub(crate) async fn exchange(ctx: &Context, command: ExchangeCommand) -> CliResult<Output> {
+    let api = ctx.client(Face::Exchange).await?;
+    let ExchangeCommand::Subscription(command) = command;
+    Ok(match command {
+        ExchangeSubscriptionCommand::List => {
+            let rows = match api.get("subscriptions").await? {
+                Value::Array(rows) => rows,
+                other => vec![other],
+            };
+            Output::list(rows, SUBSCRIPTION_COLUMNS)
+        }
+        ExchangeSubscriptionCommand::Show { id } => {
+            Output::record(api.get(&format!("subscriptions/{}", segment(&id))).await?)
+        }
+        ExchangeSubscriptionCommand::Refresh { id } => {
+            let progress = Progress::start(format!("refreshing subscription {id}"));
+            let answer = api.post(&format!("subscriptions/{}/refresh", segment(&id)), None).await?;
+            progress.done();
+            access(answer)
+        }
+        ExchangeSubscriptionCommand::Cancel { id } => {
+            let progress = Progress::start(format!("cancelling subscription {id}"));
+            let answer = api.delete(&format!("subscriptions/{}", segment(&id)), &[]).await?;
+            progress.done();
+            Output::record(answer)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_is_flattened_with_prefixes() {
+        let flat = flatten_access(json!({
+            "subscription": {"id": "s1", "state": "active"},
+            "k2k": {"auth_url": "http://b/auth", "sp_url": "http://b/ecp"},
+            "admin": {"user_name": "u", "token": "t"},
+            "region": "RegionTwo"
+        }));
+        assert_eq!(
+            flat,
+            json!({"id": "s1", "state": "active", "k2k_auth_url": "http://b/auth", "k2k_sp_url": "http://b/ecp",
+                   "admin_user_name": "u", "admin_token": "t", "region": "RegionTwo"})
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! The commands, one module per area:
+//!
+//! - [`serve`]: `mercador serve publisher|subscriber` runs a service;
+//! - [`publisher`]: the publisher's admin face (vregions, partners,
+//!   subscriptions, reconcile), for the publisher cloud's admins;
+//! - [`exchange`]: the publisher's partner face (offers, subscribe, the
+//!   partner's subscriptions), for subscribers holding a partner credential;
+//! - [`k2k`]: `token issue` and `catalog list` across the home cloud and its
+//!   Keystone-to-Keystone service providers.
+//!
+//! Each command returns an [`Output`](crate::output::Output), which
+//! `main` prints in the chosen format.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use mercador_core::keystone::Session;
+use url::Url;
+
+use crate::auth::AuthArgs;
+use crate::client::{ApiClient, Face};
+use crate::error::CliResult;
+
+pub(crate) mod exchange;
+pub(crate) mod k2k;
+pub(crate) mod publisher;
+pub(crate) mod serve;
+
+/// What every command may need: authentication and the service URL.
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    /// The `--os-*` options.
+    pub(crate) auth: AuthArgs,
+    /// `--url`: the service's root URL instead of the catalog's.
+    pub(crate) url: Option<Url>,
+}
+
+impl Context {
+    /// A session on the home Keystone.
+    pub(crate) fn session(&self) -> CliResult<Arc<Session>> {
+        self.auth.session()
+    }
+
+    /// A client of a service face.
+    pub(crate) async fn client(&self, face: Face) -> CliResult<ApiClient> {
+        ApiClient::connect(self.session()?, face, self.url.as_ref()).await
+    }
+}
+
+/// Times a long operation and reports `<what> done in N ms` on standard error.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    what: String,
+    started: Instant,
+}
+
+impl Progress {
+    /// Announces the operation on standard error.
+    pub(crate) fn start(what: impl Into<String>) -> Self {
+        let what = what.into();
+        eprintln!("{what}...");
+        Self { what, started: Instant::now() }
+    }
+
+    /// Reports the end.
+    pub(crate) fn done(self) {
+        eprintln!("{} done in {} ms", self.what, self.started.elapsed().as_millis());
+    }
+}
+
+/// Percent-encodes one path segment (names and ids are plain, but never trust it).
+pub(crate) fn segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,124 @@
+//! `mercador`: the one command line of Mercador, for both sides.
+//!
+//! - `mercador serve publisher --config FILE` runs the publisher service;
+//! - the publisher's admins drive its admin API (`vregion`, `partner`,
+//!   `subscription`, `reconcile`);
+//! - partners (subscriber providers) drive its exchange API (`offer list`,
+//!   `subscribe`, `exchange subscription ...`);
+//! - cloud users get K2K tokens and catalogs (`token issue`, `catalog list`).
+//!
+//! Layout: [`auth`] (clouds.yaml / `OS_*` → session), [`client`] (HTTP
+//! client of a service face, its JSON errors), [`output`] (table, json,
+//! yaml, value; `-c`), [`error`] (exit codes), [`commands`] (one module per
+//! area). See README.md.
+
+mod auth;
+mod client;
+mod commands;
+mod error;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use url::Url;
+
+use crate::auth::AuthArgs;
+use crate::commands::exchange::{ExchangeCommand, OfferCommand, SubscribeArgs};
+use crate::commands::k2k::{CatalogCommand, TokenCommand};
+use crate::commands::publisher::{PartnerCommand, SubscriptionCommand, VRegionCommand};
+use crate::commands::serve::ServeCommand;
+use crate::commands::{Context, exchange, k2k, publisher, serve};
+use crate::error::{CliError, EXIT_CODES_HELP};
+use crate::output::{Output, OutputArgs};
+
+/// Mercador: federate OpenStack clouds with Keystone-to-Keystone.
+///
+/// Authenticates like the openstack CLI (clouds.yaml with --os-cloud or
+/// OS_CLOUD, or OS_* variables) and finds the Mercador services in the
+/// token's catalog, or at --url.
+#[derive(Debug, Parser)]
+#[command(name = "mercador", version, about, long_about, after_help = EXIT_CODES_HELP, max_term_width = 110)]
+struct Cli {
+    #[command(flatten)]
+    auth: AuthArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// The Mercador service's root URL (e.g. http://b.example:8780), instead of
+    /// looking it up in the catalog.
+    #[arg(long, global = true, env = "MERCADOR_URL", value_name = "URL", help_heading = "Service")]
+    url: Option<Url>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a Mercador service.
+    #[command(subcommand)]
+    Serve(ServeCommand),
+    /// Publisher admin: virtual regions (define, publish, withdraw, delete).
+    #[command(subcommand, name = "vregion")]
+    VRegion(VRegionCommand),
+    /// Publisher admin: partners (onboard with an application credential, remove).
+    #[command(subcommand)]
+    Partner(PartnerCommand),
+    /// Publisher admin: every partner's subscriptions (list, show, revoke).
+    #[command(subcommand)]
+    Subscription(SubscriptionCommand),
+    /// Publisher admin: resume interrupted operations now.
+    Reconcile,
+    /// Partner: the vregions a publisher offers to you.
+    #[command(subcommand)]
+    Offer(OfferCommand),
+    /// Partner: subscribe to an offered vregion (the publisher sets up K2K for your Keystone).
+    Subscribe(SubscribeArgs),
+    /// Partner: your subscriptions at a publisher (list, show, refresh, cancel).
+    #[command(subcommand)]
+    Exchange(ExchangeCommand),
+    /// Cloud user: tokens, at home or on a service provider through K2K.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Cloud user: service catalogs of the home cloud and its service providers.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+async fn run(cli: Cli) -> (Result<Output, CliError>, Option<CliError>) {
+    let ctx = Context { auth: cli.auth, url: cli.url };
+    let result = match cli.command {
+        Command::Serve(command) => serve::serve(command).await.map(|()| Output::Nothing),
+        Command::VRegion(command) => publisher::vregion(&ctx, command).await,
+        Command::Partner(command) => publisher::partner(&ctx, command).await,
+        Command::Subscription(command) => publisher::subscription(&ctx, command).await,
+        Command::Reconcile => publisher::reconcile(&ctx).await,
+        Command::Offer(command) => exchange::offer(&ctx, command).await,
+        Command::Subscribe(args) => exchange::subscribe(&ctx, args).await,
+        Command::Exchange(command) => exchange::exchange(&ctx, command).await,
+        Command::Token(command) => k2k::token(&ctx, command).await,
+        Command::Catalog(command) => return k2k::catalog(&ctx, command).await,
+    };
+    (result, None)
+}
+
+fn fail(e: &CliError) -> ExitCode {
+    eprintln!("mercador: error: {e}");
+    e.exit_code()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse(); // exits 2 on a wrong command line
+    let output_args = cli.output.clone();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&CliError::generic(format!("cannot start the async runtime: {e}"))),
+    };
+    let (result, partial) = runtime.block_on(run(cli));
+    let code = match result.and_then(|output| output::print(&output, &output_args)) {
+        Ok(()) => partial.map_or(ExitCode::SUCCESS, |e| e.exit_code()),
+        Err(e) => fail(&e),
+    };
+    // Do not wait for stray background tasks (idle HTTP connections).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    code
+}
