@@ -23,7 +23,7 @@ use crate::error::{ApiError, FieldError};
 #[derive(Debug, Clone)]
 pub struct ApiJson<T>(pub T);
 
-/// A JSON body that may be empty (then `T::default()`).
+/// A JSON body that may be empty or `null` (then `T::default()`).
 #[derive(Debug, Clone)]
 pub struct OptionalJson<T>(pub T);
 
@@ -47,6 +47,9 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
             return Ok(Self(T::default()));
         }
         has_json_type?;
+        if body.trim_ascii() == b"null" {
+            return Ok(Self(T::default()));
+        }
         parse_json(&body).map(Self)
     }
 }

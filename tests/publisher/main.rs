@@ -394,6 +394,9 @@ async fn bad_definitions_and_identities_are_refused_with_their_field() {
     assert_eq!(errors[0].field, "service_types[1]");
     assert!(errors[0].message.contains("no enabled object-store service"), "{errors:?}");
 
+    let long = mercador_core::model::Name::parse("name", &format!("p{}", "x".repeat(40))).unwrap();
+    let e = engine.onboard_partner(NewPartner { name: long, description: String::new() }).await.unwrap_err();
+    assert!(e.to_string().contains("at most 40"), "Keystone ids derived from the name must fit: {e}");
     engine.onboard_partner(NewPartner { name: partner.clone(), description: String::new() }).await.unwrap();
     let e = engine.onboard_partner(NewPartner { name: partner.clone(), description: String::new() }).await.unwrap_err();
     assert!(matches!(e, PublisherError::Conflict(_)), "{e}");

@@ -61,6 +61,7 @@ pub struct Quota {
     /// Resource name as the service enforces it (e.g. `class:VCPU`).
     pub resource: String,
     /// Limit; `-1` means unlimited.
+    #[cfg_attr(feature = "openapi", schema(minimum = -1))]
     pub limit: i64,
 }
 
@@ -104,15 +105,20 @@ pub struct VRegionSpec {
     pub name: Name,
     /// Free description shown to partners.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
     pub description: String,
     /// The publisher's region (Keystone region id) the vregion lives in.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub region: String,
     /// The Keystone domain of the vregion; `mercador-<name>` when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub domain: Option<String>,
     /// Service types exposed (`compute`, `image`, `network`, ...).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub service_types: Vec<String>,
     /// Roles federated users may receive (never `admin`).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 6))]
     pub roles: Vec<String>,
     /// Quotas: Keystone unified limits on the vregion's domain.
     #[serde(default)]
@@ -124,6 +130,7 @@ pub struct VRegionSpec {
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
     /// At most this many subscriptions at a time.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub max_subscriptions: u32,
     /// The partners it is offered to.
     #[serde(default)]

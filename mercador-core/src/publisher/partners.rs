@@ -28,6 +28,17 @@ impl Publisher {
     /// partner role on it, and an application credential of that user,
     /// returned once. A failure part-way removes what was created.
     pub async fn onboard_partner(&self, request: NewPartner) -> PublisherResult<PartnerOnboarded> {
+        if request.name.as_str().len() > super::views::MAX_PARTNER_NAME {
+            return Err(PublisherError::Invalid(vec![crate::model::ValidationError::new(
+                "name",
+                format!(
+                    "is {} characters; at most {} (Keystone ids derived from it, such as mercador-<name>-mapping, \
+                     must fit in 64)",
+                    request.name.as_str().len(),
+                    super::views::MAX_PARTNER_NAME
+                ),
+            )]));
+        }
         if request.description.len() > 1024 {
             return Err(PublisherError::Invalid(vec![crate::model::ValidationError::new(
                 "description",

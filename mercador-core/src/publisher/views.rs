@@ -97,15 +97,22 @@ pub struct OfferedVRegion {
     pub subscription_id: Option<String>,
 }
 
+/// Longest partner name: `mercador-<partner>-mapping` must fit in Keystone's
+/// 64-character ids.
+pub const MAX_PARTNER_NAME: usize = 40;
+
 /// Body of a partner onboarding.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewPartner {
-    /// Unique name (a DNS label).
+    /// Unique name (a DNS label of at most [`MAX_PARTNER_NAME`] characters:
+    /// Keystone ids derived from it must fit in 64).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 40, pattern = "^[a-z]([a-z0-9-]*[a-z0-9])?$"))]
     pub name: Name,
     /// Free description.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
     pub description: String,
 }
 

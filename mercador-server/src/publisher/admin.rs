@@ -34,7 +34,7 @@ pub struct DeleteVRegionQuery {
 #[into_params(parameter_in = Query)]
 pub struct SubscriptionsQuery {
     /// Only this partner's subscriptions.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<Name>)]
     pub partner: Option<Name>,
 }
 
