@@ -39,6 +39,9 @@ KEYSTONE_VERSION=30.0.0
 # Pinned so that CI resolves the same set every time (what an unpinned install resolved with
 # keystone 30.0.0 on Debian 12 when this was written; pip picks the rest, see $VENV/.testbed-freeze.txt).
 PIP_PACKAGES=("keystone==$KEYSTONE_VERSION" "python-openstackclient==10.5.0" "keystoneauth1==5.18.1")
+# Test tools kept out of Keystone's venv (their dependencies would clash).
+TOOLS_PACKAGES=("schemathesis==4.32.5")
+TOOLS_VENV=$VENV-tools
 APT_PACKAGES=(xmlsec1 apache2 libapache2-mod-shib python3-venv python3-dev gcc libc6-dev curl openssl iproute2
               procps    # procps: ps, used to find the children of a service when stopping it
               postgresql)
@@ -292,6 +295,13 @@ ensure_venv() {
     uwsgi_ok || { echo "uwsgi still not linked against /usr/lib/.../libpython3" >>"$LOGS/pip.log"; false; }
   fi
   log "venv ready ($VENV)"
+  if [ "$(cat "$TOOLS_VENV/.testbed-ready" 2>/dev/null)" != "${TOOLS_PACKAGES[*]}" ]; then
+    step "pip install ${TOOLS_PACKAGES[*]} into $TOOLS_VENV (test tools)" "$LOGS/pip.log"
+    rm -rf "$TOOLS_VENV"
+    /usr/bin/python3 -m venv "$TOOLS_VENV" >>"$LOGS/pip.log" 2>&1
+    "$TOOLS_VENV/bin/pip" install -q "${TOOLS_PACKAGES[@]}" >>"$LOGS/pip.log" 2>&1
+    printf '%s\n' "${TOOLS_PACKAGES[*]}" >"$TOOLS_VENV/.testbed-ready"
+  fi
   exec 8>&-
 }
 
@@ -625,6 +635,7 @@ write_client_files() {
 MERCADOR_TESTBED_STATE=$STATE
 MERCADOR_TESTBED_VENV=$VENV
 OPENSTACK_CLI=$V/openstack
+SCHEMATHESIS=$TOOLS_VENV/bin/schemathesis
 TESTBED_PYTHON=$V/python
 OS_CLIENT_CONFIG_FILE=$STATE/clouds.yaml
 KEYSTONE_A_URL=$A_URL

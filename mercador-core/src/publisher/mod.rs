@@ -174,3 +174,11 @@ pub(crate) fn gone_is_fine(result: crate::Result<()>) -> crate::Result<()> {
         other => other,
     }
 }
+
+/// Keystone revokes a user's tokens when its password changes, by a
+/// revocation event whose time has a one-second resolution: a token issued
+/// in the same second is revoked too. After setting a password, wait for the
+/// next second before logging in with it.
+pub(crate) async fn settle_after_password_change() {
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+}

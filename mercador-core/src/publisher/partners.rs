@@ -128,6 +128,7 @@ impl Publisher {
             // An adopted user keeps its old password: set the one we hold.
             let update = UserUpdate { password: Some(password.clone()), ..Default::default() };
             keystone.update_user(&user.object.id, &update).await?;
+            super::settle_after_password_change().await;
         }
         record.objects.push(owned(ObjectKind::User, &user.object.id, None));
         record.user_id = Some(user.object.id.clone());

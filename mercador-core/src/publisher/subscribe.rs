@@ -306,6 +306,7 @@ impl Publisher {
         if !user.outcome.created() && !self.password_works(&user.object.id, &password).await? {
             let update = UserUpdate { password: Some(password), ..Default::default() };
             keystone.update_user(&user.object.id, &update).await?;
+            super::settle_after_password_change().await;
         }
         Ok(user.object.id)
     }
