@@ -1,0 +1,410 @@
+//! The real `mercador` binary against a real publisher service (itself run
+//! as `mercador serve publisher`) on the running testbed.
+//!
+//! Clouds come from the testbed's clouds.yaml (`testbed-b`: B's admin,
+//! `testbed-a-alice`: a user of A); the partner's cloud is a clouds.yaml
+//! written from `partner onboard -f json`. The tests take turns (one lock):
+//! each publisher registers itself in Keystone B's catalog, where the CLI
+//! finds it, and the K2K test subscribes with Keystone A's real entity id.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The support module of mercador-server's tests starts
+/// `env!("CARGO_BIN_EXE_mercador-server") publisher --config FILE`; here that
+/// is `mercador serve publisher --config FILE`, through a small wrapper.
+macro_rules! env {
+    ("CARGO_BIN_EXE_mercador-server") => {
+        $crate::server_wrapper()
+    };
+    ($name:tt) => {
+        ::std::env!($name)
+    };
+}
+
+#[path = "../../mercador-server/tests/support/mod.rs"]
+mod support;
+
+use mercador_core::keystone::IdentityApi as _;
+use mercador_core::keystone::ensure;
+use mercador_core::keystone::types::NewServiceProvider;
+use mercador_tests::publisher::{a_entity_turn, fake_metadata, free_entity_on_b};
+use mercador_tests::{Cloud, Testbed, unique};
+use serde_json::{Value, json};
+use support::{PublisherOptions, PublisherProcess};
+
+const MERCADOR: &str = env!("CARGO_BIN_EXE_mercador");
+
+/// A script that runs `mercador serve "$@"` (exec: the process is mercador's).
+fn server_wrapper() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("mercador-cli-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("mercador-server");
+        std::fs::write(&path, format!("#!/bin/sh\nexec '{MERCADOR}' serve \"$@\"\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    })
+}
+
+/// One run of the CLI.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    what: String,
+}
+
+impl Run {
+    /// Asserts success; returns standard output. A failure shows the
+    /// command, the code and standard error (never standard output, which
+    /// may hold secrets).
+    #[track_caller]
+    fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "{}: exit {}; stderr:\n{}", self.what, self.code, self.stderr);
+        &self.stdout
+    }
+
+    #[track_caller]
+    fn json(&self) -> Value {
+        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("{}: not JSON: {e}", self.what))
+    }
+
+    #[track_caller]
+    fn fails_with(&self, code: i32, needle: &str) {
+        assert_eq!(self.code, code, "{}: expected exit {code}; stderr:\n{}", self.what, self.stderr);
+        assert!(self.stderr.contains(needle), "{}: stderr lacks {needle:?}:\n{}", self.what, self.stderr);
+    }
+}
+
+/// Runs `mercador --os-cloud CLOUD ARGS` with `clouds` as clouds.yaml.
+fn mercador(clouds: &Path, cloud: &str, args: &[&str]) -> Run {
+    let mut command = Command::new(MERCADOR);
+    command.env("OS_CLIENT_CONFIG_FILE", clouds).env_remove("OS_CLOUD").env_remove("MERCADOR_URL");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OS_") && key != "OS_CLIENT_CONFIG_FILE" {
+            command.env_remove(key);
+        }
+    }
+    if !cloud.is_empty() {
+        command.args(["--os-cloud", cloud]);
+    }
+    let output = command.args(args).output().expect("run mercador");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        what: format!("mercador --os-cloud {cloud} {}", args.join(" ")),
+    }
+}
+
+fn testbed_clouds() -> PathBuf {
+    Testbed::get().clouds_yaml()
+}
+
+/// As B's admin.
+fn admin(args: &[&str]) -> Run {
+    mercador(&testbed_clouds(), "testbed-b", args)
+}
+
+/// A clouds.yaml with the partner's application credential (cloud `partner`).
+fn partner_clouds(dir: &Path, onboarded: &Value) -> PathBuf {
+    let path = dir.join("partner-clouds.yaml");
+    let text = format!(
+        "clouds:\n  partner:\n    auth_type: v3applicationcredential\n    auth:\n      auth_url: {}\n      \
+         application_credential_id: {}\n      application_credential_secret: {}\n    region_name: {}\n    \
+         interface: public\n",
+        onboarded["auth_url"].as_str().unwrap(),
+        onboarded["application_credential_id"].as_str().unwrap(),
+        onboarded["application_credential_secret"].as_str().unwrap(),
+        Testbed::get().region(Cloud::B),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn write_spec(dir: &Path, file: &str, vregion: &str, partner: &str) -> PathBuf {
+    let path = dir.join(file);
+    let text = format!(
+        "name: {vregion}\ndescription: Lisbon, Tier III\nregion: {region}\nservice_types: [identity]\n\
+         roles: [reader]\nmetadata:\n  country: PT\nmax_subscriptions: 1\npartners: [{partner}]\n",
+        region = Testbed::get().region(Cloud::B)
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn names(value: &Value, key: &str) -> Vec<String> {
+    value.as_array().unwrap().iter().map(|v| v[key].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn admin_and_partner_faces_output_formats_and_exit_codes() {
+    let _turn = a_entity_turn().await;
+    let publisher = PublisherProcess::start(PublisherOptions::default()).await;
+    let url = publisher.url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let partner = unique("acme");
+    let vregion = unique("lisbon");
+
+    // The service answers through `mercador serve publisher` (the wrapper).
+    assert!(publisher.log().contains("registered in Keystone's catalog"), "{}", publisher.log_tail(20));
+
+    // Onboard: the credential is printed once, and the CLI says so.
+    let onboard = admin(&["partner", "onboard", &partner, "--description", "Acme", "-f", "json"]);
+    let onboarded = onboard.json();
+    assert_eq!(onboarded["name"], partner.as_str());
+    assert!(onboarded["application_credential_secret"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(onboard.stderr.contains("shown only now"), "{}", onboard.stderr);
+    let listed = admin(&["partner", "list", "-f", "json"]).json();
+    assert!(names(&listed, "name").contains(&partner));
+    let values = admin(&["partner", "list", "-f", "value", "-c", "name"]);
+    assert!(values.ok().lines().any(|l| l == partner), "{}", values.stdout);
+    assert!(!admin(&["partner", "list"]).ok().contains("secret"), "the list shows no secret");
+
+    // vregion create from YAML (catalog discovery), list, show, publish.
+    let spec = write_spec(dir.path(), "spec.yaml", &vregion, &partner);
+    let created = admin(&["vregion", "create", "--file", spec.to_str().unwrap(), "-f", "json"]).json();
+    assert_eq!((created["name"].as_str(), created["state"].as_str()), (Some(vregion.as_str()), Some("draft")));
+    let table = admin(&["vregion", "list"]);
+    assert!(table.ok().contains(&vregion) && table.stdout.contains("| name"), "{}", table.stdout);
+    let state = admin(&["vregion", "show", &vregion, "-f", "value", "-c", "state"]);
+    assert_eq!(state.ok().trim(), "draft");
+    let published = admin(&["vregion", "publish", &vregion, "-f", "json"]);
+    assert_eq!(published.json()["state"], "published");
+    assert!(published.stderr.contains("done in") && published.stderr.contains(" ms"), "{}", published.stderr);
+    let yaml = admin(&["vregion", "show", &vregion, "-f", "yaml", "-c", "name", "-c", "State"]);
+    assert_eq!(yaml.ok(), format!("name: {vregion}\nstate: published\n"));
+
+    // --url instead of the catalog; both faces; a dead URL is "unavailable".
+    let by_url = admin(&["vregion", "list", "--url", &url, "-f", "value", "-c", "name"]);
+    assert!(by_url.ok().lines().any(|l| l == vregion));
+    let face_url = format!("{}v1/admin", url);
+    assert_eq!(
+        admin(&["vregion", "show", &vregion, "--url", &face_url, "-f", "value", "-c", "name"]).ok().trim(),
+        vregion
+    );
+    admin(&["vregion", "list", "--url", "http://127.0.0.1:9/"]).fails_with(6, "127.0.0.1:9");
+
+    // Exit codes: not found, authentication, bad column, bad spec.
+    admin(&["vregion", "show", "no-such-vregion"]).fails_with(3, "not_found");
+    mercador(&testbed_clouds(), "no-such-cloud", &["vregion", "list"]).fails_with(5, "no cloud named");
+    let alice_on_b = mercador(&testbed_clouds(), "testbed-a-alice", &["vregion", "list", "--url", &url]);
+    alice_on_b.fails_with(5, "invalid_token");
+    let wrong_password = Command::new(MERCADOR)
+        .env_remove("OS_CLOUD")
+        .env("OS_AUTH_URL", Testbed::get().url(Cloud::B).as_str())
+        .env("OS_USERNAME", "admin")
+        .env("OS_PASSWORD", "not-the-password")
+        .env("OS_USER_DOMAIN_NAME", "Default")
+        .env("OS_PROJECT_NAME", "admin")
+        .env("OS_PROJECT_DOMAIN_NAME", "Default")
+        .args(["vregion", "list", "--url", &url])
+        .output()
+        .unwrap();
+    assert_eq!(wrong_password.status.code(), Some(5), "{}", String::from_utf8_lossy(&wrong_password.stderr));
+    assert!(!String::from_utf8_lossy(&wrong_password.stderr).contains("not-the-password"), "no secret in errors");
+    admin(&["vregion", "list", "-c", "nope"]).fails_with(2, "the columns are: name, state");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, format!("name: {}\nregion: RegionTwo\nservice_types: [identity]\n", unique("bad"))).unwrap();
+    admin(&["vregion", "create", "--file", bad.to_str().unwrap()]).fails_with(2, "missing field `roles`");
+    let spec_text = format!(
+        "name: {}\nregion: RegionTwo\nservice_types: [\"Not A Type\"]\nroles: [reader]\nmax_subscriptions: 1\npartners: []\n",
+        unique("bad")
+    );
+    std::fs::write(&bad, spec_text).unwrap();
+    let refused = admin(&["vregion", "create", "--file", bad.to_str().unwrap()]);
+    refused.fails_with(2, "service_types[0]");
+    std::fs::write(&bad, "name: [unclosed\n").unwrap();
+    admin(&["vregion", "create", "--file", bad.to_str().unwrap()]).fails_with(2, "invalid YAML");
+    admin(&["vregion", "create", "--file", "/no/such/spec.yaml"]).fails_with(2, "cannot read the spec file");
+    admin(&["vregion", "frobnicate"]).fails_with(2, "unrecognized subcommand");
+    mercador(&testbed_clouds(), "", &["serve", "subscriber", "--config", "/dev/null"])
+        .fails_with(1, "not available yet");
+
+    // The partner: offers, subscribe with synthetic metadata, its subscriptions, cancel.
+    let clouds = partner_clouds(dir.path(), &onboarded);
+    let as_partner = |args: &[&str]| mercador(&clouds, "partner", args);
+    let offers = as_partner(&["offer", "list", "-f", "json"]).json();
+    assert_eq!(names(&offers, "name"), [vregion.as_str()]);
+    assert_eq!(offers[0]["places_left"], 1);
+    as_partner(&["vregion", "list"]).fails_with(5, "admin_required");
+    let entity = format!("https://{}.example.org/idp", unique("fake"));
+    let metadata = dir.path().join("metadata.xml");
+    std::fs::write(&metadata, fake_metadata(&entity)).unwrap();
+    let subscribed = as_partner(&[
+        "subscribe",
+        &vregion,
+        "--entity-id",
+        &entity,
+        "--metadata-file",
+        metadata.to_str().unwrap(),
+        "-f",
+        "json",
+    ]);
+    let access = subscribed.json();
+    assert!(subscribed.stderr.contains("done in"), "{}", subscribed.stderr);
+    assert_eq!(access["state"], "active");
+    assert!(access["admin_password"].as_str().is_some_and(|p| !p.is_empty()), "the password comes once");
+    assert!(access.get("objects").is_none(), "objects only with -c");
+    let id = access["id"].as_str().unwrap().to_owned();
+    let again =
+        as_partner(&["subscribe", &vregion, "--entity-id", &entity, "--metadata-file", metadata.to_str().unwrap()]);
+    again.fails_with(4, "refresh");
+    let mine = as_partner(&["exchange", "subscription", "list", "-f", "value", "-c", "id", "-c", "state"]);
+    assert_eq!(mine.ok().trim(), format!("{id} active"));
+    let theirs = admin(&["subscription", "list", "--partner", &partner, "-f", "json"]).json();
+    assert_eq!(names(&theirs, "id"), [id.as_str()]);
+    as_partner(&["exchange", "subscription", "show", "no-such-id"]).fails_with(3, "not_found");
+    let cancelled = as_partner(&["exchange", "subscription", "cancel", &id, "-f", "json"]);
+    assert_eq!(cancelled.json()["state"], "cancelled");
+    assert!(cancelled.stderr.contains("cancelling subscription") && cancelled.stderr.contains("done in"));
+
+    // Clean up: withdraw, delete (purge), remove the partner.
+    admin(&["vregion", "withdraw", &vregion]).ok();
+    admin(&["vregion", "delete", &vregion, "--purge"]).ok();
+    admin(&["vregion", "show", &vregion]).fails_with(3, "not_found");
+    admin(&["partner", "remove", &partner]).ok();
+    admin(&["partner", "show", &partner]).fails_with(3, "not_found");
+}
+
+#[tokio::test]
+async fn k2k_token_issue_and_catalogs_of_every_cloud() {
+    let _turn = a_entity_turn().await;
+    let tb = Testbed::get();
+    let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_owned();
+    free_entity_on_b(&entity_id).await;
+    let publisher = PublisherProcess::start(PublisherOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let partner = unique("widget");
+    let vregion = unique("porto");
+
+    // The publisher's flow, all through the CLI.
+    let onboarded = admin(&["partner", "onboard", &partner, "-f", "json"]).json();
+    let spec = write_spec(dir.path(), "spec.yaml", &vregion, &partner);
+    admin(&["vregion", "create", "--file", spec.to_str().unwrap()]).ok();
+    admin(&["vregion", "publish", &vregion]).ok();
+    let clouds = partner_clouds(dir.path(), &onboarded);
+    let access = mercador(
+        &clouds,
+        "partner",
+        &[
+            "subscribe",
+            &vregion,
+            "--entity-id",
+            &entity_id,
+            "--metadata-url",
+            tb.var("KEYSTONE_A_IDP_METADATA_URL"),
+            "--keystone-url",
+            tb.url(Cloud::A).as_str(),
+            "-f",
+            "json",
+        ],
+    )
+    .json();
+    let id = access["id"].as_str().unwrap().to_owned();
+
+    // The subscriber's side, by hand: a service provider on A (and a dead one).
+    let a = tb.admin(Cloud::A);
+    let sp = unique("cli-sp");
+    let dead = unique("cli-dead-sp");
+    for (sp_id, auth_url, sp_url) in [
+        (&sp, access["k2k_auth_url"].as_str().unwrap().to_owned(), access["k2k_sp_url"].as_str().unwrap().to_owned()),
+        (
+            &dead,
+            "http://127.0.0.1:9/v3/OS-FEDERATION/identity_providers/x/protocols/saml2/auth".to_owned(),
+            "http://127.0.0.1:9/Shibboleth.sso/SAML2/ECP".to_owned(),
+        ),
+    ] {
+        ensure::ensure_service_provider(
+            &a,
+            sp_id,
+            &NewServiceProvider { auth_url, sp_url, enabled: true, description: None, relay_state_prefix: None },
+        )
+        .await
+        .unwrap();
+    }
+
+    let alice = |args: &[&str]| mercador(&testbed_clouds(), "testbed-a-alice", args);
+    let (user, _, project) = tb.demo_user();
+
+    // token issue at home: no token id unless asked for.
+    let home = alice(&["token", "issue", "-f", "json"]).json();
+    assert_eq!((home["user"].as_str(), home["project"].as_str()), (Some(user.as_str()), Some(project.as_str())));
+    assert!(home.get("id").is_none(), "the token id only with -c id");
+    assert!(home["expires"].as_str().is_some());
+    let token_id = alice(&["token", "issue", "-f", "value", "-c", "id"]);
+    assert!(token_id.ok().trim().len() > 20);
+
+    // token issue on the service provider, through K2K.
+    let on_b = alice(&["token", "issue", "--service-provider", &sp, "-f", "json"]).json();
+    assert_eq!(on_b["federated"], true);
+    assert_eq!(on_b["project"], project.as_str(), "the project of the home project's name");
+    assert_eq!(on_b["roles"], json!(["reader"]), "only the vregion's roles");
+    assert_eq!(on_b["cloud"], sp.as_str());
+    let explicit = alice(&["token", "issue", "--service-provider", &sp, "--project", &project, "--project-domain"]);
+    assert_eq!(explicit.code, 2, "--project-domain needs a value: {}", explicit.stderr);
+    let domain = access["domain_name"].as_str().unwrap();
+    let scoped = alice(&[
+        "token",
+        "issue",
+        "--service-provider",
+        &sp,
+        "--project",
+        &project,
+        "--project-domain",
+        domain,
+        "-f",
+        "value",
+        "-c",
+        "project",
+    ]);
+    assert_eq!(scoped.ok().trim(), project);
+    alice(&["token", "issue", "--service-provider", "no-such-sp"]).fails_with(3, "no-such-sp");
+
+    // catalog list: home only, one service provider, every cloud (the dead one reported).
+    let home_only = alice(&["catalog", "list", "-f", "json"]).json();
+    assert_eq!(names(&home_only, "cloud"), ["home"]);
+    assert!(names(&home_only[0]["entries"], "type").contains(&"identity".to_owned()));
+    let one = alice(&["catalog", "list", "--service-provider", &sp, "-f", "json"]).json();
+    assert_eq!(names(&one, "cloud"), ["home".to_owned(), sp.clone()]);
+    assert!(one[1].get("error").is_none(), "{}", one[1]);
+    let b_url = tb.url(Cloud::B).to_string();
+    assert!(
+        one[1]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "identity" && b_url.starts_with(e["url"].as_str().unwrap().trim_end_matches('/'))),
+        "B's catalog through K2K: {}",
+        one[1]
+    );
+    let all = alice(&["catalog", "list", "--all-clouds", "-f", "json"]);
+    assert_eq!(all.code, 6, "the dead cloud's failure decides the exit code; stderr:\n{}", all.stderr);
+    assert!(all.stderr.contains(&format!("cloud {dead}")), "{}", all.stderr);
+    let all: Value = serde_json::from_str(&all.stdout).unwrap();
+    let section = |name: &str| all.as_array().unwrap().iter().find(|s| s["cloud"] == name).cloned().unwrap();
+    assert!(section("home")["entries"].as_array().is_some_and(|e| !e.is_empty()));
+    assert!(section(&sp)["entries"].as_array().is_some_and(|e| !e.is_empty()), "{}", section(&sp));
+    assert!(section(&dead)["error"].as_str().is_some(), "{}", section(&dead));
+    let table = alice(&["catalog", "list", "--service-provider", &sp]);
+    assert!(table.ok().contains("# home (") && table.stdout.contains(&format!("# {sp} (")), "{}", table.stdout);
+
+    // Clean up: cancel (K2K stops), the service providers, the vregion, the partner.
+    let cancelled =
+        mercador(&clouds, "partner", &["exchange", "subscription", "cancel", &id, "-f", "value", "-c", "state"]);
+    assert_eq!(cancelled.ok().trim(), "cancelled");
+    let after = alice(&["token", "issue", "--service-provider", &sp]);
+    assert_ne!(after.code, 0, "K2K must fail after cancel: {}", after.stderr);
+    a.delete_service_provider(&sp).await.unwrap();
+    a.delete_service_provider(&dead).await.unwrap();
+    admin(&["vregion", "withdraw", &vregion]).ok();
+    admin(&["vregion", "delete", &vregion, "--purge"]).ok();
+    admin(&["partner", "remove", &partner]).ok();
+    drop(publisher);
+}
