@@ -24,5 +24,6 @@ pub mod model;
 pub mod publisher;
 pub mod secrets;
 pub mod store;
+pub mod subscriber;
 
 pub use keystone::{Error, ErrorKind, Result};

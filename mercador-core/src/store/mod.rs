@@ -9,6 +9,8 @@
 //! ([`crate::secrets`]), never in clear.
 
 pub mod sql;
+mod sql_subscriber;
+pub mod subscriber;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{CreatedObject, Name, SubscriptionState, VRegionSpec, VRegionState};
 
 pub use sql::SqlStore;
+pub use subscriber::{BindingFilter, BindingRecord, PublisherRecord, SubscriberStore};
 
 /// Why the store failed. Never contains a secret.
 #[derive(Debug, thiserror::Error)]

@@ -95,7 +95,7 @@ enum Backend {
 /// Cloning is cheap and shares the connection pool.
 #[derive(Clone)]
 pub struct SqlStore {
-    pool: AnyPool,
+    pub(super) pool: AnyPool,
     backend: Backend,
     /// The URL without its password, for `Debug` and messages.
     redacted_url: String,
@@ -217,7 +217,7 @@ impl SqlStore {
     }
 
     /// Runs `op` again while SQLite answers "database is locked".
-    async fn retry_busy<T, F, Fut>(&self, mut op: F) -> Result<T, sqlx::Error>
+    pub(super) async fn retry_busy<T, F, Fut>(&self, mut op: F) -> Result<T, sqlx::Error>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, sqlx::Error>>,
@@ -239,7 +239,7 @@ impl SqlStore {
     /// write lock at once (waiting up to the busy timeout), so no read inside
     /// can be invalidated by another writer; on PostgreSQL a plain `BEGIN`
     /// (the first write takes the row lock).
-    async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
         match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
@@ -251,14 +251,19 @@ impl SqlStore {
     }
 
     /// A database error while doing `what`.
-    fn database(&self, what: &str, e: sqlx::Error) -> StoreError {
+    pub(super) fn database(&self, what: &str, e: sqlx::Error) -> StoreError {
         StoreError::Database(self.scrub(format!("{what}: {e}")))
     }
 
     /// Maps a failed insert or update: unique violations become
     /// [`StoreError::Duplicate`] (of `what`, with the key `key_of` gives for
     /// the violated constraint), the rest [`StoreError::Database`].
-    fn write_error(&self, what: &'static str, e: sqlx::Error, key_of: impl Fn(&str) -> String) -> StoreError {
+    pub(super) fn write_error(
+        &self,
+        what: &'static str,
+        e: sqlx::Error,
+        key_of: impl Fn(&str) -> String,
+    ) -> StoreError {
         if let sqlx::Error::Database(db) = &e
             && db.is_unique_violation()
         {
@@ -269,7 +274,7 @@ impl SqlStore {
 
     /// After an optimistic update changed no row: `Stale` when the row is
     /// still there (its version moved on), `Missing` when it is gone.
-    async fn stale_or_missing(&self, table: &str, what: &'static str, id: &str) -> StoreError {
+    pub(super) async fn stale_or_missing(&self, table: &str, what: &'static str, id: &str) -> StoreError {
         let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1");
         match sqlx::query_scalar::<_, i64>(&sql).bind(id).fetch_one(&self.pool).await {
             Ok(0) => StoreError::Missing { what, key: id.to_owned() },
@@ -748,36 +753,36 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// `$start, $start+1, ...` (`n` of them).
-fn placeholders(start: usize, n: usize) -> String {
+pub(super) fn placeholders(start: usize, n: usize) -> String {
     (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Nanoseconds since the Unix epoch.
-fn nanos(t: DateTime<Utc>) -> StoreResult<i64> {
+pub(super) fn nanos(t: DateTime<Utc>) -> StoreResult<i64> {
     t.timestamp_nanos_opt()
         .ok_or_else(|| StoreError::Database(format!("timestamp {t} cannot be stored (years 1677 to 2262 only)")))
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Database(format!("cannot encode a record as JSON: {e}")))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> StoreResult<T> {
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> StoreResult<T> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-fn get<'r, T>(row: &'r AnyRow, column: &str) -> StoreResult<T>
+pub(super) fn get<'r, T>(row: &'r AnyRow, column: &str) -> StoreResult<T>
 where
     T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
 {
     row.try_get(column).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-fn time(row: &AnyRow, column: &str) -> StoreResult<DateTime<Utc>> {
+pub(super) fn time(row: &AnyRow, column: &str) -> StoreResult<DateTime<Utc>> {
     Ok(DateTime::from_timestamp_nanos(get::<i64>(row, column)?))
 }
 
-fn name(row: &AnyRow, column: &str) -> StoreResult<Name> {
+pub(super) fn name(row: &AnyRow, column: &str) -> StoreResult<Name> {
     let text: String = get(row, column)?;
     Name::parse(column, &text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
