@@ -166,14 +166,14 @@ impl ApiClient {
                 request = request.json(body);
             }
             let what = format!("{method} {url}");
-            let response = request.send().await.map_err(|e| transport_error(&what, &e))?;
+            let response = request.send().await.map_err(|e| transport_error(&what, e))?;
             let status = response.status().as_u16();
             if status == 401 && !retried {
                 retried = true;
                 self.session.invalidate(&token);
                 continue;
             }
-            let text = response.text().await.map_err(|e| transport_error(&what, &e))?;
+            let text = response.text().await.map_err(|e| transport_error(&what, e))?;
             if (200..300).contains(&status) {
                 if text.trim().is_empty() {
                     return Ok(Value::Null);
@@ -186,15 +186,17 @@ impl ApiClient {
     }
 }
 
-fn transport_error(what: &str, e: &reqwest::Error) -> CliError {
+fn transport_error(what: &str, e: reqwest::Error) -> CliError {
+    let timeout = e.is_timeout();
+    let e = e.without_url(); // `what` names it already
     let mut message = format!("{what}: {e}");
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         message.push_str(": ");
         message.push_str(&s.to_string());
         source = s.source();
     }
-    let hint = if e.is_timeout() { " (timed out)" } else { " (is the service running and the URL right?)" };
+    let hint = if timeout { " (timed out)" } else { " (is the service running and the URL right?)" };
     CliError::new(Kind::Unavailable, format!("{message}{hint}"))
 }
 

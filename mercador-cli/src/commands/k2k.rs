@@ -64,10 +64,11 @@ pub(crate) enum CatalogCommand {
     },
 }
 
+/// The token's facts (null ones left out); the token itself under `id`.
 fn token_record(token: &Token, cloud: &str, keystone: &str) -> Value {
     let info = token.info();
     let project = info.project.as_ref();
-    json!({
+    let mut record = json!({
         "cloud": cloud,
         "keystone": keystone,
         "expires": info.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -81,7 +82,11 @@ fn token_record(token: &Token, cloud: &str, keystone: &str) -> Value {
         "user_domain": info.user.domain.as_ref().and_then(|d| d.name.clone()),
         "roles": info.role_names(),
         "federated": info.is_federated(),
-    })
+    });
+    if let Some(map) = record.as_object_mut() {
+        map.retain(|_, v| !v.is_null());
+    }
+    record
 }
 
 /// Runs a `token` command.
