@@ -30,7 +30,7 @@ mod support;
 
 use mercador_core::keystone::IdentityApi as _;
 use mercador_core::keystone::ensure;
-use mercador_core::keystone::types::NewServiceProvider;
+use mercador_core::keystone::types::{Filter, NewRegion, NewServiceProvider};
 use mercador_tests::publisher::{a_entity_turn, fake_metadata, free_entity_on_b};
 use mercador_tests::{Cloud, Testbed, unique};
 use serde_json::{Value, json};
@@ -107,13 +107,50 @@ fn testbed_clouds() -> PathBuf {
     Testbed::get().clouds_yaml()
 }
 
-/// As B's admin.
-fn admin(args: &[&str]) -> Run {
-    mercador(&testbed_clouds(), "testbed-b", args)
+/// A throwaway region of Keystone B where the test's publisher registers
+/// its faces, so that catalog lookups find this publisher whatever else
+/// runs on the shared testbed; `clouds` is the testbed's clouds.yaml with
+/// cloud `testbed-b` preferring that region.
+struct CatalogRegion {
+    id: String,
+    clouds: PathBuf,
+}
+
+impl CatalogRegion {
+    async fn create(dir: &Path) -> Self {
+        let tb = Testbed::get();
+        let id = unique("mercador-cli-region");
+        let region = NewRegion { id: Some(id.clone()), description: None, parent_region_id: None };
+        tb.admin(Cloud::B).create_region(&region).await.unwrap();
+        let text = std::fs::read_to_string(testbed_clouds()).unwrap();
+        let b_region = format!("region_name: {}", tb.region(Cloud::B));
+        assert!(text.contains(&b_region), "the testbed's clouds.yaml has no {b_region}");
+        let clouds = dir.join("clouds.yaml");
+        std::fs::write(&clouds, text.replace(&b_region, &format!("region_name: {id}"))).unwrap();
+        Self { id, clouds }
+    }
+
+    fn options(&self) -> PublisherOptions {
+        PublisherOptions { region: Some(self.id.clone()), ..PublisherOptions::default() }
+    }
+
+    /// As B's admin.
+    fn admin(&self, args: &[&str]) -> Run {
+        mercador(&self.clouds, "testbed-b", args)
+    }
+
+    /// Deletes the publisher's endpoints in the region, then the region.
+    async fn delete(self) {
+        let b = Testbed::get().admin(Cloud::B);
+        for endpoint in b.list_endpoints(&Filter::new().region_id(&self.id)).await.unwrap() {
+            b.delete_endpoint(&endpoint.id).await.unwrap();
+        }
+        b.delete_region(&self.id).await.unwrap();
+    }
 }
 
 /// A clouds.yaml with the partner's application credential (cloud `partner`).
-fn partner_clouds(dir: &Path, onboarded: &Value) -> PathBuf {
+fn partner_clouds(dir: &Path, onboarded: &Value, region: &str) -> PathBuf {
     let path = dir.join("partner-clouds.yaml");
     let text = format!(
         "clouds:\n  partner:\n    auth_type: v3applicationcredential\n    auth:\n      auth_url: {}\n      \
@@ -122,7 +159,7 @@ fn partner_clouds(dir: &Path, onboarded: &Value) -> PathBuf {
         onboarded["auth_url"].as_str().unwrap(),
         onboarded["application_credential_id"].as_str().unwrap(),
         onboarded["application_credential_secret"].as_str().unwrap(),
-        Testbed::get().region(Cloud::B),
+        region,
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -146,9 +183,11 @@ fn names(value: &Value, key: &str) -> Vec<String> {
 #[tokio::test]
 async fn admin_and_partner_faces_output_formats_and_exit_codes() {
     let _turn = a_entity_turn().await;
-    let publisher = PublisherProcess::start(PublisherOptions::default()).await;
-    let url = publisher.url().to_string();
     let dir = tempfile::tempdir().unwrap();
+    let region = CatalogRegion::create(dir.path()).await;
+    let admin = |args: &[&str]| region.admin(args);
+    let publisher = PublisherProcess::start(region.options()).await;
+    let url = publisher.url().to_string();
     let partner = unique("acme");
     let vregion = unique("lisbon");
 
@@ -173,6 +212,17 @@ async fn admin_and_partner_faces_output_formats_and_exit_codes() {
     assert_eq!((created["name"].as_str(), created["state"].as_str()), (Some(vregion.as_str()), Some("draft")));
     let table = admin(&["vregion", "list"]);
     assert!(table.ok().contains(&vregion) && table.stdout.contains("| name"), "{}", table.stdout);
+    // set: replace the draft's spec (the name comes from the command line when absent).
+    let changed = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace(&format!("name: {vregion}\n"), "")
+        .replace("Tier III", "Tier IV");
+    let respec = dir.path().join("respec.yaml");
+    std::fs::write(&respec, changed).unwrap();
+    let set =
+        admin(&["vregion", "set", &vregion, "--file", respec.to_str().unwrap(), "-f", "value", "-c", "description"]);
+    assert_eq!(set.ok().trim(), "Lisbon, Tier IV");
+    admin(&["vregion", "set", "other-name", "--file", spec.to_str().unwrap()]).fails_with(2, "cannot be renamed");
     let state = admin(&["vregion", "show", &vregion, "-f", "value", "-c", "state"]);
     assert_eq!(state.ok().trim(), "draft");
     let published = admin(&["vregion", "publish", &vregion, "-f", "json"]);
@@ -228,7 +278,7 @@ async fn admin_and_partner_faces_output_formats_and_exit_codes() {
         .fails_with(1, "not available yet");
 
     // The partner: offers, subscribe with synthetic metadata, its subscriptions, cancel.
-    let clouds = partner_clouds(dir.path(), &onboarded);
+    let clouds = partner_clouds(dir.path(), &onboarded, &region.id);
     let as_partner = |args: &[&str]| mercador(&clouds, "partner", args);
     let offers = as_partner(&["offer", "list", "-f", "json"]).json();
     assert_eq!(names(&offers, "name"), [vregion.as_str()]);
@@ -261,9 +311,22 @@ async fn admin_and_partner_faces_output_formats_and_exit_codes() {
     let theirs = admin(&["subscription", "list", "--partner", &partner, "-f", "json"]).json();
     assert_eq!(names(&theirs, "id"), [id.as_str()]);
     as_partner(&["exchange", "subscription", "show", "no-such-id"]).fails_with(3, "not_found");
-    let cancelled = as_partner(&["exchange", "subscription", "cancel", &id, "-f", "json"]);
-    assert_eq!(cancelled.json()["state"], "cancelled");
-    assert!(cancelled.stderr.contains("cancelling subscription") && cancelled.stderr.contains("done in"));
+    // refresh: a new admin token, the password is not shown again.
+    let refreshed = as_partner(&["exchange", "subscription", "refresh", &id, "-f", "json"]);
+    let refreshed_access = refreshed.json();
+    assert!(refreshed.stderr.contains("done in"), "{}", refreshed.stderr);
+    assert!(refreshed_access.get("admin_password").is_none(), "the password is returned once");
+    assert!(refreshed_access["admin_token"].as_str().is_some_and(|t| !t.is_empty()));
+    assert_eq!(refreshed_access["repaired"], json!([]));
+
+    // The admin revokes it; the partner sees it revoked; reconcile has nothing to do.
+    let revoked = admin(&["subscription", "revoke", &id, "--purge", "-f", "value", "-c", "state"]);
+    assert_eq!(revoked.ok().trim(), "revoked");
+    assert!(revoked.stderr.contains("revoking subscription") && revoked.stderr.contains("done in"));
+    let seen = as_partner(&["exchange", "subscription", "show", &id, "-f", "value", "-c", "state"]);
+    assert_eq!(seen.ok().trim(), "revoked");
+    let reconciled = admin(&["reconcile", "-f", "json"]).json();
+    assert!(reconciled["failed"].as_array().is_some_and(Vec::is_empty), "{reconciled}");
 
     // Clean up: withdraw, delete (purge), remove the partner.
     admin(&["vregion", "withdraw", &vregion]).ok();
@@ -271,6 +334,8 @@ async fn admin_and_partner_faces_output_formats_and_exit_codes() {
     admin(&["vregion", "show", &vregion]).fails_with(3, "not_found");
     admin(&["partner", "remove", &partner]).ok();
     admin(&["partner", "show", &partner]).fails_with(3, "not_found");
+    drop(publisher);
+    region.delete().await;
 }
 
 #[tokio::test]
@@ -279,8 +344,10 @@ async fn k2k_token_issue_and_catalogs_of_every_cloud() {
     let tb = Testbed::get();
     let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_owned();
     free_entity_on_b(&entity_id).await;
-    let publisher = PublisherProcess::start(PublisherOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
+    let region = CatalogRegion::create(dir.path()).await;
+    let admin = |args: &[&str]| region.admin(args);
+    let publisher = PublisherProcess::start(region.options()).await;
     let partner = unique("widget");
     let vregion = unique("porto");
 
@@ -289,7 +356,7 @@ async fn k2k_token_issue_and_catalogs_of_every_cloud() {
     let spec = write_spec(dir.path(), "spec.yaml", &vregion, &partner);
     admin(&["vregion", "create", "--file", spec.to_str().unwrap()]).ok();
     admin(&["vregion", "publish", &vregion]).ok();
-    let clouds = partner_clouds(dir.path(), &onboarded);
+    let clouds = partner_clouds(dir.path(), &onboarded, &region.id);
     let access = mercador(
         &clouds,
         "partner",
@@ -407,4 +474,5 @@ async fn k2k_token_issue_and_catalogs_of_every_cloud() {
     admin(&["vregion", "delete", &vregion, "--purge"]).ok();
     admin(&["partner", "remove", &partner]).ok();
     drop(publisher);
+    region.delete().await;
 }
