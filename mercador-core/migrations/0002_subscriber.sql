@@ -9,6 +9,8 @@ CREATE TABLE sub_publishers (
     id                       TEXT NOT NULL PRIMARY KEY,
     name                     TEXT NOT NULL,
     keystone_url             TEXT NOT NULL,
+    -- the exchange API's URL when given at registration (else: the catalog)
+    exchange_url             TEXT,
     credential_id            TEXT NOT NULL,
     -- the application credential secret, sealed (mercador_core::secrets)
     credential_secret_sealed TEXT NOT NULL,

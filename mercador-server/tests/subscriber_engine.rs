@@ -14,13 +14,18 @@ use mercador_core::keystone::types::Filter;
 use mercador_core::keystone::{HttpClient, HttpConfig, IdentityApi};
 use mercador_core::model::{Name, SubscriptionState};
 use mercador_core::store::SqlStore;
-use mercador_core::subscriber::{NewPublisher, SubscribeRequest, Subscriber, SubscriberConfig};
+use mercador_core::subscriber::{ExchangeClient, NewPublisher, SubscribeRequest, Subscriber, SubscriberConfig};
 use mercador_tests::publisher::{a_entity_turn, alice, free_entity_on_b, name, secrets_key, test_catalog};
 use mercador_tests::{Cloud, Testbed};
 use serde_json::json;
 use support::{ApiClient, PublisherOptions, PublisherProcess, admin_token};
 
 async fn subscriber(dir: &std::path::Path) -> Subscriber {
+    subscriber_with(dir, None).await
+}
+
+/// A subscriber over the SQLite file in `dir`, pausing after `pause` when given.
+async fn subscriber_with(dir: &std::path::Path, pause: Option<&str>) -> Subscriber {
     let tb = Testbed::get();
     let store = SqlStore::connect(&format!("sqlite://{}", dir.join("subscriber.db").display())).await.unwrap();
     let mut config = SubscriberConfig::new(
@@ -28,7 +33,8 @@ async fn subscriber(dir: &std::path::Path) -> Subscriber {
         tb.var("KEYSTONE_A_IDP_ENTITY_ID"),
         tb.var("KEYSTONE_A_IDP_METADATA_URL").parse().unwrap(),
     );
-    config.lease_ttl = std::time::Duration::from_secs(20);
+    config.lease_ttl = std::time::Duration::from_secs(3);
+    config.pause_after_step = pause.map(|step| (step.to_owned(), std::time::Duration::from_secs(120)));
     Subscriber::new(
         config,
         Arc::new(store),
@@ -102,6 +108,9 @@ async fn register_discover_subscribe_k2k_refresh_revoke_cancel() {
         .register_publisher(NewPublisher {
             name: b_name.clone(),
             keystone_url: tb.url(Cloud::B),
+            // The catalog's mercador-exchange endpoint is the last publisher
+            // process started on the testbed (other tests start some too).
+            exchange_url: Some(service.url().join("v1/exchange").unwrap()),
             application_credential_id: onboarded["application_credential_id"].as_str().unwrap().into(),
             application_credential_secret: onboarded["application_credential_secret"]
                 .as_str()
@@ -116,6 +125,7 @@ async fn register_discover_subscribe_k2k_refresh_revoke_cancel() {
     sub.register_publisher(NewPublisher {
         name: dead.clone(),
         keystone_url: "http://127.0.0.1:9/v3".parse().unwrap(),
+        exchange_url: None,
         application_credential_id: "x".into(),
         application_credential_secret: "y".to_owned().into(),
     })
@@ -123,6 +133,20 @@ async fn register_discover_subscribe_k2k_refresh_revoke_cancel() {
     .unwrap();
     let stored = format!("{:?}", sub.store().get_publisher(&b_name).await.unwrap().unwrap());
     assert!(!stored.contains(onboarded["application_credential_secret"].as_str().unwrap()));
+
+    // The exchange API is in B's catalog, found with the partner credential.
+    let from_catalog = ExchangeClient::new(
+        HttpClient::new(&HttpConfig::default()).unwrap(),
+        "b",
+        &tb.url(Cloud::B),
+        onboarded["application_credential_id"].as_str().unwrap(),
+        onboarded["application_credential_secret"].as_str().unwrap().to_owned().into(),
+    )
+    .unwrap()
+    .base_url()
+    .await
+    .unwrap();
+    assert!(from_catalog.as_str().ends_with("/v1/exchange"), "{from_catalog}");
 
     // Discover: B's vregion listed; the dead publisher has its own error.
     let found = sub.discover().await.unwrap();
@@ -202,6 +226,83 @@ async fn register_discover_subscribe_k2k_refresh_revoke_cancel() {
     // Clean up.
     sub.remove_publisher(&b_name).await.unwrap();
     sub.remove_publisher(&dead).await.unwrap();
+    admin.post_empty(&format!("/v1/admin/vregions/{vregion}/withdraw")).await.expect(200);
+    admin.delete(&format!("/v1/admin/vregions/{vregion}?purge=true")).await.expect(204);
+    admin.delete(&format!("/v1/admin/partners/{partner}")).await.expect(204);
+}
+
+#[tokio::test]
+async fn killed_after_the_region_step_then_reconciled() {
+    let _turn = a_entity_turn().await;
+    let tb = Testbed::get();
+    free_entity_on_b(tb.var("KEYSTONE_A_IDP_ENTITY_ID")).await;
+    let service = PublisherProcess::start(PublisherOptions::default()).await;
+    let admin = ApiClient::new(service.url()).with_token(admin_token().await);
+    test_catalog().await;
+    let partner = name("subc");
+    let onboarded = admin.post("/v1/admin/partners", &json!({"name": partner})).await.expect(201);
+    let vregion = name("vr");
+    let spec = json!({
+        "name": vregion, "region": tb.region(Cloud::B), "service_types": ["compute"],
+        "roles": ["reader"], "max_subscriptions": 1, "partners": [partner],
+    });
+    admin.post("/v1/admin/vregions", &spec).await.expect(201);
+    admin.post_empty(&format!("/v1/admin/vregions/{vregion}/publish")).await.expect(200);
+
+    let dir = tempfile::tempdir().unwrap();
+    let first = subscriber_with(dir.path(), Some("region")).await;
+    let b_name = name("pub-b");
+    first
+        .register_publisher(NewPublisher {
+            name: b_name.clone(),
+            keystone_url: tb.url(Cloud::B),
+            // The catalog's mercador-exchange endpoint is the last publisher
+            // process started on the testbed (other tests start some too).
+            exchange_url: Some(service.url().join("v1/exchange").unwrap()),
+            application_credential_id: onboarded["application_credential_id"].as_str().unwrap().into(),
+            application_credential_secret: onboarded["application_credential_secret"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+                .into(),
+        })
+        .await
+        .unwrap();
+    let alias = name("vr-c");
+    let request = SubscribeRequest { publisher: b_name.clone(), vregion: vregion.clone(), alias: alias.clone() };
+    let pending = {
+        let (first, request) = (first.clone(), request.clone());
+        tokio::spawn(async move { first.subscribe(request).await })
+    };
+    // Wait until the region step is done and recorded, then "crash".
+    let mut paused = false;
+    for _ in 0..600 {
+        let bindings = first.list_bindings(None).await.unwrap();
+        if bindings.iter().any(|b| b.alias == alias && b.step.as_deref() == Some("region") && b.objects.len() == 2) {
+            paused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(paused, "the binding never reached the region step");
+    pending.abort();
+    assert!(pending.await.unwrap_err().is_cancelled());
+    let half = objects_on_a(&alias).await;
+    assert_eq!(half.len(), 2, "service provider and region, no endpoint yet: {half:?}");
+
+    // A new engine over the same database resumes it (once the lease expires).
+    let second = subscriber_with(dir.path(), None).await;
+    let report = second.reconcile().await.unwrap();
+    assert_eq!(report.resumed, [alias.to_string()], "{report:?}");
+    let binding = second.get_binding(&alias).await.unwrap();
+    assert_eq!(binding.state, SubscriptionState::Active);
+    assert!(objects_on_a(&alias).await.iter().any(|o| o.starts_with("endpoint public")));
+    let k2k = Keystone2Keystone::new(alice(), &format!("mercador-{alias}")).await.unwrap();
+    k2k.unscoped_token().await.expect("K2K works after the resumed binding");
+
+    assert_eq!(second.cancel(&alias).await.unwrap().state, SubscriptionState::Cancelled);
+    assert_eq!(objects_on_a(&alias).await, Vec::<String>::new());
+    second.remove_publisher(&b_name).await.unwrap();
     admin.post_empty(&format!("/v1/admin/vregions/{vregion}/withdraw")).await.expect(200);
     admin.delete(&format!("/v1/admin/vregions/{vregion}?purge=true")).await.expect(204);
     admin.delete(&format!("/v1/admin/partners/{partner}")).await.expect(204);

@@ -14,7 +14,7 @@ use crate::model::{CreatedObject, SubscriptionState};
 use crate::publisher::OfferedService;
 
 const PUBLISHER_COLUMNS: &str =
-    "id, name, keystone_url, credential_id, credential_secret_sealed, created_at, updated_at, version";
+    "id, name, keystone_url, exchange_url, credential_id, credential_secret_sealed, created_at, updated_at, version";
 const BINDING_COLUMNS: &str = "id, alias, publisher_id, publisher, vregion, state, remote_subscription_id, \
      remote_region, sp_auth_url, sp_url, services, admin_password_sealed, step, error, objects, created_at, \
      updated_at, version";
@@ -45,11 +45,13 @@ fn binding_key(record: &BindingRecord, constraint: &str) -> String {
 #[async_trait]
 impl SubscriberStore for SqlStore {
     async fn insert_publisher(&self, record: &PublisherRecord) -> StoreResult<()> {
-        let sql = format!("INSERT INTO sub_publishers ({PUBLISHER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+        let sql =
+            format!("INSERT INTO sub_publishers ({PUBLISHER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
         sqlx::query(&sql)
             .bind(&record.id)
             .bind(record.name.as_str())
             .bind(&record.keystone_url)
+            .bind(record.exchange_url.as_deref())
             .bind(&record.credential_id)
             .bind(&record.credential_secret_sealed)
             .bind(nanos(record.created_at)?)
@@ -86,8 +88,8 @@ impl SubscriberStore for SqlStore {
     async fn update_publisher(&self, record: &PublisherRecord) -> StoreResult<PublisherRecord> {
         let done = sqlx::query(
             "UPDATE sub_publishers SET name = $1, keystone_url = $2, credential_id = $3, \
-             credential_secret_sealed = $4, created_at = $5, updated_at = $6, version = version + 1 \
-             WHERE id = $7 AND version = $8",
+             credential_secret_sealed = $4, created_at = $5, updated_at = $6, exchange_url = $7, \
+             version = version + 1 WHERE id = $8 AND version = $9",
         )
         .bind(record.name.as_str())
         .bind(&record.keystone_url)
@@ -95,6 +97,7 @@ impl SubscriberStore for SqlStore {
         .bind(&record.credential_secret_sealed)
         .bind(nanos(record.created_at)?)
         .bind(nanos(record.updated_at)?)
+        .bind(record.exchange_url.as_deref())
         .bind(&record.id)
         .bind(record.version)
         .execute(&self.pool)
@@ -241,6 +244,7 @@ fn publisher_from_row(row: &AnyRow) -> StoreResult<PublisherRecord> {
         id: get(row, "id")?,
         name: name(row, "name")?,
         keystone_url: get(row, "keystone_url")?,
+        exchange_url: get(row, "exchange_url")?,
         credential_id: get(row, "credential_id")?,
         credential_secret_sealed: get(row, "credential_secret_sealed")?,
         created_at: time(row, "created_at")?,
@@ -272,4 +276,82 @@ fn binding_from_row(row: &AnyRow) -> StoreResult<BindingRecord> {
         updated_at: time(row, "updated_at")?,
         version: get(row, "version")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::model::Name;
+
+    fn n(s: &str) -> Name {
+        Name::parse("name", s).unwrap()
+    }
+
+    fn binding(id: &str, alias: &str, publisher_id: &str, vregion: &str) -> BindingRecord {
+        let now = chrono::Utc::now();
+        BindingRecord {
+            id: id.into(),
+            alias: n(alias),
+            publisher_id: publisher_id.into(),
+            publisher: n("b"),
+            vregion: n(vregion),
+            state: SubscriptionState::Requested,
+            remote_subscription_id: None,
+            remote_region: None,
+            sp_auth_url: None,
+            sp_url: None,
+            services: Vec::new(),
+            admin_password_sealed: None,
+            step: None,
+            error: None,
+            objects: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn publishers_and_bindings_round_trip_with_live_uniqueness() {
+        let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+        let now = chrono::Utc::now();
+        let p = PublisherRecord {
+            id: "p1".into(),
+            name: n("b"),
+            keystone_url: "http://b/v3".into(),
+            exchange_url: None,
+            credential_id: "c".into(),
+            credential_secret_sealed: "sealed".into(),
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        store.insert_publisher(&p).await.unwrap();
+        assert!(matches!(store.insert_publisher(&p).await, Err(StoreError::Duplicate { .. })));
+        assert_eq!(store.get_publisher(&n("b")).await.unwrap().unwrap(), p);
+        let p2 = store.update_publisher(&p).await.unwrap();
+        assert!(matches!(store.update_publisher(&p).await, Err(StoreError::Stale { .. })));
+        assert_eq!(p2.version, 1);
+
+        let b1 = binding("1", "lisbon", "p1", "vr1");
+        store.insert_binding(&b1).await.unwrap();
+        let same_alias = binding("2", "lisbon", "p1", "vr2");
+        assert!(matches!(store.insert_binding(&same_alias).await, Err(StoreError::Duplicate { .. })));
+        let same_vregion = binding("3", "porto", "p1", "vr1");
+        assert!(matches!(store.insert_binding(&same_vregion).await, Err(StoreError::Duplicate { .. })));
+        // Once finished, the alias and the vregion are free again.
+        let mut done = store.get_binding("1").await.unwrap().unwrap();
+        done.state = SubscriptionState::Cancelled;
+        store.update_binding(&done).await.unwrap();
+        store.insert_binding(&same_alias).await.unwrap();
+        store.insert_binding(&same_vregion).await.unwrap();
+        let filter = BindingFilter { alias: Some("lisbon".into()), ..Default::default() };
+        assert_eq!(store.list_bindings(&filter).await.unwrap().len(), 2);
+        let live = BindingFilter { states: vec![SubscriptionState::Requested], ..Default::default() };
+        assert_eq!(store.list_bindings(&live).await.unwrap().len(), 2);
+        assert!(store.delete_publisher("p1").await.unwrap());
+        assert!(store.list_bindings(&BindingFilter::default()).await.unwrap().is_empty());
+    }
 }

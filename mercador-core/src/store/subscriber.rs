@@ -24,6 +24,9 @@ pub struct PublisherRecord {
     pub name: Name,
     /// The publisher's Keystone URL (where its exchange API is in the catalog).
     pub keystone_url: String,
+    /// The exchange API's URL when given at registration (otherwise it is
+    /// found in the publisher's catalog).
+    pub exchange_url: Option<String>,
     /// The partner application credential's id.
     pub credential_id: String,
     /// Its secret, sealed ([`crate::secrets`]).
@@ -42,6 +45,7 @@ impl std::fmt::Debug for PublisherRecord {
             .field("id", &self.id)
             .field("name", &self.name)
             .field("keystone_url", &self.keystone_url)
+            .field("exchange_url", &self.exchange_url)
             .field("credential_id", &self.credential_id)
             .field("version", &self.version)
             .finish_non_exhaustive()

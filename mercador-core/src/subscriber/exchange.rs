@@ -133,6 +133,7 @@ struct ErrorDetail {
 #[derive(Debug, Clone)]
 pub struct ExchangeClient {
     publisher: String,
+    exchange_url: Option<Url>,
     session: Arc<Session>,
     http: HttpClient,
 }
@@ -150,15 +151,25 @@ impl ExchangeClient {
         let auth = DirectAuth::new(keystone_url, Credentials::application_credential(credential_id, secret))
             .map_err(unreachable)?;
         let session = Arc::new(Session::with_http(http.clone(), Arc::new(auth), Scope::Unscoped));
-        Ok(Self { publisher: publisher.to_string(), session, http })
+        Ok(Self { publisher: publisher.to_string(), exchange_url: None, session, http })
+    }
+
+    /// Uses this exchange URL instead of the one in the publisher's catalog.
+    pub fn with_exchange_url(mut self, url: Option<Url>) -> Self {
+        self.exchange_url = url;
+        self
     }
 
     fn unreachable(&self, source: crate::Error) -> SubscriberError {
         SubscriberError::Unreachable { publisher: self.publisher.clone(), source }
     }
 
-    /// The exchange API's base URL, from the publisher's catalog.
+    /// The exchange API's base URL: the one given, else the endpoint of
+    /// type `mercador-exchange` in the publisher's catalog.
     pub async fn base_url(&self) -> SubscriberResult<Url> {
+        if let Some(url) = &self.exchange_url {
+            return Ok(url.clone());
+        }
         self.session.endpoint(EXCHANGE_SERVICE_TYPE).await.map_err(|e| self.unreachable(e))
     }
 

@@ -39,6 +39,7 @@ impl Subscriber {
             id: Self::new_id(),
             name: new.name.clone(),
             keystone_url: new.keystone_url.to_string(),
+            exchange_url: new.exchange_url.as_ref().map(ToString::to_string),
             credential_id: new.application_credential_id,
             credential_secret_sealed: self.inner.secrets.seal(&new.application_credential_secret)?,
             created_at: now,
@@ -148,7 +149,17 @@ impl Subscriber {
         let url = Url::parse(&p.keystone_url).map_err(|e| {
             SubscriberError::Invalid(vec![ValidationError::new("keystone_url", format!("stored URL unusable: {e}"))])
         })?;
+        let exchange_url = match &p.exchange_url {
+            Some(u) => Some(Url::parse(u).map_err(|e| {
+                SubscriberError::Invalid(vec![ValidationError::new(
+                    "exchange_url",
+                    format!("stored URL unusable: {e}"),
+                )])
+            })?),
+            None => None,
+        };
         let secret = self.inner.secrets.open(&p.credential_secret_sealed)?;
-        ExchangeClient::new(self.inner.http.clone(), p.name.as_str(), &url, &p.credential_id, secret)
+        let client = ExchangeClient::new(self.inner.http.clone(), p.name.as_str(), &url, &p.credential_id, secret)?;
+        Ok(client.with_exchange_url(exchange_url))
     }
 }

@@ -22,6 +22,10 @@ pub struct NewPublisher {
     pub name: Name,
     /// The publisher's Keystone URL (`.../v3`).
     pub keystone_url: Url,
+    /// The exchange API's URL (`.../v1/exchange`), when the publisher's
+    /// catalog should not be used; by default it is found there.
+    #[serde(default)]
+    pub exchange_url: Option<Url>,
     /// The partner application credential's id.
     pub application_credential_id: String,
     /// Its secret (stored sealed; `Debug` redacts it).
@@ -40,6 +44,8 @@ pub struct PublisherView {
     pub name: Name,
     /// Its Keystone URL.
     pub keystone_url: String,
+    /// The exchange API's URL when given (else found in the catalog).
+    pub exchange_url: Option<String>,
     /// The partner application credential's id.
     pub application_credential_id: String,
     /// Registration time.
@@ -52,6 +58,7 @@ impl From<PublisherRecord> for PublisherView {
             id: r.id,
             name: r.name,
             keystone_url: r.keystone_url,
+            exchange_url: r.exchange_url,
             application_credential_id: r.credential_id,
             created_at: r.created_at,
         }
