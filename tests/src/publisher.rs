@@ -58,10 +58,27 @@ pub fn name(prefix: &str) -> Name {
 }
 
 /// Tests that subscribe with Keystone A's real entity id take turns (B
-/// accepts one identity provider per remote id).
-pub async fn a_entity_turn() -> MutexGuard<'static, ()> {
+/// accepts one identity provider per remote id): within a test binary, and
+/// across processes (two test runs on one testbed) through a file lock in
+/// the testbed's state dir.
+pub async fn a_entity_turn() -> EntityTurn {
     static TURN: OnceLock<Mutex<()>> = OnceLock::new();
-    TURN.get_or_init(|| Mutex::new(())).lock().await
+    let local = TURN.get_or_init(|| Mutex::new(())).lock().await;
+    let path = std::path::PathBuf::from(Testbed::get().var("MERCADOR_TESTBED_STATE")).join("a-entity.lock");
+    let file = tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))
+    })
+    .await
+    .expect("lock task")
+    .expect("lock the testbed's a-entity.lock");
+    EntityTurn { _local: local, _file: file }
+}
+
+/// The turn of a test using Keystone A's entity id; released when dropped.
+pub struct EntityTurn {
+    _local: MutexGuard<'static, ()>,
+    _file: nix::fcntl::Flock<std::fs::File>,
 }
 
 /// Deletes identity providers of Keystone B holding `entity_id`: the K2K
