@@ -16,7 +16,9 @@
 //! - [`extract`]: body, query and path extractors whose rejections are JSON errors;
 //! - [`openapi`]: the OpenAPI document (`GET /openapi.json`);
 //! - [`publisher`]: the router, the handlers of each face, start-up and shutdown;
-//! - [`logging`]: structured logs.
+//! - [`logging`]: structured logs;
+//! - [`subscriber`]: the subscriber service (`mercador-server subscriber --config FILE`):
+//!   publishers, discovery and bindings for Keystone A's admins, under `/v1`.
 
 pub mod auth;
 pub mod config;
@@ -25,6 +27,7 @@ pub mod extract;
 pub mod logging;
 pub mod openapi;
 pub mod publisher;
+pub mod subscriber;
 
 pub use config::PublisherServiceConfig;
 pub use publisher::{AppState, RouterOptions, router, serve};

@@ -1,4 +1,5 @@
-//! `mercador-server publisher --config FILE`: runs the publisher service.
+//! `mercador-server publisher --config FILE`: runs the publisher service;
+//! `mercador-server subscriber --config FILE`: runs the subscriber service.
 //!
 //! Exit status: 0 after a graceful stop, 1 when the service cannot start or
 //! fails (the reason on standard error), 2 for a wrong command line.
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mercador_server::config::PublisherServiceConfig;
+use mercador_server::subscriber::config::SubscriberServiceConfig;
 
 /// Mercador services.
 #[derive(Debug, Parser)]
@@ -26,12 +28,20 @@ enum Service {
         #[arg(long, short, env = "MERCADOR_CONFIG", value_name = "FILE")]
         config: PathBuf,
     },
+    /// The subscriber service: publishers, discovery and bindings for Keystone A's admins.
+    Subscriber {
+        /// The configuration file (TOML; see examples/config/subscriber.toml).
+        /// Every key can be overridden by MERCADOR_<SECTION>__<KEY>.
+        #[arg(long, short, env = "MERCADOR_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.service {
         Service::Publisher { config } => run_publisher(&config),
+        Service::Subscriber { config } => run_subscriber(&config),
     }
 }
 
@@ -51,6 +61,27 @@ fn run_publisher(path: &std::path::Path) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "the publisher service stops");
+            fail(&*e)
+        }
+    }
+}
+
+fn run_subscriber(path: &std::path::Path) -> ExitCode {
+    let config = match SubscriberServiceConfig::load(path) {
+        Ok(config) => config,
+        Err(e) => return fail(&e),
+    };
+    if let Err(e) = mercador_server::logging::init(config.server.log_format, &config.server.log_filter) {
+        return fail(&*e);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&e),
+    };
+    match runtime.block_on(mercador_server::subscriber::serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "the subscriber service stops");
             fail(&*e)
         }
     }

@@ -598,3 +598,143 @@ impl ApiClient {
         self.request(Method::PUT, path, Some(("application/json", body.to_string().into_bytes()))).await
     }
 }
+
+/// The subscriber service (`mercador-server subscriber`) over Keystone A,
+/// running as a child process: its own directory (configuration, secrets
+/// key, SQLite database, log) and port; killed when dropped.
+pub struct SubscriberProcess {
+    child: Option<Child>,
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+    config_path: PathBuf,
+    log_path: PathBuf,
+    port: u16,
+}
+
+impl fmt::Debug for SubscriberProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubscriberProcess").field("url", &self.url().as_str()).field("dir", &self.path).finish()
+    }
+}
+
+impl SubscriberProcess {
+    /// Writes a configuration for the testbed (Keystone A's admin, A's SAML
+    /// identity), starts the binary and waits until `/healthz` answers 200.
+    pub async fn start(refresh_interval_secs: u64) -> Self {
+        let tb = Testbed::get();
+        let dir = tempfile::Builder::new().prefix("mercador-subscriber-").tempdir().expect("temp dir");
+        let path = dir.path().to_path_buf();
+        let port = free_port();
+        std::fs::write(path.join("secrets.key"), random_key()).expect("write the secrets key");
+        let toml = format!(
+            r#"[server]
+listen = "127.0.0.1:{port}"
+public_url = "http://127.0.0.1:{port}"
+region = {region:?}
+refresh_interval_secs = {refresh_interval_secs}
+reconcile_interval_secs = 30
+shutdown_grace_secs = 10
+
+[keystone]
+cloud = "testbed-a"
+clouds_yaml = {clouds:?}
+
+[federation]
+entity_id = {entity_id:?}
+metadata_url = {metadata_url:?}
+
+[secrets]
+key_id = "test-1"
+key_file = "secrets.key"
+"#,
+            region = tb.region(Cloud::A),
+            clouds = tb.clouds_yaml().display().to_string(),
+            entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID"),
+            metadata_url = tb.var("KEYSTONE_A_IDP_METADATA_URL"),
+        );
+        let config_path = path.join("subscriber.toml");
+        std::fs::write(&config_path, toml).expect("write the configuration");
+        let log_path = path.join("subscriber.log");
+        let mut process = Self { child: None, dir: Some(dir), path, config_path, log_path, port };
+        process.spawn_and_wait().await;
+        process
+    }
+
+    async fn spawn_and_wait(&mut self) {
+        let log = OpenOptions::new().create(true).append(true).open(&self.log_path).expect("open the log");
+        let child = Command::new(env!("CARGO_BIN_EXE_mercador-server"))
+            .args(["subscriber", "--config"])
+            .arg(&self.config_path)
+            .current_dir(&self.path)
+            .env("RUST_LOG", "info,mercador_core=debug,mercador_server=debug,tower_http=debug")
+            .env_remove("OS_CLOUD")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn mercador-server subscriber");
+        self.child = Some(child);
+        let client = ApiClient::new(self.url());
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut last = String::from("no answer");
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().expect("try_wait")) {
+                panic!("the subscriber exited during start ({status}); log:\n{}", self.log_tail(60));
+            }
+            match client.try_get("/healthz").await {
+                Ok(answer) if answer.status == 200 => return,
+                Ok(answer) => last = answer.to_string(),
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the subscriber is not healthy after {START_TIMEOUT:?} (last: {last}); log:\n{}", self.log_tail(60));
+    }
+
+    /// The service's base URL.
+    pub fn url(&self) -> Url {
+        Url::parse(&format!("http://127.0.0.1:{}/", self.port)).expect("url")
+    }
+
+    /// The whole log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// The last `lines` lines of the log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// SIGTERM (SIGKILL after 30 s), then starts again with the same
+    /// configuration, port and database.
+    pub async fn restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline && child.try_wait().expect("try_wait").is_none() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.spawn_and_wait().await;
+    }
+}
+
+impl Drop for SubscriberProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking()
+            && let Some(dir) = self.dir.take()
+        {
+            let kept = dir.keep();
+            eprintln!("subscriber log ({}):\n{}", kept.join("subscriber.log").display(), self.log_tail(40));
+        }
+    }
+}

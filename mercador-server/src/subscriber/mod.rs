@@ -1,0 +1,551 @@
+//! The subscriber service (`mercador-server subscriber --config FILE`):
+//! the subscriber engine as REST/JSON for Keystone A's admins, with the
+//! publisher service's conventions: Keystone A tokens, admin only, JSON
+//! errors, OpenAPI at `/openapi.json`, `/healthz`, registration in A's
+//! catalog (service type [`SERVICE_TYPE`], `<public_url>/v1`), SQLite by
+//! default or PostgreSQL, graceful stop.
+//!
+//! In the background: [`Subscriber::reconcile`] at start and every
+//! `reconcile_interval_secs`; [`Subscriber::refresh_all`] every
+//! `refresh_interval_secs` (a publisher's revocation is cleaned up on A
+//! within one interval).
+//!
+//! - [`config`]: the TOML file;
+//! - [`auth`]: Keystone A token validation, admins only;
+//! - [`routes`]: the handlers.
+
+pub mod auth;
+pub mod config;
+pub mod routes;
+
+use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use mercador_core::keystone::types::{EndpointUpdate, Filter, NewEndpoint, NewService, Service, ServiceUpdate};
+use mercador_core::keystone::{CloudConfig, HttpClient, HttpConfig, IdentityApi, Interface, KeystoneClient, Session};
+use mercador_core::model::Name;
+use mercador_core::store::SqlStore;
+use mercador_core::subscriber::{Subscriber, SubscriberError, SubscriberResult};
+use secrecy::ExposeSecret;
+use tokio::sync::{Mutex, watch};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::PropagateRequestIdLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::{Instrument as _, Level};
+use url::Url;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use self::auth::{SubscriberAuth, require_admin};
+use self::config::SubscriberServiceConfig;
+use crate::auth::{AdminPolicy, TOKEN_HEADER};
+use crate::error::{ApiError, ApiResult, REQUEST_ID_HEADER, json_errors, panic_response};
+use crate::publisher::discovery::{Check, Health, OpenApiDocument};
+
+/// Service type of the subscriber's API in Keystone A's catalog.
+pub const SERVICE_TYPE: &str = "mercador-subscriber";
+const SERVICE_DESCRIPTION: &str = "Mercador subscriber: publishers, discovery and bindings of vregions (admin)";
+
+/// What every handler shares.
+#[derive(Clone, Debug)]
+pub struct SubscriberState {
+    /// The engine.
+    pub subscriber: Subscriber,
+    /// Token validation.
+    pub auth: Arc<SubscriberAuth>,
+    /// The service's public URL.
+    pub public_url: Url,
+    /// The health checks.
+    pub health: Arc<HealthProbe>,
+}
+
+/// The OpenAPI document's fixed part; paths are added by the router.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Mercador subscriber",
+        description = "The subscriber's REST API, for Keystone A's admins: publishers (registered with the partner \
+                       credential their admin handed over), discovery of the vregions they offer, bindings (a \
+                       vregion subscribed and shown on Keystone A as a region), refresh and reconciliation. Every \
+                       `/v1` request carries a Keystone A admin token in `X-Auth-Token` (or `Authorization: \
+                       Bearer`). Errors are `{\"error\": {\"code\", \"title\", \"message\", \"status\"}}`.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&TokenSecurity),
+    tags(
+        (name = "subscriber", description = "Publishers, discovery, bindings (Keystone A admins)"),
+        (name = "service", description = "Version discovery, health, this document (no token)")
+    ),
+    components(schemas(crate::error::ErrorBody))
+)]
+pub struct SubscriberApiDoc;
+
+struct TokenSecurity;
+
+impl utoipa::Modify for TokenSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            crate::openapi::SECURITY_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Auth-Token",
+                "A Keystone A token with the admin role",
+            ))),
+        );
+    }
+}
+
+/// The whole HTTP service.
+pub fn router(state: SubscriberState, options: &crate::RouterOptions) -> Router {
+    let admin = OpenApiRouter::new()
+        .routes(routes!(routes::list_publishers, routes::register_publisher))
+        .routes(routes!(routes::get_publisher, routes::remove_publisher))
+        .routes(routes!(routes::discover))
+        .routes(routes!(routes::list_bindings, routes::subscribe))
+        .routes(routes!(routes::get_binding, routes::cancel))
+        .routes(routes!(routes::refresh))
+        .routes(routes!(routes::refresh_all))
+        .routes(routes!(routes::reconcile))
+        .route_layer(middleware::from_fn_with_state(state.auth.clone(), require_admin));
+    let (routes, mut doc) = OpenApiRouter::with_openapi(SubscriberApiDoc::openapi())
+        .routes(routes!(routes::versions))
+        .routes(routes!(routes::version_v1))
+        .routes(routes!(routes::health))
+        .routes(routes!(crate::publisher::discovery::openapi_document))
+        .nest("/v1", admin)
+        .split_for_parts();
+    doc.servers = Some(vec![utoipa::openapi::Server::new(state.public_url.as_str().trim_end_matches('/'))]);
+    let document = OpenApiDocument::new(&doc);
+
+    routes
+        .fallback(no_route)
+        .with_state(state)
+        .layer(axum::Extension(document))
+        .layer(DefaultBodyLimit::max(options.body_limit))
+        .layer(RequestBodyLimitLayer::new(options.body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, options.request_timeout))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(json_errors))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(REQUEST_ID_HEADER)))
+        .layer(middleware::from_fn(request_id))
+        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE, HeaderName::from_static(TOKEN_HEADER)]))
+}
+
+async fn no_route(request: Request) -> ApiError {
+    let shown: String = request.uri().path().chars().take(100).collect();
+    ApiError::not_found(format!("no route {} {shown}; the routes are listed in /openapi.json", request.method()))
+}
+
+fn request_span(request: &Request) -> tracing::Span {
+    let id = request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let path: String = request.uri().path().chars().take(200).collect();
+    tracing::info_span!("request", id = %id, method = %request.method(), path = %path, caller = tracing::field::Empty)
+}
+
+async fn request_id(mut request: Request, next: Next) -> Response {
+    let sane = request.headers().get(REQUEST_ID_HEADER).is_some_and(|v| {
+        let b = v.as_bytes();
+        !b.is_empty() && b.len() <= 64 && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
+    });
+    if !sane && let Ok(value) = HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string()) {
+        request.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    next.run(request).await
+}
+
+/// The JSON error of an engine error (never a secret: the engine's messages carry none).
+pub fn api_error(e: SubscriberError) -> ApiError {
+    let status = match &e {
+        SubscriberError::Invalid(errors) => {
+            let fields = errors
+                .iter()
+                .map(|v| crate::error::FieldError { field: v.field.clone(), message: v.message.clone() })
+                .collect();
+            return ApiError::invalid(e.to_string(), fields);
+        }
+        SubscriberError::NotFound { .. } => StatusCode::NOT_FOUND,
+        SubscriberError::Conflict(_) => StatusCode::CONFLICT,
+        SubscriberError::Publisher { status, .. } if *status < 500 => match *status {
+            404 => StatusCode::NOT_FOUND,
+            409 => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_GATEWAY,
+        },
+        _ if e.is_transient() => {
+            tracing::warn!(error = %e, code = e.code(), "transient failure");
+            return ApiError::unavailable(e.code(), e.to_string(), 10);
+        }
+        SubscriberError::Publisher { .. } | SubscriberError::Unreachable { .. } | SubscriberError::Keystone(_) => {
+            tracing::warn!(error = %e, code = e.code(), "a Keystone or a publisher failed");
+            StatusCode::BAD_GATEWAY
+        }
+        _ => {
+            tracing::error!(error = %e, code = e.code(), "request failed");
+            return ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                e.code(),
+                "Internal error",
+                "the subscriber failed internally; retry later, and if it persists give the request id to its \
+                 operators (the service log has the details)",
+            );
+        }
+    };
+    ApiError::new(status, e.code(), e.title(), e.to_string())
+}
+
+/// Runs an engine operation in its own task (a client hanging up does not
+/// cut it between two steps); a panic becomes a 500.
+pub async fn engine<T, F>(operation: F) -> ApiResult<T>
+where
+    F: Future<Output = SubscriberResult<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::spawn(operation.instrument(tracing::Span::current())).await {
+        Ok(result) => result.map_err(api_error),
+        Err(e) => {
+            tracing::error!(error = %e, "an engine operation panicked or was cancelled");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+/// Health checks of the database and Keystone A, reused for a second.
+pub struct HealthProbe {
+    subscriber: Subscriber,
+    session: Arc<Session>,
+    last: Mutex<Option<(Instant, Health)>>,
+}
+
+impl std::fmt::Debug for HealthProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HealthProbe").finish_non_exhaustive()
+    }
+}
+
+impl HealthProbe {
+    /// Checks the engine's store, and Keystone A through the admin `session`.
+    pub fn new(subscriber: Subscriber, session: Arc<Session>) -> Self {
+        Self { subscriber, session, last: Mutex::new(None) }
+    }
+
+    /// The current health.
+    pub async fn check(&self) -> Health {
+        let mut last = self.last.lock().await;
+        if let Some((at, health)) = last.as_ref()
+            && at.elapsed() < Duration::from_secs(1)
+        {
+            return health.clone();
+        }
+        let store = self.subscriber.store().clone();
+        let session = self.session.clone();
+        let (database, keystone) = tokio::join!(
+            timed(async move {
+                let probe = Name::parse("name", "healthz").map_err(|e| e.to_string())?;
+                store.get_publisher(&probe).await.map(drop).map_err(|e| {
+                    tracing::warn!(error = %e, "health: the database fails");
+                    "the database does not answer".to_owned()
+                })
+            }),
+            timed(async move {
+                session.token().await.map(drop).map_err(|e| {
+                    tracing::warn!(error = %e, "health: cannot authenticate to Keystone A");
+                    format!("cannot authenticate to Keystone A ({})", e.kind())
+                })
+            })
+        );
+        let ok = database.status == "ok" && keystone.status == "ok";
+        let health = Health { status: if ok { "ok" } else { "unavailable" }.into(), database, keystone };
+        *last = Some((Instant::now(), health.clone()));
+        health
+    }
+}
+
+async fn timed(check: impl Future<Output = Result<(), String>>) -> Check {
+    let start = Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(5), check).await.unwrap_or_else(|_| Err("timed out".into()));
+    let latency_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match result {
+        Ok(()) => Check { status: "ok".into(), message: None, latency_ms },
+        Err(message) => Check { status: "error".into(), message: Some(message), latency_ms },
+    }
+}
+
+/// The engine and the handlers' state, built from the configuration
+/// (nothing is contacted but the database).
+pub async fn build(config: &SubscriberServiceConfig) -> anyhow::Result<(SubscriberState, String)> {
+    let k = &config.keystone;
+    let cloud = match &k.clouds_yaml {
+        Some(path) => CloudConfig::from_clouds_yaml(&k.cloud, Some(&config.resolve(path))),
+        None => CloudConfig::load(Some(&k.cloud)),
+    }
+    .with_context(|| format!("[keystone] cloud {:?}: cannot load it from clouds.yaml", k.cloud))?;
+    let region = match (&config.server.region, &cloud.region_name) {
+        (Some(region), _) | (None, Some(region)) => region.clone(),
+        (None, None) => anyhow::bail!(
+            "[server] region is missing and cloud {:?} has no region_name: name the Keystone A region to register \
+             the endpoint in",
+            k.cloud
+        ),
+    };
+    let keystone_url = k.public_url.clone().unwrap_or_else(|| cloud.auth_url.clone());
+    let session = Arc::new(cloud.session().context("[keystone] cloud: cannot build a session")?);
+    let keystone: Arc<dyn IdentityApi> = Arc::new(KeystoneClient::new(session.clone()));
+    let secrets = config.secrets_key()?;
+    let http = HttpClient::new(&HttpConfig::default()).context("cannot build the HTTP client")?;
+    let store = SqlStore::connect(config.database_url().expose_secret())
+        .await
+        .context("[database] url: cannot open or migrate the database")?;
+    let subscriber =
+        Subscriber::new(config.subscriber_config(keystone_url), Arc::new(store), keystone.clone(), secrets, http);
+    let auth = Arc::new(SubscriberAuth::new(
+        keystone,
+        AdminPolicy { role: k.admin_role.clone(), projects: k.admin_projects.clone() },
+        Duration::from_secs(k.token_cache_ttl_secs),
+        k.token_cache_capacity,
+    ));
+    let health = Arc::new(HealthProbe::new(subscriber.clone(), session));
+    Ok((SubscriberState { subscriber, auth, public_url: config.server.public_url.clone(), health }, region))
+}
+
+fn gone_is_fine(result: mercador_core::Result<()>) -> mercador_core::Result<()> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+/// Registers the API in Keystone A's catalog, convergently (the
+/// publisher's registration idea): one service of type [`SERVICE_TYPE`]
+/// named after it (duplicates from replicas starting together: the smallest
+/// id wins, the others are deleted), with one public endpoint in `region`
+/// at `<public_url>/v1` (a moved service converges to the new URL).
+pub async fn register_in_catalog(keystone: &dyn IdentityApi, public_url: &Url, region: &str) -> anyhow::Result<()> {
+    let url = format!("{}/v1", public_url.as_str().trim_end_matches('/'));
+    if keystone.get_region(region).await.is_err_and(|e| e.is_not_found()) {
+        anyhow::bail!("Keystone A has no region {region:?}; set [server] region to one of `openstack region list`");
+    }
+    for _ in 0..5 {
+        let ours = |s: &Service| s.name.as_deref() == Some(SERVICE_TYPE);
+        let list = || async {
+            Ok::<_, mercador_core::Error>(
+                keystone
+                    .list_services(&Filter::new().service_type(SERVICE_TYPE))
+                    .await?
+                    .into_iter()
+                    .filter(ours)
+                    .collect::<Vec<Service>>(),
+            )
+        };
+        let mut services = list().await?;
+        if services.is_empty() {
+            services.push(
+                keystone
+                    .create_service(&NewService {
+                        service_type: SERVICE_TYPE.into(),
+                        name: Some(SERVICE_TYPE.into()),
+                        description: Some(SERVICE_DESCRIPTION.into()),
+                        enabled: true,
+                    })
+                    .await?,
+            );
+        }
+        services.sort_by(|a, b| a.id.cmp(&b.id));
+        let service = services.remove(0);
+        for duplicate in services {
+            gone_is_fine(keystone.delete_service(&duplicate.id).await)?;
+        }
+        if !service.enabled || service.description.as_deref() != Some(SERVICE_DESCRIPTION) {
+            let update = ServiceUpdate {
+                enabled: Some(true),
+                description: Some(SERVICE_DESCRIPTION.into()),
+                ..Default::default()
+            };
+            gone_is_fine(keystone.update_service(&service.id, &update).await.map(|_| ()))?;
+        }
+        let filter = Filter::new().service_id(&service.id).interface(Interface::Public).region_id(region);
+        let mut endpoints = keystone.list_endpoints(&filter).await?;
+        endpoints.retain(|e| e.region_id.as_deref() == Some(region));
+        if endpoints.is_empty() {
+            let new = NewEndpoint {
+                service_id: service.id.clone(),
+                interface: Interface::Public,
+                url: url.clone(),
+                region_id: Some(region.into()),
+                enabled: true,
+            };
+            match keystone.create_endpoint(&new).await {
+                Ok(e) => endpoints.push(e),
+                Err(e) if e.is_not_found() || e.kind() == mercador_core::ErrorKind::InvalidInput => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        endpoints.sort_by(|a, b| a.id.cmp(&b.id));
+        let endpoint = endpoints.remove(0);
+        for duplicate in endpoints {
+            gone_is_fine(keystone.delete_endpoint(&duplicate.id).await)?;
+        }
+        if endpoint.url != url || !endpoint.enabled {
+            let update = EndpointUpdate { url: Some(url.clone()), enabled: Some(true), ..Default::default() };
+            match keystone.update_endpoint(&endpoint.id, &update).await {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let now = list().await?;
+        if now.len() == 1 && now[0].id == service.id {
+            tracing::info!(service_type = SERVICE_TYPE, %url, region, "registered in Keystone A's catalog");
+            return Ok(());
+        }
+    }
+    anyhow::bail!("the catalog entry of {SERVICE_TYPE} keeps changing (other replicas starting?); retry")
+}
+
+/// Runs the subscriber service until SIGTERM or SIGINT.
+pub async fn serve(config: SubscriberServiceConfig) -> anyhow::Result<()> {
+    let (state, region) = build(&config).await?;
+    let subscriber = state.subscriber.clone();
+    let public_url = config.server.public_url.clone();
+    let options = crate::RouterOptions {
+        body_limit: config.server.body_limit,
+        request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+    };
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("[server] listen: cannot listen on {}", config.server.listen))?;
+    register_in_catalog(subscriber.keystone().as_ref(), &public_url, &region).await.with_context(|| {
+        format!(
+            "cannot register the service in Keystone A's catalog (region {region:?}, [server] public_url \
+             {public_url}); check that Keystone A answers and that [keystone] cloud is an admin"
+        )
+    })?;
+
+    let (stop, stopped) = watch::channel(false);
+    let every = |secs: u64| Some(secs).filter(|s| *s > 0).map(Duration::from_secs);
+    let reconciler = tokio::spawn(background(
+        subscriber.clone(),
+        Job::Reconcile,
+        every(config.server.reconcile_interval_secs),
+        stopped.clone(),
+    ));
+    let refresher =
+        tokio::spawn(background(subscriber, Job::Refresh, every(config.server.refresh_interval_secs), stopped.clone()));
+
+    let app = router(state, &options);
+    let mut shutdown = stopped.clone();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .into_future();
+    tokio::pin!(server);
+    tracing::info!(listen = %config.server.listen, "subscriber service ready");
+
+    let result = tokio::select! {
+        result = &mut server => result.context("the HTTP server failed"),
+        signal = shutdown_signal() => {
+            let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+            tracing::info!(signal, grace_secs = grace.as_secs(), "shutting down: waiting for running requests");
+            let _ = stop.send(true);
+            match tokio::time::timeout(grace, &mut server).await {
+                Ok(result) => result.context("the HTTP server failed"),
+                Err(_) => {
+                    tracing::warn!("requests still running after the grace period; stopping anyway");
+                    Ok(())
+                }
+            }
+        }
+    };
+    let _ = stop.send(true);
+    reconciler.abort();
+    refresher.abort();
+    tracing::info!("subscriber service stopped");
+    result
+}
+
+async fn shutdown_signal() -> &'static str {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    /// At once, then every interval.
+    Reconcile,
+    /// Every interval (not at start: the reconciliation runs then).
+    Refresh,
+}
+
+/// One background job; each pass in its own task, a failing or panicking
+/// pass is logged and the next one runs.
+async fn background(subscriber: Subscriber, job: Job, interval: Option<Duration>, mut stopped: watch::Receiver<bool>) {
+    let mut first = true;
+    loop {
+        if !(first && matches!(job, Job::Refresh)) {
+            let s = subscriber.clone();
+            let pass = tokio::spawn(
+                async move {
+                    match job {
+                        Job::Reconcile => s.reconcile().await.map(|r| {
+                            let quiet = r.resumed.is_empty() && r.finished.is_empty() && r.failed.is_empty();
+                            if !quiet {
+                                tracing::info!(resumed = ?r.resumed, finished = ?r.finished, failed = ?r.failed, "reconciled");
+                            }
+                        }),
+                        Job::Refresh => s.refresh_all().await.map(|r| {
+                            tracing::info!(
+                                healthy = r.healthy.len(),
+                                repaired = ?r.repaired,
+                                revoked = ?r.revoked,
+                                failed = ?r.failed,
+                                "refreshed every binding"
+                            );
+                        }),
+                    }
+                }
+                .instrument(tracing::info_span!("background", job = ?job)),
+            );
+            match pass.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, job = ?job, "background pass failed; the next one retries"),
+                Err(e) => tracing::error!(error = %e, job = ?job, "background pass panicked; the next one retries"),
+            }
+        }
+        first = false;
+        let Some(interval) = interval else { return };
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+    }
+}
