@@ -6,8 +6,9 @@
 
 use std::fmt;
 
+use super::Interface;
 use super::api::IdentityApi;
-use super::error::{Error, Result};
+use super::error::{Error, ErrorKind, Result};
 use super::types::*;
 
 /// What an `ensure_*` call did.
@@ -437,4 +438,112 @@ pub async fn ensure_application_credential(
         return Ok(Ensured::new(existing, Outcome::Adopted));
     }
     create_or_adopt!(api.create_application_credential(user_id, credential), find())
+}
+
+/// How many times [`ensure_sole_catalog_entry`] re-checks before giving up.
+const SOLE_ENTRY_ATTEMPTS: usize = 5;
+
+/// One service of `service_type` named `name`, with one public endpoint in
+/// `region` at `url`; returns that endpoint. The service's description and
+/// `enabled` converge, as do the endpoint's URL and `enabled` (a moved
+/// service converges to the new URL).
+///
+/// Why not [`ensure_service`] and [`ensure_endpoint`]: Keystone has no
+/// uniqueness on services or endpoints, so replicas of a service starting
+/// together can each create one. Here every replica keeps the one with the
+/// smallest id and deletes the others (a service with its endpoints), then
+/// checks again until exactly one service remains; a deletion racing
+/// another replica's is fine. After [`SOLE_ENTRY_ATTEMPTS`] rounds without
+/// a stable catalog it fails with [`Error::Contended`].
+///
+/// The region must exist (check it first for a helpful message).
+pub async fn ensure_sole_catalog_entry(
+    api: &dyn IdentityApi,
+    service_type: &str,
+    name: &str,
+    description: &str,
+    url: &str,
+    region: &str,
+) -> Result<Endpoint> {
+    let ours = |s: &Service| s.name.as_deref() == Some(name);
+    let list = || async {
+        Ok::<_, Error>(
+            api.list_services(&Filter::new().service_type(service_type))
+                .await?
+                .into_iter()
+                .filter(ours)
+                .collect::<Vec<Service>>(),
+        )
+    };
+    for _ in 0..SOLE_ENTRY_ATTEMPTS {
+        let mut services = list().await?;
+        if services.is_empty() {
+            services.push(
+                api.create_service(&NewService {
+                    service_type: service_type.into(),
+                    name: Some(name.into()),
+                    description: Some(description.into()),
+                    enabled: true,
+                })
+                .await?,
+            );
+        }
+        services.sort_by(|a, b| a.id.cmp(&b.id));
+        let service = services.remove(0);
+        for duplicate in services {
+            gone_is_fine(api.delete_service(&duplicate.id).await)?;
+        }
+        if !service.enabled || service.description.as_deref() != Some(description) {
+            let update =
+                ServiceUpdate { enabled: Some(true), description: Some(description.into()), ..Default::default() };
+            gone_is_fine(api.update_service(&service.id, &update).await.map(|_| ()))?;
+        }
+        let filter = Filter::new().service_id(&service.id).interface(Interface::Public).region_id(region);
+        let mut endpoints = api.list_endpoints(&filter).await?;
+        endpoints.retain(|e| e.region_id.as_deref() == Some(region));
+        if endpoints.is_empty() {
+            let created = api
+                .create_endpoint(&NewEndpoint {
+                    service_id: service.id.clone(),
+                    interface: Interface::Public,
+                    url: url.into(),
+                    region_id: Some(region.into()),
+                    enabled: true,
+                })
+                .await;
+            match created {
+                Ok(e) => endpoints.push(e),
+                // Another replica deleted this service meanwhile: again.
+                Err(e) if e.is_not_found() || e.kind() == ErrorKind::InvalidInput => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        endpoints.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut endpoint = endpoints.remove(0);
+        for duplicate in endpoints {
+            gone_is_fine(api.delete_endpoint(&duplicate.id).await)?;
+        }
+        if endpoint.url != url || !endpoint.enabled {
+            let update = EndpointUpdate { url: Some(url.into()), enabled: Some(true), ..Default::default() };
+            match api.update_endpoint(&endpoint.id, &update).await {
+                Ok(e) => endpoint = e,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        // Stable when this service is still the only one of its kind.
+        let now = list().await?;
+        if now.len() == 1 && now[0].id == service.id {
+            return Ok(endpoint);
+        }
+    }
+    Err(Error::Contended(format!("the catalog entry of {service_type}")))
+}
+
+/// A deletion or update of something another replica already deleted.
+fn gone_is_fine(result: Result<()>) -> Result<()> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
 }

@@ -159,6 +159,10 @@ pub enum Error {
     /// The configuration is incomplete or wrong.
     #[error("configuration error: {0}")]
     Configuration(String),
+    /// A convergent change kept being undone by concurrent writers (other
+    /// replicas starting together); retrying later may succeed.
+    #[error("{0} keeps changing (other replicas starting?); retry")]
+    Contended(String),
 }
 
 impl Error {
@@ -170,6 +174,7 @@ impl Error {
             Self::InvalidInput(_) => ErrorKind::InvalidInput,
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::Configuration(_) => ErrorKind::Configuration,
+            Self::Contended(_) => ErrorKind::Conflict,
         }
     }
 
@@ -196,7 +201,7 @@ impl Error {
             Self::Api { message, .. } | Self::Federation { message, .. } => scrub(message),
             Self::Transport { reason, .. } => scrub(reason),
             Self::InvalidResponse { detail, .. } => scrub(detail),
-            Self::InvalidInput(m) | Self::NotFound(m) | Self::Configuration(m) => scrub(m),
+            Self::InvalidInput(m) | Self::NotFound(m) | Self::Configuration(m) | Self::Contended(m) => scrub(m),
         }
         self
     }

@@ -29,8 +29,8 @@ use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use mercador_core::keystone::types::{EndpointUpdate, Filter, NewEndpoint, NewService, Service, ServiceUpdate};
-use mercador_core::keystone::{CloudConfig, HttpClient, HttpConfig, IdentityApi, Interface, KeystoneClient, Session};
+use mercador_core::keystone::ensure::ensure_sole_catalog_entry;
+use mercador_core::keystone::{CloudConfig, HttpClient, HttpConfig, IdentityApi, KeystoneClient, Session};
 use mercador_core::model::Name;
 use mercador_core::store::SqlStore;
 use mercador_core::subscriber::{Subscriber, SubscriberError, SubscriberResult};
@@ -324,98 +324,20 @@ pub async fn build(config: &SubscriberServiceConfig) -> anyhow::Result<(Subscrib
     Ok((SubscriberState { subscriber, auth, public_url: config.server.public_url.clone(), health }, region))
 }
 
-fn gone_is_fine(result: mercador_core::Result<()>) -> mercador_core::Result<()> {
-    match result {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
-    }
-}
-
-/// Registers the API in Keystone A's catalog, convergently (the
-/// publisher's registration idea): one service of type [`SERVICE_TYPE`]
-/// named after it (duplicates from replicas starting together: the smallest
-/// id wins, the others are deleted), with one public endpoint in `region`
-/// at `<public_url>/v1` (a moved service converges to the new URL).
+/// Registers the API in Keystone A's catalog, convergently (as the
+/// publisher does, [`ensure_sole_catalog_entry`]): one service of type
+/// [`SERVICE_TYPE`] named after it (duplicates from replicas starting
+/// together: the smallest id wins, the others are deleted), with one public
+/// endpoint in `region` at `<public_url>/v1` (a moved service converges to
+/// the new URL).
 pub async fn register_in_catalog(keystone: &dyn IdentityApi, public_url: &Url, region: &str) -> anyhow::Result<()> {
     let url = format!("{}/v1", public_url.as_str().trim_end_matches('/'));
     if keystone.get_region(region).await.is_err_and(|e| e.is_not_found()) {
         anyhow::bail!("Keystone A has no region {region:?}; set [server] region to one of `openstack region list`");
     }
-    for _ in 0..5 {
-        let ours = |s: &Service| s.name.as_deref() == Some(SERVICE_TYPE);
-        let list = || async {
-            Ok::<_, mercador_core::Error>(
-                keystone
-                    .list_services(&Filter::new().service_type(SERVICE_TYPE))
-                    .await?
-                    .into_iter()
-                    .filter(ours)
-                    .collect::<Vec<Service>>(),
-            )
-        };
-        let mut services = list().await?;
-        if services.is_empty() {
-            services.push(
-                keystone
-                    .create_service(&NewService {
-                        service_type: SERVICE_TYPE.into(),
-                        name: Some(SERVICE_TYPE.into()),
-                        description: Some(SERVICE_DESCRIPTION.into()),
-                        enabled: true,
-                    })
-                    .await?,
-            );
-        }
-        services.sort_by(|a, b| a.id.cmp(&b.id));
-        let service = services.remove(0);
-        for duplicate in services {
-            gone_is_fine(keystone.delete_service(&duplicate.id).await)?;
-        }
-        if !service.enabled || service.description.as_deref() != Some(SERVICE_DESCRIPTION) {
-            let update = ServiceUpdate {
-                enabled: Some(true),
-                description: Some(SERVICE_DESCRIPTION.into()),
-                ..Default::default()
-            };
-            gone_is_fine(keystone.update_service(&service.id, &update).await.map(|_| ()))?;
-        }
-        let filter = Filter::new().service_id(&service.id).interface(Interface::Public).region_id(region);
-        let mut endpoints = keystone.list_endpoints(&filter).await?;
-        endpoints.retain(|e| e.region_id.as_deref() == Some(region));
-        if endpoints.is_empty() {
-            let new = NewEndpoint {
-                service_id: service.id.clone(),
-                interface: Interface::Public,
-                url: url.clone(),
-                region_id: Some(region.into()),
-                enabled: true,
-            };
-            match keystone.create_endpoint(&new).await {
-                Ok(e) => endpoints.push(e),
-                Err(e) if e.is_not_found() || e.kind() == mercador_core::ErrorKind::InvalidInput => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        endpoints.sort_by(|a, b| a.id.cmp(&b.id));
-        let endpoint = endpoints.remove(0);
-        for duplicate in endpoints {
-            gone_is_fine(keystone.delete_endpoint(&duplicate.id).await)?;
-        }
-        if endpoint.url != url || !endpoint.enabled {
-            let update = EndpointUpdate { url: Some(url.clone()), enabled: Some(true), ..Default::default() };
-            match keystone.update_endpoint(&endpoint.id, &update).await {
-                Ok(_) => {}
-                Err(e) if e.is_not_found() => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let now = list().await?;
-        if now.len() == 1 && now[0].id == service.id {
-            tracing::info!(service_type = SERVICE_TYPE, %url, region, "registered in Keystone A's catalog");
-            return Ok(());
-        }
-    }
-    anyhow::bail!("the catalog entry of {SERVICE_TYPE} keeps changing (other replicas starting?); retry")
+    ensure_sole_catalog_entry(keystone, SERVICE_TYPE, SERVICE_TYPE, SERVICE_DESCRIPTION, &url, region).await?;
+    tracing::info!(service_type = SERVICE_TYPE, %url, region, "registered in Keystone A's catalog");
+    Ok(())
 }
 
 /// Runs the subscriber service until SIGTERM or SIGINT.
