@@ -15,6 +15,10 @@
 //!   The partner's name then comes from the token only, never from the request.
 //!
 //! Keystone unreachable while validating: 503, nothing cached.
+//!
+//! [`TokenValidator`] (token extraction, validation cache, admin policy) is
+//! shared with the subscriber service ([`crate::subscriber::auth`]), which
+//! validates Keystone A tokens with its own [`Wording`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,7 +31,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use mercador_core::ErrorKind;
-use mercador_core::keystone::TokenInfo;
+use mercador_core::keystone::{IdentityApi, TokenInfo};
 use mercador_core::model::Name;
 use mercador_core::publisher::Publisher;
 use mercador_core::store::PartnerState;
@@ -143,18 +147,61 @@ impl Expiry<[u8; 32], Validation> for ValidationExpiry {
     }
 }
 
-/// Validates tokens with Keystone B, caches the answers, and tells admins
-/// and partners apart.
-pub struct Authenticator {
-    publisher: Publisher,
+/// What a [`TokenValidator`] tells its callers: each service names its own
+/// Keystone and API.
+#[derive(Debug)]
+pub struct Wording {
+    /// The Keystone validating tokens ("Keystone B"), in log messages.
+    pub keystone: &'static str,
+    /// 401 `missing_token` without any token header.
+    pub no_token: &'static str,
+    /// 401 `missing_token` when `Authorization` is not `Bearer <token>`.
+    pub not_bearer: &'static str,
+    /// 401 `invalid_token`.
+    pub invalid_token: &'static str,
+    /// 503 `keystone_unavailable`: Keystone unreachable.
+    pub unavailable: &'static str,
+    /// 503 `keystone_error`: any other failure to validate.
+    pub keystone_error: &'static str,
+    /// 403 `admin_required`, from the policy.
+    pub admin_required: fn(&AdminPolicy) -> String,
+}
+
+/// The publisher's wording (Keystone B).
+pub const PUBLISHER_WORDING: Wording = Wording {
+    keystone: "Keystone B",
+    no_token: "no token: send a Keystone B token in the X-Auth-Token header",
+    not_bearer: "the Authorization header is not \"Bearer <token>\"; send a Keystone B token in X-Auth-Token",
+    invalid_token: "the token is invalid, expired or revoked; get a new one from Keystone B and send it in \
+                    X-Auth-Token",
+    unavailable: "Keystone B cannot be reached to validate the token; retry in a few seconds",
+    keystone_error: "the publisher cannot validate tokens with Keystone B at the moment (its operators find why in \
+                     the service log); retry later",
+    admin_required: |policy| {
+        format!(
+            "the admin API needs a token with role {:?} scoped to the system or to one of the projects {} of \
+             Keystone B; partners use /v1/exchange",
+            policy.role,
+            policy.projects.join(", ")
+        )
+    },
+};
+
+/// Validates tokens with one Keystone (through an admin session), caches
+/// the answers under the tokens' SHA-256, and admits admins by an
+/// [`AdminPolicy`]. Shared by the publisher ([`Authenticator`]) and the
+/// subscriber service.
+pub struct TokenValidator {
+    keystone: Arc<dyn IdentityApi>,
     policy: AdminPolicy,
     max_ttl: Duration,
     cache: Cache<[u8; 32], Validation>,
+    wording: &'static Wording,
 }
 
-impl fmt::Debug for Authenticator {
+impl fmt::Debug for TokenValidator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Authenticator")
+        f.debug_struct("TokenValidator")
             .field("policy", &self.policy)
             .field("max_ttl", &self.max_ttl)
             .field("cached", &self.cache.entry_count())
@@ -162,18 +209,30 @@ impl fmt::Debug for Authenticator {
     }
 }
 
-impl Authenticator {
-    /// An authenticator validating with the engine's Keystone B session,
-    /// caching up to `capacity` tokens for at most `max_ttl` each.
-    pub fn new(publisher: Publisher, policy: AdminPolicy, max_ttl: Duration, capacity: u64) -> Self {
+impl AsRef<TokenValidator> for TokenValidator {
+    fn as_ref(&self) -> &TokenValidator {
+        self
+    }
+}
+
+impl TokenValidator {
+    /// A validator asking `keystone` (an admin session), caching up to
+    /// `capacity` tokens for at most `max_ttl` each.
+    pub fn new(
+        keystone: Arc<dyn IdentityApi>,
+        policy: AdminPolicy,
+        max_ttl: Duration,
+        capacity: u64,
+        wording: &'static Wording,
+    ) -> Self {
         let cache = Cache::builder().max_capacity(capacity).expire_after(ValidationExpiry).build();
-        Self { publisher, policy, max_ttl, cache }
+        Self { keystone, policy, max_ttl, cache, wording }
     }
 
     /// The bearer of the request's token; 401 without a valid one, 503 when
-    /// Keystone B cannot say.
+    /// Keystone cannot say.
     pub async fn identify(&self, headers: &HeaderMap) -> ApiResult<Arc<Identity>> {
-        let token = token_of(headers)?;
+        let token = token_of(headers, self.wording)?;
         let key: [u8; 32] = Sha256::digest(token.expose_secret().as_bytes()).into();
         let validation =
             self.cache.try_get_with(key, self.validate(token)).await.map_err(|e: Arc<ApiError>| ApiError::clone(&e))?;
@@ -181,14 +240,15 @@ impl Authenticator {
             Validation::Valid { identity, .. } if identity.expires_at > Utc::now() => Ok(identity),
             Validation::Valid { .. } => {
                 self.cache.invalidate(&key).await;
-                Err(invalid_token())
+                Err(invalid_token(self.wording))
             }
-            Validation::Invalid => Err(invalid_token()),
+            Validation::Invalid => Err(invalid_token(self.wording)),
         }
     }
 
     async fn validate(&self, token: SecretString) -> ApiResult<Validation> {
-        match self.publisher.keystone().validate_token(&token).await {
+        let keystone = self.wording.keystone;
+        match self.keystone.validate_token(&token).await {
             Ok(info) => {
                 let identity = Arc::new(Identity::from(&info));
                 let left = (identity.expires_at - Utc::now()).to_std().unwrap_or_default();
@@ -197,25 +257,16 @@ impl Authenticator {
             }
             Err(e) => match e.kind() {
                 ErrorKind::NotFound | ErrorKind::InvalidInput => {
-                    tracing::info!("Keystone B refused the token");
+                    tracing::info!("{keystone} refused the token");
                     Ok(Validation::Invalid)
                 }
                 ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Tls => {
-                    tracing::warn!(error = %e, "cannot validate a token: Keystone B unreachable");
-                    Err(ApiError::unavailable(
-                        "keystone_unavailable",
-                        "Keystone B cannot be reached to validate the token; retry in a few seconds",
-                        10,
-                    ))
+                    tracing::warn!(error = %e, "cannot validate a token: {keystone} unreachable");
+                    Err(ApiError::unavailable("keystone_unavailable", self.wording.unavailable, 10))
                 }
                 _ => {
-                    tracing::error!(error = %e, "cannot validate a token with Keystone B");
-                    Err(ApiError::unavailable(
-                        "keystone_error",
-                        "the publisher cannot validate tokens with Keystone B at the moment (its operators find \
-                         why in the service log); retry later",
-                        30,
-                    ))
+                    tracing::error!(error = %e, "cannot validate a token with {keystone}");
+                    Err(ApiError::unavailable("keystone_error", self.wording.keystone_error, 30))
                 }
             },
         }
@@ -226,15 +277,47 @@ impl Authenticator {
         if self.policy.admits(identity) {
             return Ok(AdminCaller { user_id: identity.user_id.clone() });
         }
-        Err(ApiError::forbidden(
-            "admin_required",
-            format!(
-                "the admin API needs a token with role {:?} scoped to the system or to one of the projects {} \
-                 of Keystone B; partners use /v1/exchange",
-                self.policy.role,
-                self.policy.projects.join(", ")
-            ),
-        ))
+        Err(ApiError::forbidden("admin_required", (self.wording.admin_required)(&self.policy)))
+    }
+}
+
+/// Validates tokens with Keystone B ([`TokenValidator`]) and tells admins
+/// and partners apart.
+pub struct Authenticator {
+    validator: TokenValidator,
+    publisher: Publisher,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator").field("validator", &self.validator).finish_non_exhaustive()
+    }
+}
+
+impl AsRef<TokenValidator> for Authenticator {
+    fn as_ref(&self) -> &TokenValidator {
+        &self.validator
+    }
+}
+
+impl Authenticator {
+    /// An authenticator validating with the engine's Keystone B session,
+    /// caching up to `capacity` tokens for at most `max_ttl` each.
+    pub fn new(publisher: Publisher, policy: AdminPolicy, max_ttl: Duration, capacity: u64) -> Self {
+        let validator =
+            TokenValidator::new(publisher.keystone().clone(), policy, max_ttl, capacity, &PUBLISHER_WORDING);
+        Self { validator, publisher }
+    }
+
+    /// The bearer of the request's token; 401 without a valid one, 503 when
+    /// Keystone B cannot say.
+    pub async fn identify(&self, headers: &HeaderMap) -> ApiResult<Arc<Identity>> {
+        self.validator.identify(headers).await
+    }
+
+    /// The caller as an admin; 403 otherwise.
+    pub fn admin(&self, identity: &Identity) -> ApiResult<AdminCaller> {
+        self.validator.admin(identity)
     }
 
     /// The caller as a partner; 403 otherwise.
@@ -259,50 +342,40 @@ impl Authenticator {
     }
 }
 
-fn invalid_token() -> ApiError {
-    ApiError::unauthorized(
-        "invalid_token",
-        "the token is invalid, expired or revoked; get a new one from Keystone B and send it in X-Auth-Token",
-    )
+fn invalid_token(wording: &Wording) -> ApiError {
+    ApiError::unauthorized("invalid_token", wording.invalid_token)
 }
 
 /// The token of the request: `X-Auth-Token`, else `Authorization: Bearer`.
-fn token_of(headers: &HeaderMap) -> ApiResult<SecretString> {
-    let value = match headers.get(TOKEN_HEADER) {
-        Some(v) => v.as_bytes(),
-        None => match headers.get(AUTHORIZATION) {
-            Some(v) => {
-                let v = v.as_bytes();
-                match v.get(..7) {
-                    Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => v.get(7..).unwrap_or_default(),
-                    _ => {
-                        return Err(ApiError::unauthorized(
-                            "missing_token",
-                            "the Authorization header is not \"Bearer <token>\"; send a Keystone B token in \
-                             X-Auth-Token",
-                        ));
-                    }
-                }
+pub(crate) fn token_of(headers: &HeaderMap, wording: &Wording) -> ApiResult<SecretString> {
+    let missing = |message: &'static str| ApiError::unauthorized("missing_token", message);
+    let value = match (headers.get(TOKEN_HEADER), headers.get(AUTHORIZATION)) {
+        (Some(v), _) => v.as_bytes(),
+        (None, Some(v)) => {
+            let v = v.as_bytes();
+            match v.get(..7) {
+                Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => v.get(7..).unwrap_or_default(),
+                _ => return Err(missing(wording.not_bearer)),
             }
-            None => {
-                return Err(ApiError::unauthorized(
-                    "missing_token",
-                    "no token: send a Keystone B token in the X-Auth-Token header",
-                ));
-            }
-        },
+        }
+        (None, None) => return Err(missing(wording.no_token)),
     };
     let value = value.trim_ascii();
     if value.is_empty() || value.len() > MAX_TOKEN_LEN || !value.iter().all(|b| b.is_ascii_graphic()) {
-        return Err(invalid_token());
+        return Err(invalid_token(wording));
     }
-    let text = String::from_utf8_lossy(value).into_owned();
-    Ok(SecretString::from(text))
+    Ok(SecretString::from(String::from_utf8_lossy(value).into_owned()))
 }
 
-/// Middleware of the admin face: 401/403 unless the caller is an admin;
-/// puts an [`AdminCaller`] in the request's extensions.
-pub async fn require_admin(State(auth): State<Arc<Authenticator>>, mut request: Request, next: Next) -> Response {
+/// Middleware of the admin face (and of every subscriber route): 401/403
+/// unless the caller is an admin; puts an [`AdminCaller`] in the request's
+/// extensions.
+pub async fn require_admin<A: AsRef<TokenValidator>>(
+    State(auth): State<Arc<A>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let auth = (*auth).as_ref();
     let caller = match auth.identify(request.headers()).await.and_then(|id| auth.admin(&id)) {
         Ok(caller) => caller,
         Err(e) => return e.into_response(),
@@ -361,16 +434,16 @@ mod tests {
     #[test]
     fn tokens_from_headers() {
         let mut h = HeaderMap::new();
-        assert_eq!(token_of(&h).unwrap_err().code(), "missing_token");
+        assert_eq!(token_of(&h, &PUBLISHER_WORDING).unwrap_err().code(), "missing_token");
         h.insert(AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(token_of(&h).unwrap_err().code(), "missing_token");
+        assert_eq!(token_of(&h, &PUBLISHER_WORDING).unwrap_err().code(), "missing_token");
         h.insert(AUTHORIZATION, HeaderValue::from_static("bearer  gAAAA123 "));
-        assert_eq!(token_of(&h).unwrap().expose_secret(), "gAAAA123");
+        assert_eq!(token_of(&h, &PUBLISHER_WORDING).unwrap().expose_secret(), "gAAAA123");
         h.insert(TOKEN_HEADER, HeaderValue::from_static("xyz"));
-        assert_eq!(token_of(&h).unwrap().expose_secret(), "xyz");
+        assert_eq!(token_of(&h, &PUBLISHER_WORDING).unwrap().expose_secret(), "xyz");
         h.insert(TOKEN_HEADER, HeaderValue::from_static("a b"));
-        assert_eq!(token_of(&h).unwrap_err().code(), "invalid_token");
+        assert_eq!(token_of(&h, &PUBLISHER_WORDING).unwrap_err().code(), "invalid_token");
         h.insert(TOKEN_HEADER, HeaderValue::from_str(&"a".repeat(MAX_TOKEN_LEN + 1)).unwrap());
-        assert_eq!(token_of(&h).unwrap_err().code(), "invalid_token");
+        assert_eq!(token_of(&h, &PUBLISHER_WORDING).unwrap_err().code(), "invalid_token");
     }
 }

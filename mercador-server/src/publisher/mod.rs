@@ -98,7 +98,7 @@ pub fn router(state: AppState, options: &RouterOptions) -> Router {
         .routes(routes!(admin::get_subscription))
         .routes(routes!(admin::revoke_subscription))
         .routes(routes!(admin::reconcile))
-        .route_layer(middleware::from_fn_with_state(auth.clone(), require_admin));
+        .route_layer(middleware::from_fn_with_state(auth.clone(), require_admin::<Authenticator>));
     let exchange = OpenApiRouter::new()
         .routes(routes!(exchange::offered_vregions))
         .routes(routes!(exchange::list_subscriptions, exchange::subscribe))

@@ -119,7 +119,7 @@ pub fn router(state: SubscriberState, options: &crate::RouterOptions) -> Router 
         .routes(routes!(routes::refresh))
         .routes(routes!(routes::refresh_all))
         .routes(routes!(routes::reconcile))
-        .route_layer(middleware::from_fn_with_state(state.auth.clone(), require_admin));
+        .route_layer(middleware::from_fn_with_state(state.auth.clone(), require_admin::<SubscriberAuth>));
     let (routes, mut doc) = OpenApiRouter::with_openapi(SubscriberApiDoc::openapi())
         .routes(routes!(routes::versions))
         .routes(routes!(routes::version_v1))
@@ -319,6 +319,7 @@ pub async fn build(config: &SubscriberServiceConfig) -> anyhow::Result<(Subscrib
         AdminPolicy { role: k.admin_role.clone(), projects: k.admin_projects.clone() },
         Duration::from_secs(k.token_cache_ttl_secs),
         k.token_cache_capacity,
+        &auth::WORDING,
     ));
     let health = Arc::new(HealthProbe::new(subscriber.clone(), session));
     Ok((SubscriberState { subscriber, auth, public_url: config.server.public_url.clone(), health }, region))
