@@ -26,7 +26,7 @@ use url::Url;
 pub const ENV_PREFIX: &str = "MERCADOR_";
 
 /// How to generate a secrets key, repeated in every message about it.
-const KEY_HINT: &str = "generate one with `head -c 32 /dev/urandom | base64`";
+pub(crate) const KEY_HINT: &str = "generate one with `head -c 32 /dev/urandom | base64`";
 
 /// A configuration the service refuses, with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -197,48 +197,48 @@ pub struct TestingSection {
     pub pause_after_step: Option<String>,
 }
 
-fn default_listen() -> SocketAddr {
+pub(crate) fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8780))
 }
-fn default_body_limit() -> usize {
+pub(crate) fn default_body_limit() -> usize {
     1024 * 1024
 }
-fn default_request_timeout() -> u64 {
+pub(crate) fn default_request_timeout() -> u64 {
     120
 }
-fn default_reconcile_interval() -> u64 {
+pub(crate) fn default_reconcile_interval() -> u64 {
     30
 }
-fn default_shutdown_grace() -> u64 {
+pub(crate) fn default_shutdown_grace() -> u64 {
     30
 }
-fn default_log_filter() -> String {
+pub(crate) fn default_log_filter() -> String {
     "info".into()
 }
-fn default_lease_ttl() -> u64 {
+pub(crate) fn default_lease_ttl() -> u64 {
     120
 }
-fn default_admin_role() -> String {
+pub(crate) fn default_admin_role() -> String {
     "admin".into()
 }
-fn default_admin_projects() -> Vec<String> {
+pub(crate) fn default_admin_projects() -> Vec<String> {
     vec!["Default/admin".into()]
 }
-fn default_token_cache_ttl() -> u64 {
+pub(crate) fn default_token_cache_ttl() -> u64 {
     300
 }
-fn default_token_cache_capacity() -> u64 {
+pub(crate) fn default_token_cache_capacity() -> u64 {
     10_000
 }
-fn default_partners_domain() -> String {
+pub(crate) fn default_partners_domain() -> String {
     "mercador-partners".into()
 }
-fn default_partner_role() -> String {
+pub(crate) fn default_partner_role() -> String {
     "member".into()
 }
 
 /// Strings that may look like numbers in the environment (`2026` as a key id).
-fn opt_string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn opt_string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Scalar {
@@ -259,19 +259,7 @@ impl PublisherServiceConfig {
     /// Reads `path` and the `MERCADOR_<SECTION>__<KEY>` variables, then
     /// checks the result ([`Self::validate`]).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        if !path.is_file() {
-            return Err(ConfigError(format!(
-                "{} does not exist or is not a file; start from examples/config/publisher.toml",
-                path.display()
-            )));
-        }
-        // Only variables naming a section: MERCADOR_TESTBED_ENV and the like are not ours.
-        let env = Env::prefixed(ENV_PREFIX).split("__").filter(|key| {
-            key.as_str()
-                .split_once('.')
-                .is_some_and(|(section, _)| SECTIONS.iter().any(|s| s.eq_ignore_ascii_case(section)))
-        });
-        Self::from_figment(Figment::new().merge(Toml::file_exact(path)).merge(env), path)
+        Self::from_figment(file_and_env(path, "publisher").map_err(ConfigError)?, path)
     }
 
     /// Reads a configuration from TOML text (and no environment); relative
@@ -281,17 +269,8 @@ impl PublisherServiceConfig {
     }
 
     fn from_figment(figment: Figment, path: &Path) -> Result<Self, ConfigError> {
-        let mut config: Self = figment.extract().map_err(|e| {
-            let all: Vec<String> = e.into_iter().map(|e| describe(&e)).collect();
-            ConfigError(format!(
-                "{}: {}; see examples/config/publisher.toml for every key",
-                path.display(),
-                all.join("; ")
-            ))
-        })?;
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        config.base_dir = std::path::absolute(dir)
-            .map_err(|e| ConfigError(format!("cannot resolve the directory of {}: {e}", path.display())))?;
+        let (mut config, base_dir): (Self, _) = extract(figment, path, "publisher").map_err(ConfigError)?;
+        config.base_dir = base_dir;
         config.validate()?;
         Ok(config)
     }
@@ -315,23 +294,7 @@ impl PublisherServiceConfig {
         if self.server.lease_ttl_secs < 10 {
             return err("server] lease_ttl_secs", "must be at least 10 (default 120)");
         }
-        if self.keystone.cloud.trim().is_empty() {
-            return err("keystone] cloud", "is empty; name the clouds.yaml entry of Keystone B's admin");
-        }
-        if self.keystone.admin_role.trim().is_empty() {
-            return err("keystone] admin_role", "is empty; name the role of the API's admins (default admin)");
-        }
-        for p in &self.keystone.admin_projects {
-            if !p.split_once('/').is_some_and(|(d, p)| !d.is_empty() && !p.is_empty()) {
-                return err(
-                    "keystone] admin_projects",
-                    &format!("{p:?} is not \"<domain name>/<project name>\" (e.g. \"Default/admin\")"),
-                );
-            }
-        }
-        if self.keystone.token_cache_ttl_secs > 3600 {
-            return err("keystone] token_cache_ttl_secs", "must be at most 3600 (default 300)");
-        }
+        self.keystone.validate("Keystone B").map_err(ConfigError)?;
         if let Some(step) = &self.testing.pause_after_step {
             parse_pause(step).map_err(|e| ConfigError(format!("[testing] pause_after_step: {e}")))?;
         }
@@ -355,37 +318,7 @@ impl PublisherServiceConfig {
     /// The secrets key, from `key` or `key_file`; refuses a missing or
     /// invalid one, naming the setting.
     pub fn secrets_key(&self) -> Result<SecretsKey, ConfigError> {
-        let s = &self.secrets;
-        let Some(id) = s.key_id.as_deref().filter(|id| !id.is_empty()) else {
-            return Err(ConfigError(
-                "[secrets] key_id is missing: name the key (e.g. \"2026-01\"; bound to every value it seals, \
-                 change it when the key changes)"
-                    .into(),
-            ));
-        };
-        let key = match (&s.key, &s.key_file) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError("[secrets] set key or key_file, not both".into()));
-            }
-            (Some(key), None) => key.clone(),
-            (None, Some(file)) => {
-                let file = self.resolve(file);
-                let text = std::fs::read_to_string(&file).map_err(|e| {
-                    ConfigError(format!("[secrets] key_file: cannot read {}: {e}; {KEY_HINT}", file.display()))
-                })?;
-                SecretString::from(text.trim().to_owned())
-            }
-            (None, None) => {
-                return Err(ConfigError(format!(
-                    "[secrets] key is missing: set key_file (a file holding the key) or the variable \
-                     MERCADOR_SECRETS__KEY; {KEY_HINT}"
-                )));
-            }
-        };
-        if key.expose_secret().trim().is_empty() {
-            return Err(ConfigError(format!("[secrets] the key is empty; {KEY_HINT}")));
-        }
-        SecretsKey::from_base64(id, &key).map_err(|e| ConfigError(format!("[secrets] {e}")))
+        self.secrets.key(&self.base_dir).map_err(ConfigError)
     }
 
     /// `[testing] pause_after_step`, parsed.
@@ -411,8 +344,101 @@ impl PublisherServiceConfig {
     }
 }
 
+/// The file at `path` overridden by the `MERCADOR_<SECTION>__<KEY>`
+/// variables; `service` names the example (`examples/config/<service>.toml`).
+pub(crate) fn file_and_env(path: &Path, service: &str) -> Result<Figment, String> {
+    if !path.is_file() {
+        return Err(format!(
+            "{} does not exist or is not a file; start from examples/config/{service}.toml",
+            path.display()
+        ));
+    }
+    // Only variables naming a section: MERCADOR_TESTBED_ENV and the like are not ours.
+    let env = Env::prefixed(ENV_PREFIX).split("__").filter(|key| {
+        key.as_str()
+            .split_once('.')
+            .is_some_and(|(section, _)| SECTIONS.iter().any(|s| s.eq_ignore_ascii_case(section)))
+    });
+    Ok(Figment::new().merge(Toml::file_exact(path)).merge(env))
+}
+
+/// The configuration in `figment` (read from `path`) and the absolute
+/// directory its relative paths are resolved against.
+pub(crate) fn extract<T: serde::de::DeserializeOwned>(
+    figment: Figment,
+    path: &Path,
+    service: &str,
+) -> Result<(T, PathBuf), String> {
+    let config: T = figment.extract().map_err(|e| {
+        let all: Vec<String> = e.into_iter().map(|e| describe(&e)).collect();
+        format!("{}: {}; see examples/config/{service}.toml for every key", path.display(), all.join("; "))
+    })?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let base_dir =
+        std::path::absolute(dir).map_err(|e| format!("cannot resolve the directory of {}: {e}", path.display()))?;
+    Ok((config, base_dir))
+}
+
+impl KeystoneSection {
+    /// Checks what serde cannot; `keystone` names the Keystone ("Keystone B").
+    pub(crate) fn validate(&self, keystone: &str) -> Result<(), String> {
+        // "[keystone] cloud] ...": the services' wording since the start.
+        let err = |key: &str, what: &str| Err(format!("[keystone] {key}] {what}"));
+        if self.cloud.trim().is_empty() {
+            return err("cloud", &format!("is empty; name the clouds.yaml entry of {keystone}'s admin"));
+        }
+        if self.admin_role.trim().is_empty() {
+            return err("admin_role", "is empty; name the role of the API's admins (default admin)");
+        }
+        for p in &self.admin_projects {
+            if !p.split_once('/').is_some_and(|(d, p)| !d.is_empty() && !p.is_empty()) {
+                return err(
+                    "admin_projects",
+                    &format!("{p:?} is not \"<domain name>/<project name>\" (e.g. \"Default/admin\")"),
+                );
+            }
+        }
+        if self.token_cache_ttl_secs > 3600 {
+            return err("token_cache_ttl_secs", "must be at most 3600 (default 300)");
+        }
+        Ok(())
+    }
+}
+
+impl SecretsSection {
+    /// The secrets key, from `key` or `key_file` (resolved against
+    /// `base_dir`); refuses a missing or invalid one, naming the setting.
+    pub(crate) fn key(&self, base_dir: &Path) -> Result<SecretsKey, String> {
+        let Some(id) = self.key_id.as_deref().filter(|id| !id.is_empty()) else {
+            return Err("[secrets] key_id is missing: name the key (e.g. \"2026-01\"; bound to every value it seals, \
+                        change it when the key changes)"
+                .into());
+        };
+        let key = match (&self.key, &self.key_file) {
+            (Some(_), Some(_)) => return Err("[secrets] set key or key_file, not both".into()),
+            (Some(key), None) => key.clone(),
+            (None, Some(file)) => {
+                let file = if file.is_absolute() { file.clone() } else { base_dir.join(file) };
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| format!("[secrets] key_file: cannot read {}: {e}; {KEY_HINT}", file.display()))?;
+                SecretString::from(text.trim().to_owned())
+            }
+            (None, None) => {
+                return Err(format!(
+                    "[secrets] key is missing: set key_file (a file holding the key) or the variable \
+                     MERCADOR_SECRETS__KEY; {KEY_HINT}"
+                ));
+            }
+        };
+        if key.expose_secret().trim().is_empty() {
+            return Err(format!("[secrets] the key is empty; {KEY_HINT}"));
+        }
+        SecretsKey::from_base64(id, &key).map_err(|e| format!("[secrets] {e}"))
+    }
+}
+
 /// One figment error as "key: what is wrong".
-fn describe(e: &figment::Error) -> String {
+pub(crate) fn describe(e: &figment::Error) -> String {
     let key = e.path.join(".");
     let kind = e.kind.to_string();
     let hint = match &e.kind {

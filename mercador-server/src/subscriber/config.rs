@@ -5,29 +5,32 @@
 //!
 //! `[keystone]`, `[database]` and `[secrets]` have the publisher's shape
 //! (with Keystone A instead of B); `[server]` adds `refresh_interval_secs`;
-//! `[federation]` names Keystone A's SAML identity provider.
+//! `[federation]` names Keystone A's SAML identity provider. Loading,
+//! error wording, `[keystone]` checks and the secrets key are the
+//! publisher's ([`crate::config`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Format, Toml};
 use mercador_core::secrets::SecretsKey;
 use mercador_core::subscriber::SubscriberConfig;
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Deserializer};
+use secrecy::SecretString;
+use serde::Deserialize;
 use url::Url;
 
-use crate::config::{DatabaseSection, ENV_PREFIX, KeystoneSection, LogFormat, SecretsSection};
+use crate::config::{
+    DatabaseSection, KeystoneSection, LogFormat, SecretsSection, default_body_limit, default_lease_ttl,
+    default_log_filter, default_reconcile_interval, default_request_timeout, default_shutdown_grace, extract,
+    file_and_env, opt_string_or_number,
+};
 
 /// A configuration the subscriber service refuses, with what to do about it.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
-
-const KEY_HINT: &str = "generate one with `head -c 32 /dev/urandom | base64`";
-const SECTIONS: &[&str] = &["server", "keystone", "federation", "database", "secrets", "testing"];
 
 fn error(message: impl Into<String>) -> ConfigError {
     ConfigError(message.into())
@@ -114,58 +117,14 @@ pub struct FederationSection {
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8781))
 }
-fn default_body_limit() -> usize {
-    1024 * 1024
-}
-fn default_request_timeout() -> u64 {
-    120
-}
 fn default_refresh_interval() -> u64 {
     300
-}
-fn default_reconcile_interval() -> u64 {
-    30
-}
-fn default_shutdown_grace() -> u64 {
-    30
-}
-fn default_log_filter() -> String {
-    "info".into()
-}
-fn default_lease_ttl() -> u64 {
-    120
-}
-
-fn opt_string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Scalar {
-        S(String),
-        I(i64),
-        U(u64),
-    }
-    Ok(Option::<Scalar>::deserialize(d)?.map(|s| match s {
-        Scalar::S(s) => s,
-        Scalar::I(i) => i.to_string(),
-        Scalar::U(u) => u.to_string(),
-    }))
 }
 
 impl SubscriberServiceConfig {
     /// Reads `path` and the `MERCADOR_<SECTION>__<KEY>` variables, then checks the result.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        if !path.is_file() {
-            return Err(error(format!(
-                "{} does not exist or is not a file; start from examples/config/subscriber.toml",
-                path.display()
-            )));
-        }
-        let env = Env::prefixed(ENV_PREFIX).split("__").filter(|key| {
-            key.as_str()
-                .split_once('.')
-                .is_some_and(|(section, _)| SECTIONS.iter().any(|s| s.eq_ignore_ascii_case(section)))
-        });
-        Self::from_figment(Figment::new().merge(Toml::file_exact(path)).merge(env), path)
+        Self::from_figment(file_and_env(path, "subscriber").map_err(error)?, path)
     }
 
     /// Reads a configuration from TOML text (and no environment).
@@ -174,13 +133,8 @@ impl SubscriberServiceConfig {
     }
 
     fn from_figment(figment: Figment, path: &Path) -> Result<Self, ConfigError> {
-        let mut config: Self = figment.extract().map_err(|e| {
-            let all: Vec<String> = e.into_iter().map(|e| describe(&e)).collect();
-            error(format!("{}: {}; see examples/config/subscriber.toml for every key", path.display(), all.join("; ")))
-        })?;
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        config.base_dir = std::path::absolute(dir)
-            .map_err(|e| error(format!("cannot resolve the directory of {}: {e}", path.display())))?;
+        let (mut config, base_dir): (Self, _) = extract(figment, path, "subscriber").map_err(error)?;
+        config.base_dir = base_dir;
         config.validate()?;
         Ok(config)
     }
@@ -200,23 +154,7 @@ impl SubscriberServiceConfig {
         if self.server.lease_ttl_secs < 10 {
             return err("server] lease_ttl_secs", "must be at least 10 (default 120)");
         }
-        if self.keystone.cloud.trim().is_empty() {
-            return err("keystone] cloud", "is empty; name the clouds.yaml entry of Keystone A's admin");
-        }
-        if self.keystone.admin_role.trim().is_empty() {
-            return err("keystone] admin_role", "is empty; name the role of the API's admins (default admin)");
-        }
-        for p in &self.keystone.admin_projects {
-            if !p.split_once('/').is_some_and(|(d, p)| !d.is_empty() && !p.is_empty()) {
-                return err(
-                    "keystone] admin_projects",
-                    &format!("{p:?} is not \"<domain name>/<project name>\" (e.g. \"Default/admin\")"),
-                );
-            }
-        }
-        if self.keystone.token_cache_ttl_secs > 3600 {
-            return err("keystone] token_cache_ttl_secs", "must be at most 3600 (default 300)");
-        }
+        self.keystone.validate("Keystone A").map_err(error)?;
         if self.federation.entity_id.trim().is_empty() {
             return err("federation] entity_id", "is empty; give Keystone A's [saml] idp_entity_id");
         }
@@ -248,34 +186,7 @@ impl SubscriberServiceConfig {
 
     /// The secrets key, from `key` or `key_file` (the publisher's rules).
     pub fn secrets_key(&self) -> Result<SecretsKey, ConfigError> {
-        let s = &self.secrets;
-        let Some(id) = s.key_id.as_deref().filter(|id| !id.is_empty()) else {
-            return Err(error(
-                "[secrets] key_id is missing: name the key (e.g. \"2026-01\"; bound to every value it seals, \
-                 change it when the key changes)",
-            ));
-        };
-        let key = match (&s.key, &s.key_file) {
-            (Some(_), Some(_)) => return Err(error("[secrets] set key or key_file, not both")),
-            (Some(key), None) => key.clone(),
-            (None, Some(file)) => {
-                let file = self.resolve(file);
-                let text = std::fs::read_to_string(&file).map_err(|e| {
-                    error(format!("[secrets] key_file: cannot read {}: {e}; {KEY_HINT}", file.display()))
-                })?;
-                SecretString::from(text.trim().to_owned())
-            }
-            (None, None) => {
-                return Err(error(format!(
-                    "[secrets] key is missing: set key_file (a file holding the key) or the variable \
-                     MERCADOR_SECRETS__KEY; {KEY_HINT}"
-                )));
-            }
-        };
-        if key.expose_secret().trim().is_empty() {
-            return Err(error(format!("[secrets] the key is empty; {KEY_HINT}")));
-        }
-        SecretsKey::from_base64(id, &key).map_err(|e| error(format!("[secrets] {e}")))
+        self.secrets.key(&self.base_dir).map_err(error)
     }
 
     /// The engine's configuration; `keystone_url` is Keystone A's URL as
@@ -294,22 +205,10 @@ impl SubscriberServiceConfig {
     }
 }
 
-fn describe(e: &figment::Error) -> String {
-    let key = e.path.join(".");
-    let kind = e.kind.to_string();
-    let hint = match &e.kind {
-        figment::error::Kind::MissingField(field) => {
-            let full = if key.is_empty() { field.to_string() } else { format!("{key}.{field}") };
-            return format!("{full} is missing; set it (see the example)");
-        }
-        figment::error::Kind::UnknownField(..) => " (check its spelling and its section)",
-        _ => "",
-    };
-    if key.is_empty() { format!("{kind}{hint}") } else { format!("{key}: {kind}{hint}") }
-}
-
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
 
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
