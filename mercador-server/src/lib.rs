@@ -27,6 +27,7 @@ pub mod extract;
 pub mod logging;
 pub mod openapi;
 pub mod publisher;
+mod shutdown;
 pub mod subscriber;
 
 pub use config::PublisherServiceConfig;

@@ -4,11 +4,12 @@
 //! Exit status: 0 after a graceful stop, 1 when the service cannot start or
 //! fails (the reason on standard error), 2 for a wrong command line.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mercador_server::config::PublisherServiceConfig;
+use mercador_server::config::{LogFormat, PublisherServiceConfig};
 use mercador_server::subscriber::config::SubscriberServiceConfig;
 
 /// Mercador services.
@@ -40,48 +41,48 @@ enum Service {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.service {
-        Service::Publisher { config } => run_publisher(&config),
-        Service::Subscriber { config } => run_subscriber(&config),
+        Service::Publisher { config } => run(
+            "publisher",
+            PublisherServiceConfig::load(&config),
+            |c| (c.server.log_format, c.server.log_filter.clone()),
+            mercador_server::serve,
+        ),
+        Service::Subscriber { config } => run(
+            "subscriber",
+            SubscriberServiceConfig::load(&config),
+            |c| (c.server.log_format, c.server.log_filter.clone()),
+            mercador_server::subscriber::serve,
+        ),
     }
 }
 
-fn run_publisher(path: &std::path::Path) -> ExitCode {
-    let config = match PublisherServiceConfig::load(path) {
+/// Starts the logs as `config` says, then runs `serve` on a new runtime.
+fn run<C, E, F>(
+    service: &str,
+    config: Result<C, E>,
+    logs: impl FnOnce(&C) -> (LogFormat, String),
+    serve: impl FnOnce(C) -> F,
+) -> ExitCode
+where
+    E: std::error::Error + 'static,
+    F: Future<Output = anyhow::Result<()>>,
+{
+    let config = match config {
         Ok(config) => config,
         Err(e) => return fail(&e),
     };
-    if let Err(e) = mercador_server::logging::init(config.server.log_format, &config.server.log_filter) {
+    let (format, filter) = logs(&config);
+    if let Err(e) = mercador_server::logging::init(format, &filter) {
         return fail(&*e);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return fail(&e),
     };
-    match runtime.block_on(mercador_server::serve(config)) {
+    match runtime.block_on(serve(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "the publisher service stops");
-            fail(&*e)
-        }
-    }
-}
-
-fn run_subscriber(path: &std::path::Path) -> ExitCode {
-    let config = match SubscriberServiceConfig::load(path) {
-        Ok(config) => config,
-        Err(e) => return fail(&e),
-    };
-    if let Err(e) = mercador_server::logging::init(config.server.log_format, &config.server.log_filter) {
-        return fail(&*e);
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => return fail(&e),
-    };
-    match runtime.block_on(mercador_server::subscriber::serve(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "the subscriber service stops");
+            tracing::error!(error = format!("{e:#}"), "the {service} service stops");
             fail(&*e)
         }
     }

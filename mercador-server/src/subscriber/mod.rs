@@ -18,7 +18,7 @@ pub mod auth;
 pub mod config;
 pub mod routes;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -372,53 +372,13 @@ pub async fn serve(config: SubscriberServiceConfig) -> anyhow::Result<()> {
         tokio::spawn(background(subscriber, Job::Refresh, every(config.server.refresh_interval_secs), stopped.clone()));
 
     let app = router(state, &options);
-    let mut shutdown = stopped.clone();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .into_future();
-    tokio::pin!(server);
-    tracing::info!(listen = %config.server.listen, "subscriber service ready");
-
-    let result = tokio::select! {
-        result = &mut server => result.context("the HTTP server failed"),
-        signal = shutdown_signal() => {
-            let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-            tracing::info!(signal, grace_secs = grace.as_secs(), "shutting down: waiting for running requests");
-            let _ = stop.send(true);
-            match tokio::time::timeout(grace, &mut server).await {
-                Ok(result) => result.context("the HTTP server failed"),
-                Err(_) => {
-                    tracing::warn!("requests still running after the grace period; stopping anyway");
-                    Ok(())
-                }
-            }
-        }
-    };
-    let _ = stop.send(true);
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let result =
+        crate::shutdown::serve_until_signal(listener, app, config.server.listen, &stop, grace, "subscriber").await;
     reconciler.abort();
     refresher.abort();
     tracing::info!("subscriber service stopped");
     result
-}
-
-async fn shutdown_signal() -> &'static str {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = terminate => "SIGTERM",
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
