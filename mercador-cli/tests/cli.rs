@@ -275,7 +275,7 @@ async fn admin_and_partner_faces_output_formats_and_exit_codes() {
     admin(&["vregion", "create", "--file", "/no/such/spec.yaml"]).fails_with(2, "cannot read the spec file");
     admin(&["vregion", "frobnicate"]).fails_with(2, "unrecognized subcommand");
     mercador(&testbed_clouds(), "", &["serve", "subscriber", "--config", "/dev/null"])
-        .fails_with(1, "not available yet");
+        .fails_with(2, "start from examples/config/subscriber.toml");
 
     // The partner: offers, subscribe with synthetic metadata, its subscriptions, cancel.
     let clouds = partner_clouds(dir.path(), &onboarded, &region.id);
