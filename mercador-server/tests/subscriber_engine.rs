@@ -1,7 +1,10 @@
 //! The subscriber engine against a real publisher service (child process
 //! over Keystone B) and the real Keystone A: register, discover, subscribe
-//! (service provider, region, endpoints on A; alice's K2K through it),
-//! refresh, revocation noticed by refresh, cancel from A.
+//! (service provider, region and endpoints on A; alice's K2K through it),
+//! refresh, revocation noticed by refresh, cancel from A; a crash after the
+//! region step; a forced cancel once the publisher is gone for good. Every
+//! test runs on SQLite and on the testbed's PostgreSQL (`..._sqlite`,
+//! `..._postgres`, one body).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,20 +17,21 @@ use mercador_core::keystone::types::Filter;
 use mercador_core::keystone::{HttpClient, HttpConfig, IdentityApi};
 use mercador_core::model::{Name, SubscriptionState};
 use mercador_core::store::SqlStore;
-use mercador_core::subscriber::{ExchangeClient, NewPublisher, SubscribeRequest, Subscriber, SubscriberConfig};
-use mercador_tests::publisher::{a_entity_turn, alice, free_entity_on_b, name, secrets_key, test_catalog};
+use mercador_core::subscriber::{
+    ExchangeClient, NewPublisher, PublisherView, SubscribeRequest, Subscriber, SubscriberConfig,
+};
+use mercador_tests::publisher::{
+    a_entity_turn, alice, free_entity_on_b, fresh_postgres_database, name, secrets_key, sqlite_url, test_catalog,
+};
 use mercador_tests::{Cloud, Testbed};
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{ApiClient, PublisherOptions, PublisherProcess, admin_token};
 
-async fn subscriber(dir: &std::path::Path) -> Subscriber {
-    subscriber_with(dir, None).await
-}
-
-/// A subscriber over the SQLite file in `dir`, pausing after `pause` when given.
-async fn subscriber_with(dir: &std::path::Path, pause: Option<&str>) -> Subscriber {
+/// A subscriber over the database at `database_url`, pausing for two
+/// minutes after the step `pause` when given.
+async fn subscriber_with(database_url: &str, pause: Option<&str>) -> Subscriber {
     let tb = Testbed::get();
-    let store = SqlStore::connect(&format!("sqlite://{}", dir.join("subscriber.db").display())).await.unwrap();
+    let store = SqlStore::connect(database_url).await.unwrap();
     let mut config = SubscriberConfig::new(
         tb.url(Cloud::A),
         tb.var("KEYSTONE_A_IDP_ENTITY_ID"),
@@ -42,6 +46,46 @@ async fn subscriber_with(dir: &std::path::Path, pause: Option<&str>) -> Subscrib
         secrets_key(),
         HttpClient::new(&HttpConfig::default()).unwrap(),
     )
+}
+
+/// Publisher B's side through its admin API: a partner (`prefix`) for A
+/// and a published vregion of `service_types` offered to it. Returns the
+/// partner, its onboarding answer (with the credential) and the vregion.
+async fn offer(admin: &ApiClient, prefix: &str, service_types: &[&str]) -> (Name, Value, Name) {
+    test_catalog().await;
+    let partner = name(prefix);
+    let onboarded = admin.post("/v1/admin/partners", &json!({"name": partner})).await.expect(201);
+    let vregion = name("vr");
+    let spec = json!({
+        "name": vregion, "region": Testbed::get().region(Cloud::B), "service_types": service_types,
+        "roles": ["reader"], "max_subscriptions": 1, "partners": [partner],
+    });
+    admin.post("/v1/admin/vregions", &spec).await.expect(201);
+    admin.post_empty(&format!("/v1/admin/vregions/{vregion}/publish")).await.expect(200);
+    (partner, onboarded, vregion)
+}
+
+/// Registers the publisher `service` at `sub` with the partner credential
+/// in `onboarded`; returns the registration's answer.
+async fn register(sub: &Subscriber, service: &PublisherProcess, onboarded: &Value) -> PublisherView {
+    sub.register_publisher(NewPublisher {
+        name: name("pub-b"),
+        keystone_url: Testbed::get().url(Cloud::B),
+        // The catalog's mercador-exchange endpoint is the last publisher
+        // process started on the testbed (other tests start some too).
+        exchange_url: Some(service.url().join("v1/exchange").unwrap()),
+        application_credential_id: onboarded["application_credential_id"].as_str().unwrap().into(),
+        application_credential_secret: onboarded["application_credential_secret"].as_str().unwrap().to_owned().into(),
+    })
+    .await
+    .unwrap()
+}
+
+/// Withdraws and purges the vregion and removes the partner at B.
+async fn clean_b(admin: &ApiClient, partner: &Name, vregion: &Name) {
+    admin.post_empty(&format!("/v1/admin/vregions/{vregion}/withdraw")).await.expect(200);
+    admin.delete(&format!("/v1/admin/vregions/{vregion}?purge=true")).await.expect(204);
+    admin.delete(&format!("/v1/admin/partners/{partner}")).await.expect(204);
 }
 
 /// What Keystone A holds of a binding: its service provider, region and
@@ -70,7 +114,16 @@ fn region_listed(alias: &Name) -> bool {
 }
 
 #[tokio::test]
-async fn register_discover_subscribe_k2k_refresh_revoke_cancel() {
+async fn register_discover_subscribe_k2k_refresh_revoke_cancel_sqlite() {
+    register_discover_subscribe_k2k_refresh_revoke_cancel(&sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn register_discover_subscribe_k2k_refresh_revoke_cancel_postgres() {
+    register_discover_subscribe_k2k_refresh_revoke_cancel(&fresh_postgres_database().await).await;
+}
+
+async fn register_discover_subscribe_k2k_refresh_revoke_cancel(database_url: &str) {
     let _turn = a_entity_turn().await;
     let tb = Testbed::get();
     let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_string();
@@ -79,47 +132,13 @@ async fn register_discover_subscribe_k2k_refresh_revoke_cancel() {
     // Publisher B: a partner for A and a vregion offered to it.
     let service = PublisherProcess::start(PublisherOptions::default()).await;
     let admin = ApiClient::new(service.url()).with_token(admin_token().await);
-    test_catalog().await;
-    let partner = name("sub");
-    let onboarded = admin.post("/v1/admin/partners", &json!({"name": partner})).await.expect(201);
-    let vregion = name("vr");
-    admin
-        .post(
-            "/v1/admin/vregions",
-            &json!({
-                "name": vregion,
-                "region": tb.region(Cloud::B),
-                "service_types": ["identity", "compute"],
-                "roles": ["reader"],
-                "max_subscriptions": 1,
-                "partners": [partner],
-            }),
-        )
-        .await
-        .expect(201);
-    admin.post_empty(&format!("/v1/admin/vregions/{vregion}/publish")).await.expect(200);
+    let (partner, onboarded, vregion) = offer(&admin, "sub", &["identity", "compute"]).await;
 
     // Subscriber A registers B with the partner credential, and a
     // publisher nobody answers for.
-    let dir = tempfile::tempdir().unwrap();
-    let sub = subscriber(dir.path()).await;
-    let b_name = name("pub-b");
-    let view = sub
-        .register_publisher(NewPublisher {
-            name: b_name.clone(),
-            keystone_url: tb.url(Cloud::B),
-            // The catalog's mercador-exchange endpoint is the last publisher
-            // process started on the testbed (other tests start some too).
-            exchange_url: Some(service.url().join("v1/exchange").unwrap()),
-            application_credential_id: onboarded["application_credential_id"].as_str().unwrap().into(),
-            application_credential_secret: onboarded["application_credential_secret"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-                .into(),
-        })
-        .await
-        .unwrap();
+    let sub = subscriber_with(database_url, None).await;
+    let view = register(&sub, &service, &onboarded).await;
+    let b_name = view.name.clone();
     assert!(!serde_json::to_string(&view).unwrap().contains("secret"), "no secret in the view");
     let dead = name("pub-dead");
     sub.register_publisher(NewPublisher {
@@ -226,48 +245,29 @@ async fn register_discover_subscribe_k2k_refresh_revoke_cancel() {
     // Clean up.
     sub.remove_publisher(&b_name).await.unwrap();
     sub.remove_publisher(&dead).await.unwrap();
-    admin.post_empty(&format!("/v1/admin/vregions/{vregion}/withdraw")).await.expect(200);
-    admin.delete(&format!("/v1/admin/vregions/{vregion}?purge=true")).await.expect(204);
-    admin.delete(&format!("/v1/admin/partners/{partner}")).await.expect(204);
+    clean_b(&admin, &partner, &vregion).await;
 }
 
 #[tokio::test]
-async fn killed_after_the_region_step_then_reconciled() {
+async fn killed_after_the_region_step_then_reconciled_sqlite() {
+    killed_after_the_region_step_then_reconciled(&sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn killed_after_the_region_step_then_reconciled_postgres() {
+    killed_after_the_region_step_then_reconciled(&fresh_postgres_database().await).await;
+}
+
+async fn killed_after_the_region_step_then_reconciled(database_url: &str) {
     let _turn = a_entity_turn().await;
     let tb = Testbed::get();
     free_entity_on_b(tb.var("KEYSTONE_A_IDP_ENTITY_ID")).await;
     let service = PublisherProcess::start(PublisherOptions::default()).await;
     let admin = ApiClient::new(service.url()).with_token(admin_token().await);
-    test_catalog().await;
-    let partner = name("subc");
-    let onboarded = admin.post("/v1/admin/partners", &json!({"name": partner})).await.expect(201);
-    let vregion = name("vr");
-    let spec = json!({
-        "name": vregion, "region": tb.region(Cloud::B), "service_types": ["compute"],
-        "roles": ["reader"], "max_subscriptions": 1, "partners": [partner],
-    });
-    admin.post("/v1/admin/vregions", &spec).await.expect(201);
-    admin.post_empty(&format!("/v1/admin/vregions/{vregion}/publish")).await.expect(200);
+    let (partner, onboarded, vregion) = offer(&admin, "subc", &["compute"]).await;
 
-    let dir = tempfile::tempdir().unwrap();
-    let first = subscriber_with(dir.path(), Some("region")).await;
-    let b_name = name("pub-b");
-    first
-        .register_publisher(NewPublisher {
-            name: b_name.clone(),
-            keystone_url: tb.url(Cloud::B),
-            // The catalog's mercador-exchange endpoint is the last publisher
-            // process started on the testbed (other tests start some too).
-            exchange_url: Some(service.url().join("v1/exchange").unwrap()),
-            application_credential_id: onboarded["application_credential_id"].as_str().unwrap().into(),
-            application_credential_secret: onboarded["application_credential_secret"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-                .into(),
-        })
-        .await
-        .unwrap();
+    let first = subscriber_with(database_url, Some("region")).await;
+    let b_name = register(&first, &service, &onboarded).await.name;
     let alias = name("vr-c");
     let request = SubscribeRequest { publisher: b_name.clone(), vregion: vregion.clone(), alias: alias.clone() };
     let pending = {
@@ -291,7 +291,7 @@ async fn killed_after_the_region_step_then_reconciled() {
     assert_eq!(half.len(), 2, "service provider and region, no endpoint yet: {half:?}");
 
     // A new engine over the same database resumes it (once the lease expires).
-    let second = subscriber_with(dir.path(), None).await;
+    let second = subscriber_with(database_url, None).await;
     let report = second.reconcile().await.unwrap();
     assert_eq!(report.resumed, [alias.to_string()], "{report:?}");
     let binding = second.get_binding(&alias).await.unwrap();
@@ -303,7 +303,104 @@ async fn killed_after_the_region_step_then_reconciled() {
     assert_eq!(second.cancel(&alias).await.unwrap().state, SubscriptionState::Cancelled);
     assert_eq!(objects_on_a(&alias).await, Vec::<String>::new());
     second.remove_publisher(&b_name).await.unwrap();
-    admin.post_empty(&format!("/v1/admin/vregions/{vregion}/withdraw")).await.expect(200);
-    admin.delete(&format!("/v1/admin/vregions/{vregion}?purge=true")).await.expect(204);
-    admin.delete(&format!("/v1/admin/partners/{partner}")).await.expect(204);
+    clean_b(&admin, &partner, &vregion).await;
+}
+
+#[tokio::test]
+async fn forced_cancel_once_the_publisher_is_gone_sqlite() {
+    forced_cancel_once_the_publisher_is_gone(&sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn forced_cancel_once_the_publisher_is_gone_postgres() {
+    forced_cancel_once_the_publisher_is_gone(&fresh_postgres_database().await).await;
+}
+
+/// The publisher's service stops for good (its Keystone B stays up): a
+/// normal cancel waits for it (the binding stays `cancelling`, A's objects
+/// stay); a forced cancel, interrupted once it gave the publisher up, is
+/// finished by another engine's reconcile without the publisher.
+async fn forced_cancel_once_the_publisher_is_gone(database_url: &str) {
+    let _turn = a_entity_turn().await;
+    let tb = Testbed::get();
+    free_entity_on_b(tb.var("KEYSTONE_A_IDP_ENTITY_ID")).await;
+    let mut service = PublisherProcess::start(PublisherOptions::default()).await;
+    let admin = ApiClient::new(service.url()).with_token(admin_token().await);
+    let (partner, onboarded, vregion) = offer(&admin, "subf", &["compute"]).await;
+
+    let first = subscriber_with(database_url, Some("cancel_remote")).await;
+    let b_name = register(&first, &service, &onboarded).await.name;
+    let alias = name("vr-f");
+    let request = SubscribeRequest { publisher: b_name.clone(), vregion: vregion.clone(), alias: alias.clone() };
+    let binding = first.subscribe(request).await.unwrap();
+    assert_eq!(binding.state, SubscriptionState::Active, "{binding:?}");
+    let remote = binding.remote_subscription_id.clone().unwrap();
+    let bound = objects_on_a(&alias).await;
+    assert!(bound.iter().any(|o| o.starts_with("endpoint public")), "{bound:?}");
+
+    // The publisher's service is gone.
+    service.terminate().await;
+
+    // A normal cancel waits for it, and says how not to.
+    let refused = first.cancel(&alias).await.unwrap_err();
+    let message = refused.to_string();
+    assert_eq!(refused.code(), "publisher_unavailable", "{message}");
+    assert!(refused.is_transient(), "{message}");
+    assert!(message.contains(b_name.as_str()) && message.contains("stays cancelling"), "{message}");
+    assert!(message.contains("force=true"), "{message}");
+    let stuck = first.get_binding(&alias).await.unwrap();
+    assert_eq!((stuck.state, stuck.step.as_deref()), (SubscriptionState::Cancelling, Some("cancel_remote")));
+    assert_eq!(objects_on_a(&alias).await, bound, "A's side stays while the cancel waits");
+    assert!(region_listed(&alias));
+    let retried = first.reconcile().await.unwrap();
+    assert!(retried.failed.len() == 1 && retried.failed[0].contains("force=true"), "{retried:?}");
+    assert_eq!(first.get_binding(&alias).await.unwrap().state, SubscriptionState::Cancelling);
+
+    // Forced: the stuck cancel is upgraded; the publisher is given up (the
+    // engine pauses there, then "crashes").
+    let pending = {
+        let (first, alias) = (first.clone(), alias.clone());
+        tokio::spawn(async move { first.cancel_forced(&alias).await })
+    };
+    let mut abandoned = None;
+    for _ in 0..600 {
+        let b = first.get_binding(&alias).await.unwrap();
+        if b.step.as_deref() == Some("cancel_remote_abandoned") {
+            abandoned = Some(b);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let abandoned = abandoned.expect("the forced cancel never gave the publisher up");
+    assert_eq!(abandoned.state, SubscriptionState::Cancelling);
+    let note = abandoned.error.clone().unwrap();
+    assert!(note.starts_with("cancelled without the publisher: publisher_unavailable"), "{note}");
+    pending.abort();
+    assert!(pending.await.unwrap_err().is_cancelled());
+    assert_eq!(objects_on_a(&alias).await, bound, "interrupted before A's teardown");
+
+    // Another engine (the publisher still gone) finishes it without waiting
+    // for the publisher.
+    let second = subscriber_with(database_url, None).await;
+    let report = second.reconcile().await.unwrap();
+    assert_eq!(report.finished, [alias.to_string()], "{report:?}");
+    let cancelled = second.get_binding(&alias).await.unwrap();
+    assert_eq!(cancelled.state, SubscriptionState::Cancelled, "{cancelled:?}");
+    assert_eq!(cancelled.error.as_deref(), Some(note.as_str()), "the abandonment stays recorded");
+    assert_eq!(objects_on_a(&alias).await, Vec::<String>::new());
+    assert!(!region_listed(&alias), "openstack region list on A no longer shows {alias}");
+    let a = tb.admin(Cloud::A);
+    let services = a.list_services(&Filter::new().service_type("compute")).await.unwrap();
+    assert!(!services.iter().any(|s| s.name.as_deref() == Some("mercador-compute")), "{services:?}");
+    assert_eq!(second.cancel_forced(&alias).await.unwrap().state, SubscriptionState::Cancelled, "idempotent");
+    assert_eq!(second.reconcile().await.unwrap(), Default::default());
+
+    // B's side was left as it was; its admin revokes it once the service is back.
+    service.restart().await;
+    let at_b = admin.get(&format!("/v1/admin/subscriptions/{remote}")).await.expect(200);
+    assert_eq!(at_b["state"], "active", "{at_b}");
+    admin.post(&format!("/v1/admin/subscriptions/{remote}/revoke"), &json!({})).await.expect(200);
+    second.remove_publisher(&b_name).await.unwrap();
+    clean_b(&admin, &partner, &vregion).await;
+    free_entity_on_b(tb.var("KEYSTONE_A_IDP_ENTITY_ID")).await;
 }

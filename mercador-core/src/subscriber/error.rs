@@ -61,6 +61,19 @@ pub enum SubscriberError {
     /// Another operation on the same binding holds the lease.
     #[error("another operation on {0} is running; retry in a few seconds")]
     Busy(String),
+    /// A cancel could not be done at the publisher (`source`: unreachable
+    /// or refusing); the binding stays `cancelling` and is retried. Its
+    /// code, title and transience are the source's.
+    #[error(
+        "{source}; binding {binding} stays cancelling and is retried; to remove A's side without the publisher, \
+         cancel with force=true"
+    )]
+    CancelBlocked {
+        /// The binding's alias.
+        binding: String,
+        /// The publisher's failure.
+        source: Box<SubscriberError>,
+    },
 }
 
 fn join(errors: &[ValidationError]) -> String {
@@ -87,6 +100,7 @@ impl SubscriberError {
             Self::Store(_) => "storage_error",
             Self::Secrets(_) => "secrets_error",
             Self::Busy(_) => "busy",
+            Self::CancelBlocked { source, .. } => source.code(),
         }
     }
 
@@ -102,6 +116,7 @@ impl SubscriberError {
             Self::Store(_) => "Storage failed",
             Self::Secrets(_) => "Secrets failed",
             Self::Busy(_) => "Busy",
+            Self::CancelBlocked { source, .. } => source.title(),
         }
     }
 
@@ -112,6 +127,7 @@ impl SubscriberError {
             Self::Unreachable { source, .. } => transient_kind(source.kind()),
             Self::Publisher { status, .. } => *status >= 500,
             Self::Store(StoreError::Database(_) | StoreError::Stale { .. }) | Self::Busy(_) => true,
+            Self::CancelBlocked { source, .. } => source.is_transient(),
             _ => false,
         }
     }
@@ -120,6 +136,7 @@ impl SubscriberError {
     pub fn publisher_status(&self) -> Option<u16> {
         match self {
             Self::Publisher { status, .. } => Some(*status),
+            Self::CancelBlocked { source, .. } => source.publisher_status(),
             _ => None,
         }
     }

@@ -7,16 +7,74 @@
 //! `remove_services` (a `mercador-<type>` service left without any endpoint),
 //! `remove_region`, `remove_service_provider`. Only objects Mercador
 //! recognises as its own (by name and description) are deleted.
+//!
+//! A forced cancel ([`Subscriber::cancel_forced`]) is for a publisher gone
+//! for good: its step is `cancel_remote_forced`, and when the publisher
+//! cannot be reached or refuses, the binding records
+//! [`CANCELLED_WITHOUT_PUBLISHER`] in its error, the step becomes
+//! `cancel_remote_abandoned`, and A's teardown goes on to `cancelled`. The
+//! step names are the durable record of that decision: a teardown resumed
+//! at `cancel_remote_forced` is forced again, and one resumed at
+//! `cancel_remote_abandoned` or any later step does not call the publisher
+//! again.
 
 use super::{BindingView, Subscriber, SubscriberError, SubscriberResult, gone_is_fine, is_ours, sp_id};
 use crate::keystone::types::Filter;
 use crate::model::{Name, ObjectKind, SubscriptionState};
 use crate::store::BindingRecord;
 
+/// Start of the error recorded on a binding cancelled without its
+/// publisher (its subscription there is abandoned, not cancelled). A
+/// `cancelling` binding whose error starts otherwise is a rollback and ends
+/// `failed`.
+pub const CANCELLED_WITHOUT_PUBLISHER: &str = "cancelled without the publisher: ";
+
+/// Step of a cancel at the publisher.
+const CANCEL_REMOTE: &str = "cancel_remote";
+/// Step of a forced cancel at the publisher (its failure does not stop
+/// the teardown).
+const CANCEL_REMOTE_FORCED: &str = "cancel_remote_forced";
+/// Recorded when a forced cancel gave the publisher up.
+const CANCEL_REMOTE_ABANDONED: &str = "cancel_remote_abandoned";
+/// Steps recorded once the publisher's side is settled (cancelled there or
+/// abandoned): a resumed teardown does not call the publisher again.
+const AFTER_REMOTE: &[&str] =
+    &[CANCEL_REMOTE_ABANDONED, "remove_endpoints", "remove_services", "remove_region", "remove_service_provider"];
+
+/// How a teardown treats the publisher's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Remote {
+    /// Cancel there first; a failure stops the teardown (retried later).
+    Cancel,
+    /// Cancel there if it answers; otherwise abandon it and go on.
+    CancelOrAbandon,
+    /// Nothing to do there: revoked by the publisher, or already settled.
+    Settled,
+}
+
 impl Subscriber {
     /// Cancels a binding: the subscription at the publisher first, then A's
-    /// endpoints, region and service provider. Idempotent.
+    /// endpoints, region and service provider. Idempotent. While the
+    /// publisher cannot be reached or refuses, the binding stays
+    /// `cancelling` (reconcile retries) and the error says so, pointing to
+    /// [`Subscriber::cancel_forced`].
     pub async fn cancel(&self, alias: &Name) -> SubscriberResult<BindingView> {
+        self.cancel_as(alias, false).await
+    }
+
+    /// Cancels a binding whose publisher is gone for good (decommissioned,
+    /// credential revoked): like [`Subscriber::cancel`], but when the
+    /// publisher cannot be reached or refuses (anything but success, "not
+    /// found" or "already finished"), its side is abandoned — the binding's
+    /// error records [`CANCELLED_WITHOUT_PUBLISHER`] and the reason — and
+    /// A's objects are removed all the same, ending `cancelled` (`failed`
+    /// for a rollback). Also upgrades a cancel stuck in `cancelling`. The
+    /// subscription at the publisher is left as it is: its admin revokes it.
+    pub async fn cancel_forced(&self, alias: &Name) -> SubscriberResult<BindingView> {
+        self.cancel_as(alias, true).await
+    }
+
+    async fn cancel_as(&self, alias: &Name, forced: bool) -> SubscriberResult<BindingView> {
         let mut b = self.binding_by_alias(alias).await?;
         if b.state.is_final() {
             return Ok(b.into());
@@ -25,9 +83,9 @@ impl Subscriber {
             b.state = SubscriptionState::Cancelling;
             b.error = None;
             b = self.save(b).await?;
-            tracing::info!(binding = %b.alias, publisher = %b.publisher, vregion = %b.vregion, "cancelling");
+            tracing::info!(binding = %b.alias, publisher = %b.publisher, vregion = %b.vregion, forced, "cancelling");
         }
-        Ok(self.teardown(&b.id).await?.into())
+        Ok(self.teardown_as(&b.id, forced).await?.into())
     }
 
     /// Rolls a failed provisioning back: `cancelling` with the error, then
@@ -55,12 +113,21 @@ impl Subscriber {
     }
 
     /// Runs (or resumes) the teardown of a binding in `cancelling` or
-    /// `revoking` under its lease, up to its final state.
+    /// `revoking` under its lease, up to its final state; a forced cancel
+    /// recorded on the binding stays forced.
     pub(crate) async fn teardown(&self, id: &str) -> SubscriberResult<BindingRecord> {
+        self.teardown_as(id, false).await
+    }
+
+    /// [`Subscriber::teardown`]; `force` turns a cancel at the publisher
+    /// not yet done into a forced one.
+    async fn teardown_as(&self, id: &str, force: bool) -> SubscriberResult<BindingRecord> {
         self.with_binding_lease(id, |lease| async move {
             let mut b = self.binding_record(id).await?;
             let final_state = match b.state {
-                SubscriptionState::Cancelling if b.error.is_some() => SubscriptionState::Failed,
+                SubscriptionState::Cancelling if b.error.as_deref().is_some_and(|e| !abandoned(e)) => {
+                    SubscriptionState::Failed
+                }
                 SubscriptionState::Cancelling => SubscriptionState::Cancelled,
                 SubscriptionState::Revoking => SubscriptionState::Revoked,
                 _ => return Ok(b),
@@ -68,10 +135,43 @@ impl Subscriber {
             let keystone = self.keystone().as_ref();
             let region = b.alias.to_string();
 
-            if b.state == SubscriptionState::Cancelling {
-                b = self.step(b, "cancel_remote", &lease).await?;
-                self.cancel_remote(&b).await?;
-                b = self.pause_after(b, "cancel_remote").await?;
+            match remote_phase(&b, force) {
+                Remote::Settled => {}
+                Remote::Cancel => {
+                    b = self.step(b, CANCEL_REMOTE, &lease).await?;
+                    if let Err(e) = self.cancel_remote(&b).await {
+                        return Err(if publisher_side(&e) {
+                            SubscriberError::CancelBlocked { binding: b.alias.to_string(), source: Box::new(e) }
+                        } else {
+                            e
+                        });
+                    }
+                    b = self.pause_after(b, CANCEL_REMOTE).await?;
+                }
+                Remote::CancelOrAbandon => {
+                    b = self.step(b, CANCEL_REMOTE_FORCED, &lease).await?;
+                    match self.cancel_remote(&b).await {
+                        Ok(()) => {}
+                        Err(e) if publisher_side(&e) => {
+                            tracing::warn!(
+                                binding = %b.alias,
+                                publisher = %b.publisher,
+                                subscription = b.remote_subscription_id.as_deref().unwrap_or("-"),
+                                error = %e,
+                                "forced cancel: the publisher cannot cancel; its side is abandoned (its admin \
+                                 should revoke the subscription), A's side is removed"
+                            );
+                            let note = format!("{CANCELLED_WITHOUT_PUBLISHER}{} ({e})", e.code());
+                            b.error = Some(match b.error.take() {
+                                Some(cause) => format!("{cause}; {note}"),
+                                None => note,
+                            });
+                            b.step = Some(CANCEL_REMOTE_ABANDONED.into());
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    b = self.pause_after(b, CANCEL_REMOTE).await?;
+                }
             }
 
             b = self.step(b, "remove_endpoints", &lease).await?;
@@ -149,4 +249,37 @@ impl Subscriber {
             Err(e) => Err(e),
         }
     }
+}
+
+/// How the teardown of `b` treats the publisher: settled once a step past
+/// the cancel there is recorded, or when the publisher revoked; forced when
+/// asked now or recorded by an interrupted forced cancel.
+fn remote_phase(b: &BindingRecord, force: bool) -> Remote {
+    let step = b.step.as_deref().unwrap_or_default();
+    if b.state != SubscriptionState::Cancelling || AFTER_REMOTE.contains(&step) {
+        Remote::Settled
+    } else if force || step == CANCEL_REMOTE_FORCED {
+        Remote::CancelOrAbandon
+    } else {
+        Remote::Cancel
+    }
+}
+
+/// True for the publisher's failures (unreachable, refusing, unusable
+/// credential or address): what a forced cancel gives up on. Failures of
+/// A's own database are not.
+fn publisher_side(e: &SubscriberError) -> bool {
+    matches!(
+        e,
+        SubscriberError::Publisher { .. }
+            | SubscriberError::Unreachable { .. }
+            | SubscriberError::Secrets(_)
+            | SubscriberError::Invalid(_)
+            | SubscriberError::NotFound { .. }
+    )
+}
+
+/// True for an error recorded by a forced cancel alone.
+fn abandoned(error: &str) -> bool {
+    error.starts_with(CANCELLED_WITHOUT_PUBLISHER)
 }

@@ -192,7 +192,10 @@ pub fn api_error(e: SubscriberError) -> ApiError {
             tracing::warn!(error = %e, code = e.code(), "transient failure");
             return ApiError::unavailable(e.code(), e.to_string(), 10);
         }
-        SubscriberError::Publisher { .. } | SubscriberError::Unreachable { .. } | SubscriberError::Keystone(_) => {
+        SubscriberError::Publisher { .. }
+        | SubscriberError::Unreachable { .. }
+        | SubscriberError::CancelBlocked { .. }
+        | SubscriberError::Keystone(_) => {
             tracing::warn!(error = %e, code = e.code(), "a Keystone or a publisher failed");
             StatusCode::BAD_GATEWAY
         }

@@ -36,6 +36,20 @@ pub struct BindingsQuery {
     pub publisher: Option<Name>,
 }
 
+/// `DELETE /bindings/{name}` options.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CancelQuery {
+    /// For a publisher gone for good (decommissioned, credential revoked):
+    /// when it cannot be reached or refuses, give its side up (the binding's
+    /// error says so; its admin revokes the subscription there) and remove
+    /// A's region, endpoints and service provider all the same. Without it,
+    /// the binding then stays `cancelling` and is retried.
+    #[serde(default)]
+    pub force: bool,
+}
+
 /// Every registered publisher (never a secret).
 #[utoipa::path(
     get, path = "/publishers", tag = SUBSCRIBER_TAG, security(("X-Auth-Token" = [])),
@@ -159,19 +173,29 @@ pub async fn get_binding(State(s): State<SubscriberState>, PathName(alias): Path
 }
 
 /// Cancels a binding: at the publisher, then A's region, endpoints and
-/// service provider. Answers the binding.
+/// service provider. Answers the binding. While the publisher cannot be
+/// reached or refuses, answers its error (503 or 502, the message pointing
+/// to `force=true`) and the binding stays `cancelling`; with `force=true`
+/// its side is given up and A's is removed (`cancelled`).
 #[utoipa::path(
     delete, path = "/bindings/{name}", tag = SUBSCRIBER_TAG, security(("X-Auth-Token" = [])),
-    params(("name" = Name, Path, description = "The binding's alias")),
+    params(("name" = Name, Path, description = "The binding's alias"), CancelQuery),
     responses(
         (status = 200, body = BindingView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody),
-        (status = 503, body = ErrorBody)
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 502, description = "The publisher refused (retry with force=true to go on without it)", body = ErrorBody),
+        (status = 503, description = "The publisher or Keystone A is unreachable (the binding stays cancelling)", body = ErrorBody)
     )
 )]
-pub async fn cancel(State(s): State<SubscriberState>, PathName(alias): PathName) -> ApiResult<Json<BindingView>> {
+pub async fn cancel(
+    State(s): State<SubscriberState>,
+    PathName(alias): PathName,
+    ApiQuery(q): ApiQuery<CancelQuery>,
+) -> ApiResult<Json<BindingView>> {
     let sub = s.subscriber;
-    engine(async move { sub.cancel(&alias).await }).await.map(Json)
+    engine(async move { if q.force { sub.cancel_forced(&alias).await } else { sub.cancel(&alias).await } })
+        .await
+        .map(Json)
 }
 
 /// Refreshes one binding now (revocation noticed, drift on A repaired).
