@@ -1,9 +1,10 @@
 //! HTTP client of a Mercador service face (the publisher's admin or exchange
-//! API; the subscriber's later).
+//! API, the subscriber service's API).
 //!
 //! The base URL is `--url` (the service's root, e.g. `http://b:8780`; the
-//! face's `/v1/<face>` is appended) or the face's endpoint in the token's
-//! catalog (service types `mercador-publisher` and `mercador-exchange`, with
+//! face's path, `/v1/admin`, `/v1/exchange` or `/v1`, is appended) or the
+//! face's endpoint in the token's catalog (service types
+//! `mercador-publisher`, `mercador-exchange` and `mercador-subscriber`, with
 //! the cloud's region and interface). Every request sends the session's
 //! token in `X-Auth-Token`. Errors of the service's JSON shape
 //! `{"error": {code, title, message, status, errors?, request_id?}}` become
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use mercador_core::keystone::{HttpClient, HttpConfig, Session};
 use mercador_core::publisher::registration::{ADMIN_SERVICE_TYPE, EXCHANGE_SERVICE_TYPE};
+use mercador_server::subscriber::SERVICE_TYPE as SUBSCRIBER_SERVICE_TYPE;
 use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -29,6 +31,9 @@ pub(crate) enum Face {
     PublisherAdmin,
     /// The publisher's partner API (`/v1/exchange`, `mercador-exchange`).
     Exchange,
+    /// The subscriber service's API for Keystone A's admins (`/v1`,
+    /// `mercador-subscriber`).
+    Subscriber,
 }
 
 impl Face {
@@ -37,6 +42,7 @@ impl Face {
         match self {
             Self::PublisherAdmin => ADMIN_SERVICE_TYPE,
             Self::Exchange => EXCHANGE_SERVICE_TYPE,
+            Self::Subscriber => SUBSCRIBER_SERVICE_TYPE,
         }
     }
 
@@ -45,6 +51,7 @@ impl Face {
         match self {
             Self::PublisherAdmin => "v1/admin",
             Self::Exchange => "v1/exchange",
+            Self::Subscriber => "v1",
         }
     }
 }

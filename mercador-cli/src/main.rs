@@ -1,10 +1,12 @@
 //! `mercador`: the one command line of Mercador, for both sides.
 //!
-//! - `mercador serve publisher --config FILE` runs the publisher service;
+//! - `mercador serve publisher|subscriber --config FILE` runs a service;
+//! - the subscriber cloud's admins drive the subscriber service
+//!   (`publisher`, `discover`, `subscribe`, `binding`);
 //! - the publisher's admins drive its admin API (`vregion`, `partner`,
 //!   `subscription`, `reconcile`);
-//! - partners (subscriber providers) drive its exchange API (`offer list`,
-//!   `subscribe`, `exchange subscription ...`);
+//! - partners may drive the publisher's exchange API by hand
+//!   (`exchange offer list`, `exchange subscribe`, `exchange subscription ...`);
 //! - cloud users get K2K tokens and catalogs (`token issue`, `catalog list`).
 //!
 //! Layout: [`auth`] (clouds.yaml / `OS_*` → session), [`client`] (HTTP
@@ -24,15 +26,24 @@ use clap::{Parser, Subcommand};
 use url::Url;
 
 use crate::auth::AuthArgs;
-use crate::commands::exchange::{ExchangeCommand, OfferCommand, SubscribeArgs};
+use crate::commands::exchange::ExchangeCommand;
 use crate::commands::k2k::{CatalogCommand, TokenCommand};
 use crate::commands::publisher::{PartnerCommand, SubscriptionCommand, VRegionCommand};
 use crate::commands::serve::ServeCommand;
-use crate::commands::{Context, exchange, k2k, publisher, serve};
+use crate::commands::subscriber::{BindingCommand, PublisherCommand, SubscribeArgs};
+use crate::commands::{Context, exchange, k2k, publisher, serve, subscriber};
 use crate::error::{CliError, EXIT_CODES_HELP};
 use crate::output::{Output, OutputArgs};
 
-/// Mercador: federate OpenStack clouds with Keystone-to-Keystone.
+/// Mercador: federate OpenStack clouds with Keystone-to-Keystone. A publisher
+/// cloud offers virtual regions; a subscriber cloud binds them as regions of
+/// its own Keystone, which its users reach with K2K.
+///
+/// Subscriber cloud's admins (through the subscriber service): publisher,
+/// discover, subscribe, binding. Publisher cloud's admins (through the
+/// publisher service): vregion, partner, subscription, reconcile. Partners by
+/// hand (the publisher's exchange face): exchange. Cloud users: token,
+/// catalog. Operators: serve.
 ///
 /// Authenticates like the openstack CLI (clouds.yaml with --os-cloud or
 /// OS_CLOUD, or OS_* variables) and finds the Mercador services in the
@@ -57,6 +68,22 @@ enum Command {
     /// Run a Mercador service.
     #[command(subcommand)]
     Serve(ServeCommand),
+    /// Subscriber admin: the publishers this cloud may subscribe at (register with
+    /// the partner credential their admin handed over, list, show, remove).
+    #[command(subcommand)]
+    Publisher(PublisherCommand),
+    /// Subscriber admin: the vregions every registered publisher offers to this cloud.
+    /// A publisher that cannot be asked is reported on standard error (exit code 6),
+    /// the others are listed all the same.
+    Discover,
+    /// Subscriber admin: bind a publisher's vregion as region ALIAS of this cloud's
+    /// Keystone (subscription at the publisher, then service provider
+    /// mercador-ALIAS, region ALIAS and its endpoints here).
+    Subscribe(SubscribeArgs),
+    /// Subscriber admin: the vregions bound as regions of this cloud (list, show,
+    /// refresh, cancel, reconcile).
+    #[command(subcommand)]
+    Binding(BindingCommand),
     /// Publisher admin: virtual regions (define, publish, withdraw, delete).
     #[command(subcommand, name = "vregion")]
     VRegion(VRegionCommand),
@@ -68,12 +95,9 @@ enum Command {
     Subscription(SubscriptionCommand),
     /// Publisher admin: resume interrupted operations now.
     Reconcile,
-    /// Partner: the vregions a publisher offers to you.
-    #[command(subcommand)]
-    Offer(OfferCommand),
-    /// Partner: subscribe to an offered vregion (the publisher sets up K2K for your Keystone).
-    Subscribe(SubscribeArgs),
-    /// Partner: your subscriptions at a publisher (list, show, refresh, cancel).
+    /// Partner, by hand: the publisher's exchange face with the partner credential
+    /// (offer list, subscribe, subscription list/show/refresh/cancel); sets up the
+    /// publisher's Keystone only.
     #[command(subcommand)]
     Exchange(ExchangeCommand),
     /// Cloud user: tokens, at home or on a service provider through K2K.
@@ -88,12 +112,14 @@ async fn run(cli: Cli) -> (Result<Output, CliError>, Option<CliError>) {
     let ctx = Context { auth: cli.auth, url: cli.url };
     let result = match cli.command {
         Command::Serve(command) => serve::serve(command).await.map(|()| Output::Nothing),
+        Command::Publisher(command) => subscriber::publisher(&ctx, command).await,
+        Command::Discover => return subscriber::discover(&ctx).await,
+        Command::Subscribe(args) => subscriber::subscribe(&ctx, args).await,
+        Command::Binding(command) => subscriber::binding_command(&ctx, command).await,
         Command::VRegion(command) => publisher::vregion(&ctx, command).await,
         Command::Partner(command) => publisher::partner(&ctx, command).await,
         Command::Subscription(command) => publisher::subscription(&ctx, command).await,
         Command::Reconcile => publisher::reconcile(&ctx).await,
-        Command::Offer(command) => exchange::offer(&ctx, command).await,
-        Command::Subscribe(args) => exchange::subscribe(&ctx, args).await,
         Command::Exchange(command) => exchange::exchange(&ctx, command).await,
         Command::Token(command) => k2k::token(&ctx, command).await,
         Command::Catalog(command) => return k2k::catalog(&ctx, command).await,

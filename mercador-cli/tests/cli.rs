@@ -1,14 +1,17 @@
 //! The real `mercador` binary against a real publisher service (itself run
-//! as `mercador serve publisher`) on the running testbed.
+//! as `mercador serve publisher`) and a real subscriber service (`mercador
+//! serve subscriber`) on the running testbed.
 //!
 //! Clouds come from the testbed's clouds.yaml (`testbed-b`: B's admin,
-//! `testbed-a-alice`: a user of A); the partner's cloud is a clouds.yaml
-//! written from `partner onboard -f json`. The tests take turns (one lock):
-//! each publisher registers itself in Keystone B's catalog, where the CLI
-//! finds it, and the K2K test subscribes with Keystone A's real entity id.
+//! `testbed-a`: A's admin, `testbed-a-alice`: a user of A); the partner's
+//! cloud is a clouds.yaml written from `partner onboard -f json`. The tests
+//! take turns (one lock): each publisher registers itself in Keystone B's
+//! catalog, where the CLI finds it, and the K2K tests subscribe with
+//! Keystone A's real entity id.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs, unreachable_pub)]
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -31,10 +34,11 @@ mod support;
 use mercador_core::keystone::IdentityApi as _;
 use mercador_core::keystone::ensure;
 use mercador_core::keystone::types::{Filter, NewRegion, NewServiceProvider};
-use mercador_tests::publisher::{a_entity_turn, fake_metadata, free_entity_on_b};
+use mercador_tests::publisher::{a_entity_turn, fake_metadata, free_entity_on_b, test_catalog};
 use mercador_tests::{Cloud, Testbed, unique};
+use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
-use support::{PublisherOptions, PublisherProcess};
+use support::{PublisherOptions, PublisherProcess, SubscriberProcess};
 
 const MERCADOR: &str = env!("CARGO_BIN_EXE_mercador");
 
@@ -84,13 +88,23 @@ impl Run {
 
 /// Runs `mercador --os-cloud CLOUD ARGS` with `clouds` as clouds.yaml.
 fn mercador(clouds: &Path, cloud: &str, args: &[&str]) -> Run {
+    mercador_with(clouds, cloud, &[], args)
+}
+
+/// [`mercador`] with more environment variables.
+fn mercador_with(clouds: &Path, cloud: &str, vars: &[(&str, &str)], args: &[&str]) -> Run {
     let mut command = Command::new(MERCADOR);
-    command.env("OS_CLIENT_CONFIG_FILE", clouds).env_remove("OS_CLOUD").env_remove("MERCADOR_URL");
+    command
+        .env("OS_CLIENT_CONFIG_FILE", clouds)
+        .env_remove("OS_CLOUD")
+        .env_remove("MERCADOR_URL")
+        .env_remove("MERCADOR_CREDENTIAL_SECRET");
     for (key, _) in std::env::vars() {
         if key.starts_with("OS_") && key != "OS_CLIENT_CONFIG_FILE" {
             command.env_remove(key);
         }
     }
+    command.envs(vars.iter().copied());
     if !cloud.is_empty() {
         command.args(["--os-cloud", cloud]);
     }
@@ -100,6 +114,57 @@ fn mercador(clouds: &Path, cloud: &str, args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         what: format!("mercador --os-cloud {cloud} {}", args.join(" ")),
+    }
+}
+
+/// Runs the testbed's real `openstack` CLI with `--os-cloud CLOUD` (the
+/// testbed's clouds.yaml); a failure is returned, not a panic.
+fn openstack(cloud: &str, args: &[&str]) -> Run {
+    let tb = Testbed::get();
+    let mut command = Command::new(tb.var("OPENSTACK_CLI"));
+    command.env("OS_CLIENT_CONFIG_FILE", tb.clouds_yaml()).env_remove("OS_CLOUD");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OS_") && key != "OS_CLIENT_CONFIG_FILE" {
+            command.env_remove(key);
+        }
+    }
+    let output = command.args(["--os-cloud", cloud]).args(args).output().expect("run openstack");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        what: format!("openstack --os-cloud {cloud} {}", args.join(" ")),
+    }
+}
+
+/// What a test's runs printed, checked for secrets at the end.
+#[derive(Default)]
+struct Transcript(RefCell<Vec<String>>);
+
+impl Transcript {
+    /// Keeps the run's output (both streams).
+    fn keep(&self, run: Run) -> Run {
+        self.0.borrow_mut().push(format!("{}\n{}\n{}", run.what, run.stdout, run.stderr));
+        run
+    }
+
+    /// Keeps only the run's standard error (its output exists to hand a secret over).
+    fn keep_stderr(&self, run: &Run) {
+        self.0.borrow_mut().push(format!("{}\n{}", run.what, run.stderr));
+    }
+
+    /// Asserts that no kept output holds any of `secrets` (named for the message).
+    #[track_caller]
+    fn assert_free_of(&self, secrets: &[(&str, &str)]) {
+        for text in self.0.borrow().iter() {
+            for (name, secret) in secrets {
+                assert!(
+                    !secret.is_empty() && !text.contains(secret),
+                    "{name} printed by: {}",
+                    text.lines().next().unwrap()
+                );
+            }
+        }
     }
 }
 
@@ -280,7 +345,7 @@ async fn admin_and_partner_faces_output_formats_and_exit_codes() {
     // The partner: offers, subscribe with synthetic metadata, its subscriptions, cancel.
     let clouds = partner_clouds(dir.path(), &onboarded, &region.id);
     let as_partner = |args: &[&str]| mercador(&clouds, "partner", args);
-    let offers = as_partner(&["offer", "list", "-f", "json"]).json();
+    let offers = as_partner(&["exchange", "offer", "list", "-f", "json"]).json();
     assert_eq!(names(&offers, "name"), [vregion.as_str()]);
     assert_eq!(offers[0]["places_left"], 1);
     as_partner(&["vregion", "list"]).fails_with(5, "admin_required");
@@ -288,6 +353,7 @@ async fn admin_and_partner_faces_output_formats_and_exit_codes() {
     let metadata = dir.path().join("metadata.xml");
     std::fs::write(&metadata, fake_metadata(&entity)).unwrap();
     let subscribed = as_partner(&[
+        "exchange",
         "subscribe",
         &vregion,
         "--entity-id",
@@ -303,8 +369,15 @@ async fn admin_and_partner_faces_output_formats_and_exit_codes() {
     assert!(access["admin_password"].as_str().is_some_and(|p| !p.is_empty()), "the password comes once");
     assert!(access.get("objects").is_none(), "objects only with -c");
     let id = access["id"].as_str().unwrap().to_owned();
-    let again =
-        as_partner(&["subscribe", &vregion, "--entity-id", &entity, "--metadata-file", metadata.to_str().unwrap()]);
+    let again = as_partner(&[
+        "exchange",
+        "subscribe",
+        &vregion,
+        "--entity-id",
+        &entity,
+        "--metadata-file",
+        metadata.to_str().unwrap(),
+    ]);
     again.fails_with(4, "refresh");
     let mine = as_partner(&["exchange", "subscription", "list", "-f", "value", "-c", "id", "-c", "state"]);
     assert_eq!(mine.ok().trim(), format!("{id} active"));
@@ -361,6 +434,7 @@ async fn k2k_token_issue_and_catalogs_of_every_cloud() {
         &clouds,
         "partner",
         &[
+            "exchange",
             "subscribe",
             &vregion,
             "--entity-id",
@@ -451,10 +525,14 @@ async fn k2k_token_issue_and_catalogs_of_every_cloud() {
         "B's catalog through K2K: {}",
         one[1]
     );
-    let all = alice(&["catalog", "list", "--all-clouds", "-f", "json"]);
-    assert_eq!(all.code, 6, "the dead cloud's failure decides the exit code; stderr:\n{}", all.stderr);
-    assert!(all.stderr.contains(&format!("cloud {dead}")), "{}", all.stderr);
-    let all: Value = serde_json::from_str(&all.stdout).unwrap();
+    let all_run = alice(&["catalog", "list", "--all-clouds", "-f", "json"]);
+    assert!(all_run.stderr.contains(&format!("cloud {dead}")), "{}", all_run.stderr);
+    let all: Value = serde_json::from_str(&all_run.stdout).unwrap();
+    // The first failing cloud decides the exit code: the dead one, unless
+    // A holds other broken service providers (another test's, on the shared testbed).
+    let failed = all.as_array().unwrap().iter().filter(|s| s.get("error").is_some()).count();
+    let expected = if failed == 1 { 6 } else { all_run.code.max(1) };
+    assert_eq!(all_run.code, expected, "{failed} cloud(s) failed; stderr:\n{}", all_run.stderr);
     let section = |name: &str| all.as_array().unwrap().iter().find(|s| s["cloud"] == name).cloned().unwrap();
     assert!(section("home")["entries"].as_array().is_some_and(|e| !e.is_empty()));
     assert!(section(&sp)["entries"].as_array().is_some_and(|e| !e.is_empty()), "{}", section(&sp));
@@ -475,4 +553,279 @@ async fn k2k_token_issue_and_catalogs_of_every_cloud() {
     admin(&["partner", "remove", &partner]).ok();
     drop(publisher);
     region.delete().await;
+}
+
+#[test]
+fn subscriber_commands_refuse_bad_command_lines() {
+    let clouds = testbed_clouds();
+    let dead = "http://127.0.0.1:9/";
+    let register =
+        ["publisher", "register", "acme", "--keystone-url", "http://127.0.0.1:9/v3", "--credential-id", "c1"];
+    // No secret source: the three ways are named, before anything is sent.
+    let run = mercador(&clouds, "testbed-a", &[&register[..], &["--url", dead]].concat());
+    run.fails_with(2, "--credential-secret-file");
+    assert!(run.stderr.contains("MERCADOR_CREDENTIAL_SECRET") && run.stderr.contains("terminal"), "{}", run.stderr);
+    // Never as a value on the command line.
+    mercador(&clouds, "testbed-a", &[&register[..], &["--credential-secret", "s3cr3t"]].concat())
+        .fails_with(2, "unexpected argument");
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let run = mercador(
+        &clouds,
+        "testbed-a",
+        &[&register[..], &["--credential-secret-file", empty.path().to_str().unwrap(), "--url", dead]].concat(),
+    );
+    run.fails_with(2, "is empty");
+    // With a secret, the dead URL is "unavailable"; the secret is not echoed.
+    let run = mercador_with(
+        &clouds,
+        "testbed-a",
+        &[("MERCADOR_CREDENTIAL_SECRET", "not-a-real-secret")],
+        &[&register[..], &["--url", dead]].concat(),
+    );
+    run.fails_with(6, "127.0.0.1:9");
+    assert!(!run.stderr.contains("not-a-real-secret"), "{}", run.stderr);
+    // refresh takes an alias or --all, not both; subscribe needs both names.
+    mercador(&clouds, "testbed-a", &["binding", "refresh"]).fails_with(2, "ALIAS");
+    mercador(&clouds, "testbed-a", &["binding", "refresh", "x", "--all"]).fails_with(2, "cannot be used with");
+    mercador(&clouds, "testbed-a", &["subscribe", "only-publisher"]).fails_with(2, "VREGION");
+    // The partner face moved under `exchange`.
+    mercador(&clouds, "testbed-b", &["offer", "list"]).fails_with(2, "unrecognized subcommand");
+    mercador(&clouds, "testbed-b", &["exchange", "offer", "list", "--url", dead]).fails_with(6, "127.0.0.1:9");
+    // --help says who each command is for.
+    let help = mercador(&clouds, "", &["--help"]);
+    for needle in ["Subscriber admin", "Publisher admin", "Partner, by hand", "Cloud user"] {
+        assert!(help.ok().contains(needle), "--help lacks {needle:?}:\n{}", help.stdout);
+    }
+}
+
+/// The demo's story, through the CLI only: B's admin offers a vregion to A;
+/// A's admin registers B, discovers and subscribes; the `openstack` CLI
+/// sees the region and service provider on A and alice gets K2K tokens;
+/// A's admin cancels and all of it is gone. No run prints a secret it
+/// does not exist to hand over.
+#[tokio::test]
+async fn subscriber_side_the_demo_story_end_to_end() {
+    let _turn = a_entity_turn().await;
+    let tb = Testbed::get();
+    let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_owned();
+    free_entity_on_b(&entity_id).await;
+    test_catalog().await; // a compute endpoint in B's region
+    let dir = tempfile::tempdir().unwrap();
+    let region = CatalogRegion::create(dir.path()).await;
+    let publisher = PublisherProcess::start(region.options()).await;
+    let subscriber = SubscriberProcess::start(3600).await; // `mercador serve subscriber`, through the wrapper
+    let subscriber_url = subscriber.url().to_string();
+    let clouds = testbed_clouds();
+    let transcript = Transcript::default();
+    let b_admin = |args: &[&str]| transcript.keep(region.admin(args));
+    // A's admin reaches this test's subscriber by --url (another subscriber
+    // started on the shared testbed would take the catalog's entry); the
+    // catalog lookup is checked once, right after the start.
+    let a_admin =
+        |args: &[&str]| transcript.keep(mercador(&clouds, "testbed-a", &[args, &["--url", &subscriber_url]].concat()));
+    let alice = |args: &[&str]| transcript.keep(mercador(&clouds, "testbed-a-alice", args));
+    let os = |cloud: &str, args: &[&str]| transcript.keep(openstack(cloud, args));
+    let publisher_name = unique("demo-pub");
+    let partner = unique("demo-partner");
+    let vregion = unique("demo-lisbon");
+    let alias = unique("demo-alias");
+    let sp = format!("mercador-{alias}");
+
+    // 1. B's admin: a partner for A, a vregion offered to it.
+    let onboard = region.admin(&["partner", "onboard", &partner, "-f", "json"]);
+    transcript.keep_stderr(&onboard);
+    let onboarded = onboard.json();
+    let credential_id = onboarded["application_credential_id"].as_str().unwrap().to_owned();
+    let secret = onboarded["application_credential_secret"].as_str().unwrap().to_owned();
+    let spec = dir.path().join("vregion.yaml");
+    let spec_text = format!(
+        "name: {vregion}\ndescription: the demo's vregion\nregion: {}\nservice_types: [identity, compute]\n\
+         roles: [member, reader]\nmax_subscriptions: 1\npartners: [{partner}]\n",
+        tb.region(Cloud::B)
+    );
+    std::fs::write(&spec, spec_text).unwrap();
+    b_admin(&["vregion", "create", "--file", spec.to_str().unwrap()]).ok();
+    b_admin(&["vregion", "publish", &vregion]).ok();
+
+    // 2. A's admin: register B with the credential (secret from a file), discover.
+    let secret_file = dir.path().join("credential-secret");
+    std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
+    let b_url = tb.url(Cloud::B).to_string();
+    let exchange_url = publisher.url().join("v1/exchange").unwrap().to_string();
+    let register = [
+        "publisher",
+        "register",
+        &publisher_name,
+        "--keystone-url",
+        &b_url,
+        "--credential-id",
+        &credential_id,
+        "--credential-secret-file",
+        secret_file.to_str().unwrap(),
+        "--exchange-url",
+        &exchange_url,
+    ];
+    let registered = a_admin(&[&register[..], &["-f", "json"]].concat()).json();
+    assert_eq!(registered["name"], publisher_name.as_str());
+    assert_eq!(registered["application_credential_id"], credential_id.as_str());
+    a_admin(&register).fails_with(4, "already registered");
+    let by_catalog =
+        transcript.keep(mercador(&clouds, "testbed-a", &["publisher", "list", "-f", "value", "-c", "name"]));
+    assert!(
+        by_catalog.ok().lines().any(|l| l == publisher_name),
+        "found as mercador-subscriber: {}",
+        by_catalog.stdout
+    );
+    let shown = a_admin(&["publisher", "show", &publisher_name, "-f", "value", "-c", "keystone_url"]);
+    assert_eq!(shown.ok().trim(), b_url);
+    a_admin(&["publisher", "show", "nope"]).fails_with(3, "not_found");
+    let offers = a_admin(&["discover", "-f", "json"]).json();
+    let offer = offers.as_array().unwrap().iter().find(|o| o["name"] == vregion.as_str()).cloned();
+    let offer = offer.unwrap_or_else(|| panic!("discover lacks {vregion}: {offers}"));
+    assert_eq!((offer["publisher"].as_str(), offer["places_left"].as_u64()), (Some(publisher_name.as_str()), Some(1)));
+    let table = a_admin(&["discover"]);
+    assert!(table.ok().contains(&vregion) && table.stdout.contains("| publisher"), "{}", table.stdout);
+
+    // A publisher whose Keystone is a dead port (secret from the environment):
+    // named on standard error, the others still listed, exit code 6.
+    let dead = unique("demo-dead");
+    let dead_secret = "dead-publisher-secret";
+    transcript
+        .keep(mercador_with(
+            &clouds,
+            "testbed-a",
+            &[("MERCADOR_CREDENTIAL_SECRET", dead_secret)],
+            &[
+                "publisher",
+                "register",
+                &dead,
+                "--keystone-url",
+                "http://127.0.0.1:9/v3",
+                "--credential-id",
+                "nobody",
+                "--url",
+                &subscriber_url,
+            ],
+        ))
+        .ok();
+    let partial = a_admin(&["discover", "-f", "value", "-c", "publisher", "-c", "name"]);
+    assert_eq!(partial.code, 6, "a failed publisher makes exit code 6; stderr:\n{}", partial.stderr);
+    assert!(partial.stderr.contains(&format!("publisher {dead}: ")), "{}", partial.stderr);
+    assert!(!partial.stderr.contains(&format!("publisher {publisher_name}")), "{}", partial.stderr);
+    assert!(partial.stdout.lines().any(|l| l == format!("{publisher_name} {vregion}")), "{}", partial.stdout);
+    a_admin(&["publisher", "remove", &dead]).ok();
+    assert_eq!(a_admin(&["discover"]).code, 0);
+
+    // Subscribe: region ALIAS and service provider mercador-ALIAS on A.
+    a_admin(&["binding", "show", "nope"]).fails_with(3, "not_found");
+    a_admin(&["subscribe", &publisher_name, "no-such-vregion", "--alias", &unique("demo-none")]).fails_with(3, "");
+    let subscribed = a_admin(&["subscribe", &publisher_name, &vregion, "--alias", &alias, "-f", "json"]);
+    let bound = subscribed.json();
+    assert!(subscribed.stderr.contains("done in") && subscribed.stderr.contains(&sp), "{}", subscribed.stderr);
+    assert_eq!(bound["state"], "active", "{bound}");
+    assert_eq!((bound["alias"].as_str(), bound["region"].as_str()), (Some(alias.as_str()), Some(alias.as_str())));
+    assert_eq!(bound["service_provider"], sp.as_str());
+    let types: Vec<&str> =
+        bound["endpoints"].as_array().unwrap().iter().map(|e| e["service_type"].as_str().unwrap()).collect();
+    assert!(types.contains(&"identity") && types.contains(&"compute"), "{bound}");
+    assert!(bound.get("objects").is_none(), "objects only with -c objects");
+    let listed = a_admin(&["binding", "list", "-f", "value", "-c", "alias", "-c", "state"]);
+    assert_eq!(listed.ok().trim(), format!("{alias} active"));
+    let by_publisher = a_admin(&["binding", "list", "--publisher", &publisher_name]);
+    assert!(by_publisher.ok().contains(&alias) && by_publisher.stdout.contains("| alias"), "{}", by_publisher.stdout);
+    assert_eq!(a_admin(&["binding", "show", &alias, "-f", "value", "-c", "state"]).ok().trim(), "active");
+    let offers = a_admin(&["discover", "-f", "json"]).json();
+    assert!(
+        offers.as_array().unwrap().iter().any(|o| o["name"] == vregion.as_str() && o["bound_as"] == alias.as_str())
+    );
+    let refreshed = a_admin(&["binding", "refresh", &alias, "-f", "json"]);
+    let outcome = refreshed.json();
+    assert!(refreshed.stderr.contains("done in"), "{}", refreshed.stderr);
+    assert_eq!((outcome["revoked"].as_bool(), outcome["state"].as_str()), (Some(false), Some("active")), "{outcome}");
+    let report = a_admin(&["binding", "refresh", "--all", "-f", "json"]).json();
+    assert_eq!(report["healthy"], json!([alias]), "{report}");
+    let reconciled = a_admin(&["binding", "reconcile", "-f", "json"]).json();
+    assert_eq!(reconciled["failed"], json!([]), "{reconciled}");
+
+    // 3. Clients no one here wrote: the openstack CLI sees the region and the
+    // service provider; alice gets K2K tokens through both CLIs.
+    let regions = os("testbed-a", &["region", "list", "-f", "value", "-c", "Region"]);
+    assert!(regions.ok().lines().any(|l| l == alias), "region list:\n{}", regions.stdout);
+    let sps = os("testbed-a", &["service", "provider", "list", "-f", "value", "-c", "ID"]);
+    assert!(sps.ok().lines().any(|l| l == sp), "service provider list:\n{}", sps.stdout);
+    let (_, _, project) = tb.demo_user();
+    let k2k = alice(&["token", "issue", "--service-provider", &sp, "-f", "json"]).json();
+    assert_eq!((k2k["federated"].as_bool(), k2k["project"].as_str()), (Some(true), Some(project.as_str())), "{k2k}");
+    let roles = k2k["roles"].as_array().unwrap();
+    assert!(!roles.is_empty() && roles.iter().all(|r| r == "member" || r == "reader"), "the vregion's roles: {k2k}");
+    let domain = k2k["project_domain"].as_str().unwrap().to_owned();
+    let k2k_args = [
+        "--os-service-provider",
+        &sp,
+        "--os-remote-project-name",
+        &project,
+        "--os-remote-project-domain-name",
+        &domain,
+        "token",
+        "issue",
+        "-f",
+        "value",
+        "-c",
+        "project_id",
+    ];
+    let by_openstack = os("testbed-a-alice", &k2k_args);
+    assert_eq!(by_openstack.ok().trim(), k2k["project_id"].as_str().unwrap());
+    let catalogs = alice(&["catalog", "list", "--service-provider", &sp, "-f", "json"]).json();
+    let section = |cloud: &str| catalogs.as_array().unwrap().iter().find(|c| c["cloud"] == cloud).cloned().unwrap();
+    let home = section("home");
+    assert!(
+        home["entries"].as_array().unwrap().iter().any(|e| e["region"] == alias.as_str() && e["type"] == "compute"),
+        "the vregion's endpoints in A's catalog: {home}"
+    );
+    let on_b = section(&sp);
+    assert!(on_b["entries"].as_array().is_some_and(|e| !e.is_empty()), "B's catalog through K2K: {on_b}");
+
+    // 4. A's admin cancels: the region, the service provider and K2K are gone.
+    let cancelled = a_admin(&["binding", "cancel", &alias, "-f", "value", "-c", "state"]);
+    assert_eq!(cancelled.ok().trim(), "cancelled");
+    assert!(cancelled.stderr.contains(&format!("cancelling binding {alias}")) && cancelled.stderr.contains("done in"));
+    let regions = os("testbed-a", &["region", "list", "-f", "value", "-c", "Region"]);
+    assert!(!regions.ok().lines().any(|l| l == alias), "region list:\n{}", regions.stdout);
+    let sps = os("testbed-a", &["service", "provider", "list", "-f", "value", "-c", "ID"]);
+    assert!(!sps.ok().lines().any(|l| l == sp), "service provider list:\n{}", sps.stdout);
+    let refused = alice(&["token", "issue", "--service-provider", &sp]);
+    assert_ne!(refused.code, 0, "K2K must fail after cancel: {}", refused.stdout);
+    let refused = os("testbed-a-alice", &k2k_args);
+    assert_ne!(refused.code, 0, "K2K must fail after cancel: {}", refused.stdout);
+    // The refused subscription above left a failed binding: finished ones show with --all only.
+    assert_eq!(a_admin(&["binding", "list", "-f", "value", "-c", "alias"]).ok().trim(), "", "finished ones hidden");
+    let all = a_admin(&["binding", "list", "--all", "-f", "value", "-c", "alias", "-c", "state"]);
+    assert!(all.ok().lines().any(|l| l == format!("{alias} cancelled")), "{}", all.stdout);
+    assert!(all.stdout.lines().any(|l| l.ends_with(" failed")), "{}", all.stdout);
+    a_admin(&["binding", "cancel", "nope", "--force"]).fails_with(3, "not_found");
+
+    // Clean up: the publisher here, the vregion and the partner at B.
+    a_admin(&["publisher", "remove", &publisher_name]).ok();
+    a_admin(&["publisher", "show", &publisher_name]).fails_with(3, "not_found");
+    b_admin(&["vregion", "withdraw", &vregion]).ok();
+    b_admin(&["vregion", "delete", &vregion, "--purge"]).ok();
+    b_admin(&["partner", "remove", &partner]).ok();
+
+    // 5. No run printed a secret; neither did the services' logs.
+    let a_password = tb.admin_password(Cloud::A);
+    let b_password = tb.admin_password(Cloud::B);
+    let alice_password = tb.demo_user().1;
+    transcript.assert_free_of(&[
+        ("the partner credential's secret", &secret),
+        ("the dead publisher's secret", dead_secret),
+        ("A's admin password", a_password.expose_secret()),
+        ("B's admin password", b_password.expose_secret()),
+        ("alice's password", alice_password.expose_secret()),
+    ]);
+    assert!(!subscriber.log().contains(&secret), "the credential secret in the subscriber's log");
+    assert!(!subscriber.log().contains(dead_secret), "a credential secret in the subscriber's log");
+    drop(subscriber);
+    drop(publisher);
+    region.delete().await;
+    free_entity_on_b(&entity_id).await;
 }

@@ -3,10 +3,14 @@
 //! application credential the publisher handed over at onboarding.
 //!
 //! ```text
-//! mercador offer list
-//! mercador subscribe VREGION --entity-id URI (--metadata-file FILE | --metadata-url URL) [--keystone-url URL]
+//! mercador exchange offer list
+//! mercador exchange subscribe VREGION --entity-id URI (--metadata-file FILE | --metadata-url URL) [--keystone-url URL]
 //! mercador exchange subscription list | show ID | refresh ID | cancel ID
 //! ```
+//!
+//! The subscriber service (`mercador subscribe`, `binding ...`) does all of
+//! this for a subscriber cloud's admins and sets up their Keystone too; these
+//! commands are the partner face by hand.
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -25,7 +29,7 @@ const SUBSCRIPTION_COLUMNS: &[&str] = &["id", "vregion", "state", "step", "updat
 /// Fields of a subscription's access shown only with `-c`.
 const ACCESS_HIDDEN: &[&str] = &["objects", "entity_id", "partner", "created_at"];
 
-/// `mercador offer ...`: what publishers offer to the caller.
+/// `mercador exchange offer ...`: what the publisher offers to the caller.
 #[derive(Debug, Subcommand)]
 pub(crate) enum OfferCommand {
     /// List the vregions the publisher offers to the caller (with places left
@@ -33,7 +37,7 @@ pub(crate) enum OfferCommand {
     List,
 }
 
-/// `mercador subscribe VREGION ...`.
+/// `mercador exchange subscribe VREGION ...`.
 #[derive(Debug, Args)]
 pub(crate) struct SubscribeArgs {
     /// The offered vregion to subscribe to.
@@ -53,10 +57,20 @@ pub(crate) struct SubscribeArgs {
     pub(crate) keystone_url: Option<Url>,
 }
 
-/// `mercador exchange ...`: the caller's side of the exchange face.
+/// `mercador exchange ...`: the publisher's partner face, with the partner's
+/// application credential.
+#[allow(clippy::large_enum_variant)] // parsed once per run
 #[derive(Debug, Subcommand)]
 pub(crate) enum ExchangeCommand {
-    /// The caller's subscriptions at this publisher.
+    /// The vregions the publisher offers to you.
+    #[command(subcommand)]
+    Offer(OfferCommand),
+    /// Subscribe to an offered vregion: the publisher creates the identity
+    /// provider, mapping and vregion admin on its Keystone for your Keystone's
+    /// SAML identity (your own Keystone is not touched: `mercador subscribe`
+    /// through the subscriber service does both).
+    Subscribe(SubscribeArgs),
+    /// Your subscriptions at this publisher (list, show, refresh, cancel).
     #[command(subcommand)]
     Subscription(ExchangeSubscriptionCommand),
 }
@@ -120,8 +134,8 @@ fn read_metadata(path: &PathBuf) -> CliResult<String> {
     Ok(text)
 }
 
-/// Runs `offer list`.
-pub(crate) async fn offer(ctx: &Context, command: OfferCommand) -> CliResult<Output> {
+/// Runs `exchange offer list`.
+async fn offer(ctx: &Context, command: OfferCommand) -> CliResult<Output> {
     let api = ctx.client(Face::Exchange).await?;
     match command {
         OfferCommand::List => {
@@ -134,8 +148,8 @@ pub(crate) async fn offer(ctx: &Context, command: OfferCommand) -> CliResult<Out
     }
 }
 
-/// Runs `subscribe`.
-pub(crate) async fn subscribe(ctx: &Context, args: SubscribeArgs) -> CliResult<Output> {
+/// Runs `exchange subscribe`.
+async fn subscribe(ctx: &Context, args: SubscribeArgs) -> CliResult<Output> {
     let metadata = args.metadata_file.as_ref().map(read_metadata).transpose()?;
     let api = ctx.client(Face::Exchange).await?;
     let mut body = json!({"vregion": args.vregion, "entity_id": args.entity_id});
@@ -160,8 +174,12 @@ pub(crate) async fn subscribe(ctx: &Context, args: SubscribeArgs) -> CliResult<O
 
 /// Runs an `exchange` command.
 pub(crate) async fn exchange(ctx: &Context, command: ExchangeCommand) -> CliResult<Output> {
+    let command = match command {
+        ExchangeCommand::Offer(command) => return offer(ctx, command).await,
+        ExchangeCommand::Subscribe(args) => return subscribe(ctx, args).await,
+        ExchangeCommand::Subscription(command) => command,
+    };
     let api = ctx.client(Face::Exchange).await?;
-    let ExchangeCommand::Subscription(command) = command;
     Ok(match command {
         ExchangeSubscriptionCommand::List => {
             let rows = match api.get("subscriptions").await? {

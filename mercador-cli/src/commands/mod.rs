@@ -5,6 +5,8 @@
 //!   subscriptions, reconcile), for the publisher cloud's admins;
 //! - [`exchange`]: the publisher's partner face (offers, subscribe, the
 //!   partner's subscriptions), for subscribers holding a partner credential;
+//! - [`subscriber`]: the subscriber service (publishers, discover,
+//!   subscribe, bindings), for the subscriber cloud's admins;
 //! - [`k2k`]: `token issue` and `catalog list` across the home cloud and its
 //!   Keystone-to-Keystone service providers.
 //!
@@ -25,6 +27,7 @@ pub(crate) mod exchange;
 pub(crate) mod k2k;
 pub(crate) mod publisher;
 pub(crate) mod serve;
+pub(crate) mod subscriber;
 
 /// What every command may need: authentication and the service URL.
 #[derive(Debug, Clone)]
