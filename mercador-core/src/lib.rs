@@ -18,6 +18,7 @@
 //! - [`store`]: the publisher's persistent state (SQLite or PostgreSQL);
 //! - [`publisher`]: the publisher engine.
 
+mod engine;
 pub mod k2k;
 pub mod keystone;
 pub mod model;

@@ -278,26 +278,20 @@ impl PublisherServiceConfig {
     /// Checks what serde cannot: values in range, paths that exist, the
     /// secrets key decoding to 32 bytes.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let err = |key: &str, what: &str| Err(ConfigError(format!("[{key}] {what}")));
-        if !matches!(self.server.public_url.scheme(), "http" | "https") || self.server.public_url.cannot_be_a_base() {
-            return err("server] public_url", "must be an http(s) URL, e.g. https://mercador.example.com:8780");
-        }
-        if self.server.body_limit < 1024 || self.server.body_limit > 64 * 1024 * 1024 {
-            return err(
-                "server] body_limit",
-                "must be between 1024 and 67108864 bytes (SAML metadata bodies need up to 256 KiB; default 1048576)",
-            );
-        }
-        if self.server.request_timeout_secs == 0 {
-            return err("server] request_timeout_secs", "must be at least 1 (default 120)");
-        }
-        if self.server.lease_ttl_secs < 10 {
-            return err("server] lease_ttl_secs", "must be at least 10 (default 120)");
-        }
+        let s = &self.server;
+        let (url_example, body_limit_note) =
+            ("https://mercador.example.com:8780", "SAML metadata bodies need up to 256 KiB; ");
+        check_server(
+            &s.public_url,
+            url_example,
+            s.body_limit,
+            body_limit_note,
+            s.request_timeout_secs,
+            s.lease_ttl_secs,
+        )
+        .map_err(ConfigError)?;
         self.keystone.validate("Keystone B").map_err(ConfigError)?;
-        if let Some(step) = &self.testing.pause_after_step {
-            parse_pause(step).map_err(|e| ConfigError(format!("[testing] pause_after_step: {e}")))?;
-        }
+        self.testing.validate().map_err(ConfigError)?;
         self.secrets_key()?;
         Ok(())
     }
@@ -323,7 +317,7 @@ impl PublisherServiceConfig {
 
     /// `[testing] pause_after_step`, parsed.
     pub fn pause_after_step(&self) -> Option<(String, Duration)> {
-        self.testing.pause_after_step.as_deref().and_then(|s| parse_pause(s).ok())
+        self.testing.pause()
     }
 
     /// The engine's configuration. `keystone_url` is Keystone B's URL as
@@ -377,6 +371,53 @@ pub(crate) fn extract<T: serde::de::DeserializeOwned>(
     let base_dir =
         std::path::absolute(dir).map_err(|e| format!("cannot resolve the directory of {}: {e}", path.display()))?;
     Ok((config, base_dir))
+}
+
+/// Checks what serde cannot in the `[server]` keys both services have:
+/// `public_url` an http(s) URL (`url_example` shows one), `body_limit`
+/// between 1 KiB and 64 MiB (`body_limit_note` opens the parenthesis of its
+/// message: what needs how much, ending in `; `), a request timeout of at
+/// least 1 s, a lease TTL of at least 10 s. The message names the key.
+pub(crate) fn check_server(
+    public_url: &Url,
+    url_example: &str,
+    body_limit: usize,
+    body_limit_note: &str,
+    request_timeout_secs: u64,
+    lease_ttl_secs: u64,
+) -> Result<(), String> {
+    let err = |key: &str, what: &str| Err(format!("[server] {key}] {what}"));
+    if !matches!(public_url.scheme(), "http" | "https") || public_url.cannot_be_a_base() {
+        return err("public_url", &format!("must be an http(s) URL, e.g. {url_example}"));
+    }
+    if !(1024..=64 * 1024 * 1024).contains(&body_limit) {
+        return err(
+            "body_limit",
+            &format!("must be between 1024 and 67108864 bytes ({body_limit_note}default 1048576)"),
+        );
+    }
+    if request_timeout_secs == 0 {
+        return err("request_timeout_secs", "must be at least 1 (default 120)");
+    }
+    if lease_ttl_secs < 10 {
+        return err("lease_ttl_secs", "must be at least 10 (default 120)");
+    }
+    Ok(())
+}
+
+impl TestingSection {
+    /// Checks `pause_after_step`.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        match &self.pause_after_step {
+            Some(step) => parse_pause(step).map(drop).map_err(|e| format!("[testing] pause_after_step: {e}")),
+            None => Ok(()),
+        }
+    }
+
+    /// `pause_after_step`, parsed (`None` when unset or invalid: [`Self::validate`] refuses it).
+    pub(crate) fn pause(&self) -> Option<(String, Duration)> {
+        self.pause_after_step.as_deref().and_then(|s| parse_pause(s).ok())
+    }
 }
 
 impl KeystoneSection {
@@ -532,6 +573,35 @@ key = "{KEY}"
         let toml = minimal("").replace("[server]", "[server]\nbody_limt = 5");
         let e = PublisherServiceConfig::from_toml_str(&toml, Path::new("/")).unwrap_err().to_string();
         assert!(e.contains("body_limt") && e.contains("spelling"), "{e}");
+    }
+
+    #[test]
+    fn server_keys_out_of_range_are_refused() {
+        let refused = |key: &str, value: &str| {
+            let toml = minimal("").replace("[server]", &format!("[server]\n{key} = {value}"));
+            PublisherServiceConfig::from_toml_str(&toml, Path::new("/")).unwrap_err().to_string()
+        };
+        assert_eq!(
+            refused("body_limit", "10"),
+            "configuration: [server] body_limit] must be between 1024 and 67108864 bytes (SAML metadata bodies need \
+             up to 256 KiB; default 1048576)"
+        );
+        assert_eq!(
+            refused("request_timeout_secs", "0"),
+            "configuration: [server] request_timeout_secs] must be at least 1 (default 120)"
+        );
+        assert_eq!(
+            refused("lease_ttl_secs", "9"),
+            "configuration: [server] lease_ttl_secs] must be at least 10 (default 120)"
+        );
+        let toml = minimal("").replace("http://127.0.0.1:8780", "ftp://127.0.0.1:8780");
+        let e = PublisherServiceConfig::from_toml_str(&toml, Path::new("/")).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "configuration: [server] public_url] must be an http(s) URL, e.g. https://mercador.example.com:8780"
+        );
+        let edges = minimal("").replace("[server]", "[server]\nbody_limit = 1024\nlease_ttl_secs = 10");
+        assert!(PublisherServiceConfig::from_toml_str(&edges, Path::new("/")).is_ok());
     }
 
     #[test]

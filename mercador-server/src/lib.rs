@@ -24,6 +24,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+mod http;
 pub mod logging;
 pub mod openapi;
 pub mod publisher;

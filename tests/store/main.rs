@@ -23,7 +23,7 @@ use mercador_core::model::{
     CreatedObject, Name, ObjectKind, Quota, SubscriptionState, VRegionSpec, VRegionState, Visibility, VisibilityRule,
 };
 use mercador_core::store::{
-    PartnerRecord, PartnerState, PublisherStore, Reservation, SqlStore, StoreError, SubscriptionFilter,
+    LeaseStore, PartnerRecord, PartnerState, PublisherStore, Reservation, SqlStore, StoreError, SubscriptionFilter,
     SubscriptionRecord, VRegionRecord,
 };
 use mercador_tests::Testbed;

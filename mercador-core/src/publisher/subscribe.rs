@@ -14,8 +14,6 @@
 //! `provisioning`: asking again, or the reconciler, resumes it. Any other
 //! failure rolls back ([`super::teardown`]) and ends `failed`.
 
-use std::time::Duration;
-
 use secrecy::SecretString;
 
 use super::mapping::{self, MappedVRegion};
@@ -532,7 +530,7 @@ impl Publisher {
         step: &str,
         lease: &Lease,
     ) -> PublisherResult<SubscriptionRecord> {
-        lease.renew(self).await?;
+        lease.renew(self.store().as_ref()).await?;
         s.step = Some(step.to_string());
         tracing::debug!(subscription = %s.id, step, "step");
         self.save(s).await
@@ -576,45 +574,14 @@ impl Publisher {
         F: FnOnce(Lease) -> Fut,
         Fut: std::future::Future<Output = PublisherResult<T>>,
     {
-        let lease = Lease {
-            key: format!("partner:{partner_id}"),
-            holder: format!("{}/{}", self.config().replica_id, Self::new_id()),
-        };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !self.store().acquire_lease(&lease.key, &lease.holder, self.config().lease_ttl).await? {
-            if tokio::time::Instant::now() > deadline {
-                return Err(PublisherError::Busy(partner_id.to_string()));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        let key = lease.key.clone();
-        let holder = lease.holder.clone();
-        let result = work(lease).await;
-        if let Err(e) = self.store().release_lease(&key, &holder).await {
-            tracing::warn!(lease = %key, error = %e, "could not release the lease; it expires by itself");
-        }
-        result
+        let config = self.config();
+        let lease = Lease::new(format!("partner:{partner_id}"), &config.replica_id, config.lease_ttl);
+        lease.hold(self.store().as_ref(), partner_id, work).await
     }
 }
 
 /// A lease held on a partner's federation objects.
-#[derive(Debug)]
-pub(crate) struct Lease {
-    key: String,
-    holder: String,
-}
-
-impl Lease {
-    /// Renews it for another TTL; fails when it was lost (expired and taken).
-    pub(crate) async fn renew(&self, publisher: &Publisher) -> PublisherResult<()> {
-        let ttl = publisher.config().lease_ttl;
-        if publisher.store().acquire_lease(&self.key, &self.holder, ttl).await? {
-            Ok(())
-        } else {
-            Err(PublisherError::Busy(self.key.clone()))
-        }
-    }
-}
+pub(crate) type Lease = crate::engine::Lease<PublisherError>;
 
 /// The identity provider of a partner on Keystone B.
 pub fn idp_id(partner: &Name) -> String {

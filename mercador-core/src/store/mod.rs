@@ -1,4 +1,6 @@
-//! Storage of the publisher's state behind [`PublisherStore`].
+//! Storage of the publisher's state behind [`PublisherStore`], and of the
+//! subscriber's behind [`SubscriberStore`] ([`subscriber`]); both take their
+//! leases through [`LeaseStore`].
 //!
 //! - [`sql`]: [`SqlStore`], the SQL implementation: SQLite (the embedded
 //!   default, one file) or PostgreSQL (several publisher replicas sharing one
@@ -200,13 +202,13 @@ pub struct SubscriptionFilter {
     pub states: Vec<SubscriptionState>,
 }
 
-/// The publisher's persistent state.
+/// The publisher's persistent state, with its leases ([`LeaseStore`]).
 ///
 /// Every method is atomic. Updates are optimistic: the record carries the
 /// `version` it was read with; the store increments it, or fails with
 /// [`StoreError::Stale`] when someone else updated the record meanwhile.
 #[async_trait]
-pub trait PublisherStore: Send + Sync {
+pub trait PublisherStore: LeaseStore {
     /// Inserts a vregion ([`StoreError::Duplicate`] when the name is taken).
     async fn insert_vregion(&self, record: &VRegionRecord) -> StoreResult<()>;
     /// The vregion with this name.
@@ -247,10 +249,16 @@ pub trait PublisherStore: Send + Sync {
     async fn list_subscriptions(&self, filter: &SubscriptionFilter) -> StoreResult<Vec<SubscriptionRecord>>;
     /// Replaces a subscription (same id); returns it with its new version.
     async fn update_subscription(&self, record: &SubscriptionRecord) -> StoreResult<SubscriptionRecord>;
+}
 
+/// Leases: named locks with an expiry, shared by every store over one
+/// database (one table for the publisher's and the subscriber's), that
+/// serialise work on one thing across replicas: a partner's federation
+/// objects (`partner:<id>`), a binding (`binding:<id>`).
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
     /// Takes or renews the lease `key` for `holder` until `ttl` from now;
-    /// false when another holder has it and it has not expired. Serialises
-    /// work on one partner's federation objects across replicas.
+    /// false when another holder has it and it has not expired.
     async fn acquire_lease(&self, key: &str, holder: &str, ttl: std::time::Duration) -> StoreResult<bool>;
     /// Gives the lease up if `holder` has it.
     async fn release_lease(&self, key: &str, holder: &str) -> StoreResult<()>;

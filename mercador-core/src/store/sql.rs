@@ -59,7 +59,7 @@ use sqlx::error::DatabaseError;
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use super::{
-    PartnerRecord, PartnerState, PublisherStore, Reservation, StoreError, StoreResult, SubscriptionFilter,
+    LeaseStore, PartnerRecord, PartnerState, PublisherStore, Reservation, StoreError, StoreResult, SubscriptionFilter,
     SubscriptionRecord, VRegionRecord,
 };
 use crate::model::{CreatedObject, Name, SubscriptionState, VRegionSpec, VRegionState};
@@ -664,7 +664,10 @@ impl PublisherStore for SqlStore {
         }
         Ok(SubscriptionRecord { version: record.version + 1, ..record.clone() })
     }
+}
 
+#[async_trait]
+impl LeaseStore for SqlStore {
     async fn acquire_lease(&self, key: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
         let now = nanos(Utc::now())?;
         let ttl = i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX);

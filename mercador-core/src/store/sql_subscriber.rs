@@ -2,14 +2,12 @@
 //! tables (see [`super::sql`]): one code path for SQLite and PostgreSQL,
 //! optimistic updates, JSON as TEXT, timestamps as BIGINT nanoseconds.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 
 use super::sql::{from_json, get, name, nanos, placeholders, time, to_json};
 use super::subscriber::{BindingFilter, BindingRecord, PublisherRecord, SubscriberStore};
-use super::{PublisherStore, SqlStore, StoreError, StoreResult};
+use super::{SqlStore, StoreError, StoreResult};
 use crate::model::{CreatedObject, SubscriptionState};
 use crate::publisher::OfferedService;
 
@@ -228,14 +226,6 @@ impl SubscriberStore for SqlStore {
             .await
             .map_err(|e| self.database("deleting binding", e))?;
         Ok(done.rows_affected() > 0)
-    }
-
-    async fn acquire_lease(&self, key: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
-        PublisherStore::acquire_lease(self, key, holder, ttl).await
-    }
-
-    async fn release_lease(&self, key: &str, holder: &str) -> StoreResult<()> {
-        PublisherStore::release_lease(self, key, holder).await
     }
 }
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::StoreResult;
+use super::{LeaseStore, StoreResult};
 use crate::model::{CreatedObject, Name, SubscriptionState};
 use crate::publisher::OfferedService;
 
@@ -125,10 +125,11 @@ pub struct BindingFilter {
     pub states: Vec<SubscriptionState>,
 }
 
-/// The subscriber's persistent state. Every method is atomic; updates are
-/// optimistic (see [`super::PublisherStore`]).
+/// The subscriber's persistent state, with its leases ([`LeaseStore`], the
+/// publisher's table). Every method is atomic; updates are optimistic (see
+/// [`super::PublisherStore`]).
 #[async_trait]
-pub trait SubscriberStore: Send + Sync {
+pub trait SubscriberStore: LeaseStore {
     /// Inserts a publisher ([`super::StoreError::Duplicate`] when the name is taken).
     async fn insert_publisher(&self, record: &PublisherRecord) -> StoreResult<()>;
     /// The publisher with this name.
@@ -154,9 +155,4 @@ pub trait SubscriberStore: Send + Sync {
     async fn update_binding(&self, record: &BindingRecord) -> StoreResult<BindingRecord>;
     /// Deletes a binding's record; false when it did not exist.
     async fn delete_binding(&self, id: &str) -> StoreResult<bool>;
-
-    /// Takes or renews a lease (the same table as the publisher's).
-    async fn acquire_lease(&self, key: &str, holder: &str, ttl: std::time::Duration) -> StoreResult<bool>;
-    /// Gives the lease up if `holder` has it.
-    async fn release_lease(&self, key: &str, holder: &str) -> StoreResult<()>;
 }

@@ -150,7 +150,7 @@ impl Subscriber {
         step: &str,
         lease: &Lease,
     ) -> SubscriberResult<BindingRecord> {
-        lease.renew(self).await?;
+        lease.renew(self.store().as_ref()).await?;
         b.step = Some(step.to_string());
         tracing::debug!(binding = %b.alias, step, "step");
         self.save(b).await
@@ -186,24 +186,9 @@ impl Subscriber {
         F: FnOnce(Lease) -> Fut,
         Fut: std::future::Future<Output = SubscriberResult<T>>,
     {
-        let lease = Lease {
-            key: format!("binding:{binding_id}"),
-            holder: format!("{}/{}", self.config().replica_id, Self::new_id()),
-        };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !self.store().acquire_lease(&lease.key, &lease.holder, self.config().lease_ttl).await? {
-            if tokio::time::Instant::now() > deadline {
-                return Err(SubscriberError::Busy(format!("binding {binding_id}")));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        let key = lease.key.clone();
-        let holder = lease.holder.clone();
-        let result = work(lease).await;
-        if let Err(e) = self.store().release_lease(&key, &holder).await {
-            tracing::warn!(lease = %key, error = %e, "could not release the lease; it expires by itself");
-        }
-        result
+        let config = self.config();
+        let lease = Lease::new(format!("binding:{binding_id}"), &config.replica_id, config.lease_ttl);
+        lease.hold(self.store().as_ref(), &format!("binding {binding_id}"), work).await
     }
 }
 
@@ -214,22 +199,7 @@ impl std::fmt::Debug for Subscriber {
 }
 
 /// A lease held on a binding.
-#[derive(Debug)]
-pub(crate) struct Lease {
-    key: String,
-    holder: String,
-}
-
-impl Lease {
-    pub(crate) async fn renew(&self, subscriber: &Subscriber) -> SubscriberResult<()> {
-        let ttl = subscriber.config().lease_ttl;
-        if subscriber.store().acquire_lease(&self.key, &self.holder, ttl).await? {
-            Ok(())
-        } else {
-            Err(SubscriberError::Busy(self.key.clone()))
-        }
-    }
-}
+pub(crate) type Lease = crate::engine::Lease<SubscriberError>;
 
 /// The service provider of a binding on Keystone A.
 pub fn sp_id(alias: &Name) -> String {

@@ -8,10 +8,12 @@
 //! | `/v1/admin/...` | [`admin`] | Keystone B admins ([`crate::auth::require_admin`]) |
 //! | `/v1/exchange/...` | [`exchange`] | partners ([`crate::auth::require_partner`]) |
 //!
-//! Around every route, outermost first: sensitive headers marked, request
-//! id (`x-request-id`, kept from the client when sane, else generated),
-//! trace span (method, path, request id, caller; never headers or bodies),
-//! [`crate::error::json_errors`], panic catcher, request timeout, body limit.
+//! Around every route, the layers both services share
+//! (`http::service_router`), outermost first: sensitive headers
+//! marked, request id (`x-request-id`, kept from the client when sane, else
+//! generated), trace span (method, path, request id, caller; never headers
+//! or bodies), [`crate::error::json_errors`], panic catcher, request
+//! timeout, body limit.
 //!
 //! [`serve`] builds the engine from the configuration (store, Keystone B
 //! admin session, Shibboleth metadata directory, secrets key), listens,
@@ -28,31 +30,21 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::header::{AUTHORIZATION, COOKIE};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use mercador_core::keystone::{CloudConfig, HttpClient, HttpConfig, KeystoneClient};
 use mercador_core::publisher::{Publisher, PublisherResult, ShibbolethMetadataDir};
 use mercador_core::store::SqlStore;
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::PropagateRequestIdLayer;
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::{Instrument as _, Level};
+use tracing::Instrument as _;
 use url::Url;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{AdminPolicy, Authenticator, TOKEN_HEADER, require_admin, require_partner};
+use crate::auth::{AdminPolicy, Authenticator, require_admin, require_partner};
 use crate::config::PublisherServiceConfig;
-use crate::error::{ApiError, ApiResult, REQUEST_ID_HEADER, json_errors, panic_response};
+use crate::error::{ApiError, ApiResult};
 use crate::openapi::ApiDoc;
 
 /// What every handler shares.
@@ -116,59 +108,7 @@ pub fn router(state: AppState, options: &RouterOptions) -> Router {
     doc.servers = Some(vec![utoipa::openapi::Server::new(state.public_url.as_str().trim_end_matches('/'))]);
     let document = discovery::OpenApiDocument::new(&doc);
 
-    routes
-        .fallback(no_route)
-        .with_state(state)
-        .layer(axum::Extension(document))
-        .layer(DefaultBodyLimit::max(options.body_limit))
-        .layer(RequestBodyLimitLayer::new(options.body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, options.request_timeout))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn(json_errors))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(REQUEST_ID_HEADER)))
-        .layer(middleware::from_fn(request_id))
-        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE, HeaderName::from_static(TOKEN_HEADER)]))
-}
-
-async fn no_route(request: Request) -> ApiError {
-    let path = request.uri().path();
-    let shown: String = path.chars().take(100).collect();
-    ApiError::not_found(format!("no route {} {shown}; the routes are listed in /openapi.json", request.method()))
-}
-
-/// The request's span: method, path, request id and (set by the auth
-/// middleware) the caller. Never headers, query strings or bodies.
-fn request_span(request: &Request) -> tracing::Span {
-    let id = request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let path: String = request.uri().path().chars().take(200).collect();
-    tracing::info_span!(
-        "request",
-        id = %id,
-        method = %request.method(),
-        path = %path,
-        caller = tracing::field::Empty,
-    )
-}
-
-/// Keeps a client's `x-request-id` when it is short and plain, else sets a
-/// new one.
-async fn request_id(mut request: Request, next: Next) -> Response {
-    let sane = request.headers().get(REQUEST_ID_HEADER).is_some_and(|v| {
-        let b = v.as_bytes();
-        !b.is_empty() && b.len() <= 64 && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
-    });
-    if !sane {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        if let Ok(value) = HeaderValue::from_str(&id) {
-            request.headers_mut().insert(REQUEST_ID_HEADER, value);
-        }
-    }
-    next.run(request).await
+    crate::http::service_router(routes, state, document, options)
 }
 
 /// Runs an engine operation in its own task, so that a client hanging up or
@@ -179,13 +119,7 @@ where
     F: Future<Output = PublisherResult<T>> + Send + 'static,
     T: Send + 'static,
 {
-    match tokio::spawn(operation.instrument(tracing::Span::current())).await {
-        Ok(result) => result.map_err(ApiError::from),
-        Err(e) => {
-            tracing::error!(error = %e, "an engine operation panicked or was cancelled");
-            Err(ApiError::internal())
-        }
-    }
+    crate::http::run_engine(operation, ApiError::from).await
 }
 
 /// The engine and the state of the HTTP service, built from the configuration.

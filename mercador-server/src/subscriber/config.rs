@@ -22,7 +22,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::config::{
-    DatabaseSection, KeystoneSection, LogFormat, SecretsSection, default_body_limit, default_lease_ttl,
+    DatabaseSection, KeystoneSection, LogFormat, SecretsSection, check_server, default_body_limit, default_lease_ttl,
     default_log_filter, default_reconcile_interval, default_request_timeout, default_shutdown_grace, extract,
     file_and_env, opt_string_or_number,
 };
@@ -142,18 +142,10 @@ impl SubscriberServiceConfig {
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let err = |key: &str, what: &str| Err(error(format!("[{key}] {what}")));
-        if !matches!(self.server.public_url.scheme(), "http" | "https") || self.server.public_url.cannot_be_a_base() {
-            return err("server] public_url", "must be an http(s) URL, e.g. https://mercador-a.example.com:8781");
-        }
-        if self.server.body_limit < 1024 || self.server.body_limit > 64 * 1024 * 1024 {
-            return err("server] body_limit", "must be between 1024 and 67108864 bytes (default 1048576)");
-        }
-        if self.server.request_timeout_secs == 0 {
-            return err("server] request_timeout_secs", "must be at least 1 (default 120)");
-        }
-        if self.server.lease_ttl_secs < 10 {
-            return err("server] lease_ttl_secs", "must be at least 10 (default 120)");
-        }
+        let s = &self.server;
+        let url_example = "https://mercador-a.example.com:8781";
+        check_server(&s.public_url, url_example, s.body_limit, "", s.request_timeout_secs, s.lease_ttl_secs)
+            .map_err(error)?;
         self.keystone.validate("Keystone A").map_err(error)?;
         if self.federation.entity_id.trim().is_empty() {
             return err("federation] entity_id", "is empty; give Keystone A's [saml] idp_entity_id");
@@ -164,9 +156,7 @@ impl SubscriberServiceConfig {
                 "must be an http(s) URL (<keystone A>/v3/OS-FEDERATION/saml2/metadata)",
             );
         }
-        if let Some(step) = &self.testing.pause_after_step {
-            crate::config::parse_pause(step).map_err(|e| error(format!("[testing] pause_after_step: {e}")))?;
-        }
+        self.testing.validate().map_err(error)?;
         self.secrets_key()?;
         Ok(())
     }
@@ -199,8 +189,7 @@ impl SubscriberServiceConfig {
             config.replica_id = id.clone();
         }
         config.lease_ttl = Duration::from_secs(self.server.lease_ttl_secs);
-        config.pause_after_step =
-            self.testing.pause_after_step.as_deref().and_then(|s| crate::config::parse_pause(s).ok());
+        config.pause_after_step = self.testing.pause();
         config
     }
 }
@@ -234,5 +223,31 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("entity") && e.contains("spelling"), "{e}");
+    }
+
+    #[test]
+    fn server_keys_are_checked_as_the_publisher_does_in_its_own_words() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/config/subscriber.toml");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("key_file = \"subscriber.key\"", &format!("key = \"{KEY}\""));
+        let refused =
+            |toml: String| SubscriberServiceConfig::from_toml_str(&toml, Path::new("/")).unwrap_err().to_string();
+        assert_eq!(
+            refused(text.replace("body_limit = 1048576", "body_limit = 100000000")),
+            "configuration: [server] body_limit] must be between 1024 and 67108864 bytes (default 1048576)"
+        );
+        assert_eq!(
+            refused(text.replace("[server]", "[server]\nlease_ttl_secs = 1")),
+            "configuration: [server] lease_ttl_secs] must be at least 10 (default 120)"
+        );
+        assert_eq!(
+            refused(text.replace("http://127.0.0.1:8781", "mailto:a@b")),
+            "configuration: [server] public_url] must be an http(s) URL, e.g. https://mercador-a.example.com:8781"
+        );
+        assert!(
+            refused(text.replace("[testing]", "[testing]\npause_after_step = \"x\""))
+                .contains("[testing] pause_after_step")
+        );
     }
 }

@@ -24,11 +24,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::header::{AUTHORIZATION, COOKIE};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::middleware;
 use mercador_core::keystone::ensure::ensure_sole_catalog_entry;
 use mercador_core::keystone::{CloudConfig, HttpClient, HttpConfig, IdentityApi, KeystoneClient, Session};
 use mercador_core::model::Name;
@@ -36,13 +33,7 @@ use mercador_core::store::SqlStore;
 use mercador_core::subscriber::{Subscriber, SubscriberError, SubscriberResult};
 use secrecy::ExposeSecret;
 use tokio::sync::{Mutex, watch};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::PropagateRequestIdLayer;
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::{Instrument as _, Level};
+use tracing::Instrument as _;
 use url::Url;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
@@ -51,8 +42,8 @@ use utoipa_axum::routes;
 
 use self::auth::{SubscriberAuth, require_admin};
 use self::config::SubscriberServiceConfig;
-use crate::auth::{AdminPolicy, TOKEN_HEADER};
-use crate::error::{ApiError, ApiResult, REQUEST_ID_HEADER, json_errors, panic_response};
+use crate::auth::AdminPolicy;
+use crate::error::{ApiError, ApiResult};
 use crate::publisher::discovery::{Check, Health, OpenApiDocument};
 
 /// Service type of the subscriber's API in Keystone A's catalog.
@@ -130,45 +121,7 @@ pub fn router(state: SubscriberState, options: &crate::RouterOptions) -> Router 
     doc.servers = Some(vec![utoipa::openapi::Server::new(state.public_url.as_str().trim_end_matches('/'))]);
     let document = OpenApiDocument::new(&doc);
 
-    routes
-        .fallback(no_route)
-        .with_state(state)
-        .layer(axum::Extension(document))
-        .layer(DefaultBodyLimit::max(options.body_limit))
-        .layer(RequestBodyLimitLayer::new(options.body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, options.request_timeout))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn(json_errors))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(REQUEST_ID_HEADER)))
-        .layer(middleware::from_fn(request_id))
-        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE, HeaderName::from_static(TOKEN_HEADER)]))
-}
-
-async fn no_route(request: Request) -> ApiError {
-    let shown: String = request.uri().path().chars().take(100).collect();
-    ApiError::not_found(format!("no route {} {shown}; the routes are listed in /openapi.json", request.method()))
-}
-
-fn request_span(request: &Request) -> tracing::Span {
-    let id = request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let path: String = request.uri().path().chars().take(200).collect();
-    tracing::info_span!("request", id = %id, method = %request.method(), path = %path, caller = tracing::field::Empty)
-}
-
-async fn request_id(mut request: Request, next: Next) -> Response {
-    let sane = request.headers().get(REQUEST_ID_HEADER).is_some_and(|v| {
-        let b = v.as_bytes();
-        !b.is_empty() && b.len() <= 64 && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
-    });
-    if !sane && let Ok(value) = HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string()) {
-        request.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-    next.run(request).await
+    crate::http::service_router(routes, state, document, options)
 }
 
 /// The JSON error of an engine error (never a secret: the engine's messages carry none).
@@ -220,13 +173,7 @@ where
     F: Future<Output = SubscriberResult<T>> + Send + 'static,
     T: Send + 'static,
 {
-    match tokio::spawn(operation.instrument(tracing::Span::current())).await {
-        Ok(result) => result.map_err(api_error),
-        Err(e) => {
-            tracing::error!(error = %e, "an engine operation panicked or was cancelled");
-            Err(ApiError::internal())
-        }
-    }
+    crate::http::run_engine(operation, api_error).await
 }
 
 /// Health checks of the database and Keystone A, reused for a second.
