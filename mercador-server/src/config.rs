@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use mercador_core::keystone::CloudConfig;
 use mercador_core::publisher::PublisherConfig;
 use mercador_core::secrets::SecretsKey;
 use secrecy::{ExposeSecret, SecretString};
@@ -298,7 +299,7 @@ impl PublisherServiceConfig {
 
     /// A path of the file, resolved against the file's directory.
     pub fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() { path.to_path_buf() } else { self.base_dir.join(path) }
+        resolve(&self.base_dir, path)
     }
 
     /// The database URL (default: SQLite next to the configuration file).
@@ -336,6 +337,11 @@ impl PublisherServiceConfig {
         config.pause_after_step = self.pause_after_step();
         config
     }
+}
+
+/// `path` resolved against `base_dir` (the configuration file's directory).
+pub(crate) fn resolve(base_dir: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() { path.to_path_buf() } else { base_dir.join(path) }
 }
 
 /// The file at `path` overridden by the `MERCADOR_<SECTION>__<KEY>`
@@ -421,6 +427,33 @@ impl TestingSection {
 }
 
 impl KeystoneSection {
+    /// The admin cloud `cloud` (from `clouds_yaml`, resolved against
+    /// `base_dir`, else the usual search) and the region the service
+    /// registers in: `[server] region` when set, else the cloud's
+    /// `region_name`; `region_use` ends the message when neither is
+    /// ("the Keystone B region to register the endpoints in").
+    pub(crate) fn admin_cloud(
+        &self,
+        base_dir: &Path,
+        region: Option<&String>,
+        region_use: &str,
+    ) -> anyhow::Result<(CloudConfig, String)> {
+        use anyhow::Context as _;
+        let cloud = match &self.clouds_yaml {
+            Some(path) => CloudConfig::from_clouds_yaml(&self.cloud, Some(&resolve(base_dir, path))),
+            None => CloudConfig::load(Some(&self.cloud)),
+        }
+        .with_context(|| format!("[keystone] cloud {:?}: cannot load it from clouds.yaml", self.cloud))?;
+        let region = match (region, &cloud.region_name) {
+            (Some(region), _) | (None, Some(region)) => region.clone(),
+            (None, None) => anyhow::bail!(
+                "[server] region is missing and cloud {:?} has no region_name: name {region_use}",
+                self.cloud
+            ),
+        };
+        Ok((cloud, region))
+    }
+
     /// Checks what serde cannot; `keystone` names the Keystone ("Keystone B").
     pub(crate) fn validate(&self, keystone: &str) -> Result<(), String> {
         // "[keystone] cloud] ...": the services' wording since the start.

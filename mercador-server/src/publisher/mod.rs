@@ -31,7 +31,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use axum::middleware;
-use mercador_core::keystone::{CloudConfig, HttpClient, HttpConfig, KeystoneClient};
+use mercador_core::keystone::{HttpClient, HttpConfig, KeystoneClient};
 use mercador_core::publisher::{Publisher, PublisherResult, ShibbolethMetadataDir};
 use mercador_core::store::SqlStore;
 use secrecy::ExposeSecret;
@@ -136,19 +136,11 @@ impl PublisherService {
     /// engine. Nothing is contacted but the database.
     pub async fn build(config: &PublisherServiceConfig) -> anyhow::Result<Self> {
         let k = &config.keystone;
-        let cloud = match &k.clouds_yaml {
-            Some(path) => CloudConfig::from_clouds_yaml(&k.cloud, Some(&config.resolve(path))),
-            None => CloudConfig::load(Some(&k.cloud)),
-        }
-        .with_context(|| format!("[keystone] cloud {:?}: cannot load it from clouds.yaml", k.cloud))?;
-        let region = match (&config.server.region, &cloud.region_name) {
-            (Some(region), _) | (None, Some(region)) => region.clone(),
-            (None, None) => anyhow::bail!(
-                "[server] region is missing and cloud {:?} has no region_name: name the Keystone B region to \
-                 register the endpoints in",
-                k.cloud
-            ),
-        };
+        let (cloud, region) = k.admin_cloud(
+            &config.base_dir,
+            config.server.region.as_ref(),
+            "the Keystone B region to register the endpoints in",
+        )?;
         let keystone_url = k.public_url.clone().unwrap_or_else(|| cloud.auth_url.clone());
         let session = Arc::new(cloud.session().context("[keystone] cloud: cannot build a session")?);
         let keystone = Arc::new(KeystoneClient::new(session.clone()));

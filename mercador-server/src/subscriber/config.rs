@@ -163,7 +163,7 @@ impl SubscriberServiceConfig {
 
     /// A path of the file, resolved against the file's directory.
     pub fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() { path.to_path_buf() } else { self.base_dir.join(path) }
+        crate::config::resolve(&self.base_dir, path)
     }
 
     /// The database URL (default: SQLite `mercador-subscriber.db` next to the file).

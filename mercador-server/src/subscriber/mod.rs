@@ -27,7 +27,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::middleware;
 use mercador_core::keystone::ensure::ensure_sole_catalog_entry;
-use mercador_core::keystone::{CloudConfig, HttpClient, HttpConfig, IdentityApi, KeystoneClient, Session};
+use mercador_core::keystone::{HttpClient, HttpConfig, IdentityApi, KeystoneClient, Session};
 use mercador_core::model::Name;
 use mercador_core::store::SqlStore;
 use mercador_core::subscriber::{Subscriber, SubscriberError, SubscriberResult};
@@ -241,19 +241,11 @@ async fn timed(check: impl Future<Output = Result<(), String>>) -> Check {
 /// (nothing is contacted but the database).
 pub async fn build(config: &SubscriberServiceConfig) -> anyhow::Result<(SubscriberState, String)> {
     let k = &config.keystone;
-    let cloud = match &k.clouds_yaml {
-        Some(path) => CloudConfig::from_clouds_yaml(&k.cloud, Some(&config.resolve(path))),
-        None => CloudConfig::load(Some(&k.cloud)),
-    }
-    .with_context(|| format!("[keystone] cloud {:?}: cannot load it from clouds.yaml", k.cloud))?;
-    let region = match (&config.server.region, &cloud.region_name) {
-        (Some(region), _) | (None, Some(region)) => region.clone(),
-        (None, None) => anyhow::bail!(
-            "[server] region is missing and cloud {:?} has no region_name: name the Keystone A region to register \
-             the endpoint in",
-            k.cloud
-        ),
-    };
+    let (cloud, region) = k.admin_cloud(
+        &config.base_dir,
+        config.server.region.as_ref(),
+        "the Keystone A region to register the endpoint in",
+    )?;
     let keystone_url = k.public_url.clone().unwrap_or_else(|| cloud.auth_url.clone());
     let session = Arc::new(cloud.session().context("[keystone] cloud: cannot build a session")?);
     let keystone: Arc<dyn IdentityApi> = Arc::new(KeystoneClient::new(session.clone()));
