@@ -612,7 +612,7 @@ async fn subscriber_side_the_demo_story_end_to_end() {
     test_catalog().await; // a compute endpoint in B's region
     let dir = tempfile::tempdir().unwrap();
     let region = CatalogRegion::create(dir.path()).await;
-    let publisher = PublisherProcess::start(region.options()).await;
+    let mut publisher = PublisherProcess::start(region.options()).await;
     let subscriber = SubscriberProcess::start(3600).await; // `mercador serve subscriber`, through the wrapper
     let subscriber_url = subscriber.url().to_string();
     let clouds = testbed_clouds();
@@ -803,6 +803,24 @@ async fn subscriber_side_the_demo_story_end_to_end() {
     assert!(all.ok().lines().any(|l| l == format!("{alias} cancelled")), "{}", all.stdout);
     assert!(all.stdout.lines().any(|l| l.ends_with(" failed")), "{}", all.stdout);
     a_admin(&["binding", "cancel", "nope", "--force"]).fails_with(3, "not_found");
+
+    // A publisher gone: cancel is refused (the CLI names --force), --force
+    // removes A's side anyway; B's admin revokes the abandoned subscription.
+    let alias2 = unique("demo-alias2");
+    let bound = a_admin(&["subscribe", &publisher_name, &vregion, "--alias", &alias2, "-f", "json"]).json();
+    assert_eq!(bound["state"], "active", "{bound}");
+    let remote = bound["remote_subscription_id"].as_str().unwrap().to_owned();
+    publisher.terminate().await;
+    let blocked = a_admin(&["binding", "cancel", &alias2]);
+    assert_eq!(blocked.code, 6, "the publisher is unreachable; stderr:\n{}", blocked.stderr);
+    assert!(blocked.stderr.contains(&format!("mercador binding cancel {alias2} --force")), "{}", blocked.stderr);
+    let forced = a_admin(&["binding", "cancel", &alias2, "--force", "-f", "value", "-c", "state"]);
+    assert_eq!(forced.ok().trim(), "cancelled");
+    assert!(forced.stderr.contains("(forced)") && forced.stderr.contains("done in"), "{}", forced.stderr);
+    let regions = os("testbed-a", &["region", "list", "-f", "value", "-c", "Region"]);
+    assert!(!regions.ok().lines().any(|l| l == alias2), "region list:\n{}", regions.stdout);
+    publisher.restart().await;
+    b_admin(&["subscription", "revoke", &remote, "--purge"]).ok();
 
     // Clean up: the publisher here, the vregion and the partner at B.
     a_admin(&["publisher", "remove", &publisher_name]).ok();

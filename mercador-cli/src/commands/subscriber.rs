@@ -323,7 +323,16 @@ pub(crate) async fn binding_command(ctx: &Context, command: BindingCommand) -> C
             let progress =
                 Progress::start(format!("cancelling binding {alias}{}", if force { " (forced)" } else { "" }));
             let query = if force { vec![("force", "true".to_owned())] } else { Vec::new() };
-            let answer = api.delete(&format!("bindings/{}", segment(&alias)), &query).await?;
+            let answer = api.delete(&format!("bindings/{}", segment(&alias)), &query).await.map_err(|mut e| {
+                // The service says when the publisher blocks the cancel; name the CLI's way.
+                if !force && e.message.contains("force=true") {
+                    e.message.push_str(&format!(
+                        "\n  (a publisher gone for good: `mercador binding cancel {alias} --force` removes this \
+                         cloud's side anyway)"
+                    ));
+                }
+                e
+            })?;
             progress.done();
             binding(answer)
         }
