@@ -617,23 +617,50 @@ impl fmt::Debug for SubscriberProcess {
     }
 }
 
+/// What to run the subscriber service with ([`SubscriberProcess::start_with`]).
+#[derive(Debug, Clone)]
+pub struct SubscriberOptions {
+    /// `[server] refresh_interval_secs`.
+    pub refresh_interval_secs: u64,
+    /// `[server] reconcile_interval_secs`.
+    pub reconcile_interval_secs: u64,
+    /// `[server] lease_ttl_secs` (default: the service's, 120 s).
+    pub lease_ttl_secs: Option<u64>,
+    /// `[testing] pause_after_step`, e.g. `"region:120s"`.
+    pub pause_after_step: Option<String>,
+}
+
+impl Default for SubscriberOptions {
+    fn default() -> Self {
+        Self { refresh_interval_secs: 300, reconcile_interval_secs: 30, lease_ttl_secs: None, pause_after_step: None }
+    }
+}
+
 impl SubscriberProcess {
     /// Writes a configuration for the testbed (Keystone A's admin, A's SAML
     /// identity), starts the binary and waits until `/healthz` answers 200.
     pub async fn start(refresh_interval_secs: u64) -> Self {
+        Self::start_with(SubscriberOptions { refresh_interval_secs, ..SubscriberOptions::default() }).await
+    }
+
+    /// [`Self::start`] with more settings (intervals, lease, test hook).
+    pub async fn start_with(options: SubscriberOptions) -> Self {
+        let SubscriberOptions { refresh_interval_secs, reconcile_interval_secs, lease_ttl_secs, pause_after_step } =
+            options;
         let tb = Testbed::get();
         let dir = tempfile::Builder::new().prefix("mercador-subscriber-").tempdir().expect("temp dir");
         let path = dir.path().to_path_buf();
         let port = free_port();
         std::fs::write(path.join("secrets.key"), random_key()).expect("write the secrets key");
-        let toml = format!(
+        let mut toml = format!(
             r#"[server]
 listen = "127.0.0.1:{port}"
 public_url = "http://127.0.0.1:{port}"
 region = {region:?}
 refresh_interval_secs = {refresh_interval_secs}
-reconcile_interval_secs = 30
+reconcile_interval_secs = {reconcile_interval_secs}
 shutdown_grace_secs = 10
+{lease_ttl}
 
 [keystone]
 cloud = "testbed-a"
@@ -651,7 +678,11 @@ key_file = "secrets.key"
             clouds = tb.clouds_yaml().display().to_string(),
             entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID"),
             metadata_url = tb.var("KEYSTONE_A_IDP_METADATA_URL"),
+            lease_ttl = lease_ttl_secs.map(|t| format!("lease_ttl_secs = {t}")).unwrap_or_default(),
         );
+        if let Some(pause) = &pause_after_step {
+            toml.push_str(&format!("\n[testing]\npause_after_step = {pause:?}\n"));
+        }
         let config_path = path.join("subscriber.toml");
         std::fs::write(&config_path, toml).expect("write the configuration");
         let log_path = path.join("subscriber.log");
@@ -706,6 +737,43 @@ key_file = "secrets.key"
         let log = self.log();
         let all: Vec<&str> = log.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// The configuration file (a test may edit it before [`Self::restart`]).
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().expect("try_wait").is_none())
+    }
+
+    /// SIGKILL, as a crash: nothing runs to its end ([`Self::restart`]
+    /// starts it again).
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for the graceful stop (at most 30 s, then
+    /// SIGKILL and a panic); returns how it ended.
+    pub async fn terminate(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
+        assert!(status.success(), "kill -TERM {} failed", child.id());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the subscriber did not stop within 30 s of SIGTERM; log:\n{}", self.log_tail(40));
     }
 
     /// SIGTERM (SIGKILL after 30 s), then starts again with the same
