@@ -81,25 +81,212 @@ impl Default for PublisherOptions {
     }
 }
 
-/// The publisher service, running as a child process.
-pub struct PublisherProcess {
+/// One Mercador service binary run as a child process (the common part of
+/// [`PublisherProcess`] and [`SubscriberProcess`], which deref to it): its
+/// own temporary directory (configuration, secrets key, SQLite database,
+/// log) and port on 127.0.0.1. Killed when dropped; when a test fails, the
+/// directory is kept and the log's tail printed.
+pub struct ServiceProcess {
+    /// `publisher` or `subscriber`: the binary's subcommand, and the name
+    /// of the configuration and log files.
+    kind: &'static str,
     child: Option<Child>,
     dir: Option<tempfile::TempDir>,
     path: PathBuf,
     config_path: PathBuf,
     log_path: PathBuf,
     port: u16,
-    options: PublisherOptions,
-    database_url: String,
+    log_filter: String,
+    env: Vec<(String, String)>,
 }
 
-impl fmt::Debug for PublisherProcess {
+impl fmt::Debug for ServiceProcess {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PublisherProcess")
+        f.debug_struct("ServiceProcess")
+            .field("kind", &self.kind)
             .field("pid", &self.child.as_ref().map(Child::id))
             .field("url", &self.url().as_str())
             .field("dir", &self.path)
             .finish()
+    }
+}
+
+impl ServiceProcess {
+    /// A directory with a fresh secrets key (`secrets.key`) and a free
+    /// port; the caller writes [`Self::config_path`], then calls
+    /// [`Self::spawn_and_wait`].
+    fn prepare(kind: &'static str, log_filter: String, env: Vec<(String, String)>) -> Self {
+        let dir = tempfile::Builder::new().prefix(&format!("mercador-{kind}-")).tempdir().expect("temp dir");
+        let path = dir.path().to_path_buf();
+        std::fs::write(path.join("secrets.key"), random_key()).expect("write the secrets key");
+        Self {
+            kind,
+            child: None,
+            config_path: path.join(format!("{kind}.toml")),
+            log_path: path.join(format!("{kind}.log")),
+            dir: Some(dir),
+            path,
+            port: free_port(),
+            log_filter,
+            env,
+        }
+    }
+
+    /// Starts `mercador-server <kind> --config FILE` and waits until
+    /// `/healthz` answers 200 (registered in the catalog by then). Panics
+    /// with the log's tail when it does not.
+    async fn spawn_and_wait(&mut self) {
+        let log = OpenOptions::new().create(true).append(true).open(&self.log_path).expect("open the log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mercador-server"));
+        command
+            .args([self.kind, "--config"])
+            .arg(&self.config_path)
+            .current_dir(&self.path)
+            .env("RUST_LOG", &self.log_filter)
+            .env_remove("OS_CLOUD")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log);
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        self.child = Some(command.spawn().unwrap_or_else(|e| panic!("spawn mercador-server {}: {e}", self.kind)));
+        let client = ApiClient::new(self.url());
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut last = String::from("no answer");
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().expect("try_wait")) {
+                panic!("the {} service exited during start ({status}); log:\n{}", self.kind, self.log_tail(60));
+            }
+            match client.try_get("/healthz").await {
+                Ok(answer) if answer.status == 200 => return,
+                Ok(answer) => last = answer.to_string(),
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the {} service is not healthy after {START_TIMEOUT:?} (last: {last}); log:\n{}",
+            self.kind,
+            self.log_tail(60)
+        );
+    }
+
+    /// The service's base URL (`http://127.0.0.1:<port>/`).
+    pub fn url(&self) -> Url {
+        Url::parse(&format!("http://127.0.0.1:{}/", self.port)).expect("url")
+    }
+
+    /// The process id (panics when not running).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap_or_else(|| panic!("the {} service is not running", self.kind)).id()
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().expect("try_wait").is_none())
+    }
+
+    /// The process's directory (configuration, key, database, log).
+    pub fn dir(&self) -> &Path {
+        &self.path
+    }
+
+    /// The configuration file (a test may edit it before [`Self::restart`]).
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// The log file.
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// The whole log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// The last `lines` lines of the log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// SIGKILL, as a crash: nothing runs to its end ([`Self::restart`]
+    /// starts it again).
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for the graceful stop (at most 30 s, then
+    /// SIGKILL and a panic); returns how it ended.
+    pub async fn terminate(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
+        assert!(status.success(), "kill -TERM {} failed", child.id());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the {} service did not stop within 30 s of SIGTERM; log:\n{}", self.kind, self.log_tail(40));
+    }
+
+    /// Stops the process if it runs (SIGTERM) and starts it again with the
+    /// same configuration, port and database.
+    pub async fn restart(&mut self) {
+        if self.is_running() {
+            self.terminate().await;
+        } else {
+            self.kill9();
+        }
+        let mut log = OpenOptions::new().append(true).open(&self.log_path).expect("open the log");
+        let _ = writeln!(log, "---- restart ----");
+        self.spawn_and_wait().await;
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::thread::panicking()
+            && let Some(dir) = self.dir.take()
+        {
+            let kept = dir.keep();
+            let log = kept.join(format!("{}.log", self.kind));
+            eprintln!("{} log ({}):\n{}", self.kind, log.display(), self.log_tail(40));
+        }
+    }
+}
+
+/// The publisher service (`mercador-server publisher`) over Keystone B,
+/// running as a child process; see [`ServiceProcess`] for what it derefs to.
+#[derive(Debug)]
+pub struct PublisherProcess {
+    service: ServiceProcess,
+    options: PublisherOptions,
+    database_url: String,
+}
+
+impl std::ops::Deref for PublisherProcess {
+    type Target = ServiceProcess;
+    fn deref(&self) -> &ServiceProcess {
+        &self.service
+    }
+}
+
+impl std::ops::DerefMut for PublisherProcess {
+    fn deref_mut(&mut self) -> &mut ServiceProcess {
+        &mut self.service
     }
 }
 
@@ -109,13 +296,12 @@ impl PublisherProcess {
     /// then). Panics with the log's tail when it does not.
     pub async fn start(options: PublisherOptions) -> Self {
         let tb = Testbed::get();
-        let dir = tempfile::Builder::new().prefix("mercador-publisher-").tempdir().expect("temp dir");
-        let path = dir.path().to_path_buf();
-        let port = free_port();
-        let key_path = path.join("secrets.key");
-        std::fs::write(&key_path, random_key()).expect("write the secrets key");
-        let database_url =
-            options.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", path.join("publisher.db").display()));
+        let mut service = ServiceProcess::prepare("publisher", options.log_filter.clone(), options.env.clone());
+        let port = service.port;
+        let database_url = options
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", service.path.join("publisher.db").display()));
         let region = options.region.clone().unwrap_or_else(|| tb.region(Cloud::B).to_owned());
         let mut toml = format!(
             r#"[server]
@@ -151,151 +337,19 @@ key_file = "secrets.key"
         if let Some(pause) = &options.pause_after_step {
             toml.push_str(&format!("\n[testing]\npause_after_step = {pause:?}\n"));
         }
-        let config_path = path.join("publisher.toml");
-        std::fs::write(&config_path, toml).expect("write the configuration");
-        let log_path = path.join("publisher.log");
-        let mut process =
-            Self { child: None, dir: Some(dir), path, config_path, log_path, port, options, database_url };
-        process.spawn_and_wait().await;
-        process
+        std::fs::write(&service.config_path, toml).expect("write the configuration");
+        service.spawn_and_wait().await;
+        Self { service, options, database_url }
     }
 
-    async fn spawn_and_wait(&mut self) {
-        let log = OpenOptions::new().create(true).append(true).open(&self.log_path).expect("open the log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mercador-server"));
-        command
-            .args(["publisher", "--config"])
-            .arg(&self.config_path)
-            .current_dir(&self.path)
-            .env("RUST_LOG", &self.options.log_filter)
-            .env_remove("OS_CLOUD")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log);
-        for (key, value) in &self.options.env {
-            command.env(key, value);
-        }
-        self.child = Some(command.spawn().expect("spawn mercador-server"));
-        self.wait_healthy().await;
-    }
-
-    async fn wait_healthy(&mut self) {
-        let client = ApiClient::new(self.url());
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut last = String::from("no answer");
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().expect("try_wait")) {
-                panic!("mercador-server exited during start ({status}); log:\n{}", self.log_tail(60));
-            }
-            match client.try_get("/healthz").await {
-                Ok(answer) if answer.status == 200 => return,
-                Ok(answer) => last = answer.to_string(),
-                Err(e) => last = e,
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("mercador-server not healthy after {START_TIMEOUT:?} (last: {last}); log:\n{}", self.log_tail(60));
-    }
-
-    /// The service's base URL (`http://127.0.0.1:<port>/`).
-    pub fn url(&self) -> Url {
-        Url::parse(&format!("http://127.0.0.1:{}/", self.port)).expect("url")
-    }
-
-    /// The process id (panics when not running).
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("the publisher is not running").id()
-    }
-
-    /// Whether the process is running.
-    pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| c.try_wait().expect("try_wait").is_none())
-    }
-
-    /// The directory holding configuration, key, database and log.
-    pub fn dir(&self) -> &Path {
-        &self.path
-    }
-
-    /// The configuration file.
-    pub fn config_path(&self) -> &Path {
-        &self.config_path
-    }
-
-    /// The database URL.
+    /// `[database] url`.
     pub fn database_url(&self) -> &str {
         &self.database_url
     }
 
-    /// The log file (standard output and error of every run, appended).
-    pub fn log_path(&self) -> &Path {
-        &self.log_path
-    }
-
-    /// The whole log.
-    pub fn log(&self) -> String {
-        let mut text = String::new();
-        if let Ok(mut f) = File::open(&self.log_path) {
-            let _ = f.read_to_string(&mut text);
-        }
-        text
-    }
-
-    /// The last `lines` lines of the log.
-    pub fn log_tail(&self, lines: usize) -> String {
-        let log = self.log();
-        let all: Vec<&str> = log.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
-    /// SIGKILL, as a crash: nothing runs to its end.
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// SIGTERM, then waits for the graceful stop (at most 30 s, then SIGKILL).
-    pub async fn terminate(&mut self) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
-        assert!(status.success(), "kill -TERM {} failed", child.id());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                return Some(status);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("mercador-server did not stop within 30 s of SIGTERM; log:\n{}", self.log_tail(40));
-    }
-
-    /// Stops the process if it runs (SIGTERM) and starts it again with the
-    /// same configuration, port and database.
-    pub async fn restart(&mut self) {
-        if self.is_running() {
-            self.terminate().await;
-        } else {
-            self.kill9();
-        }
-        let mut log = OpenOptions::new().append(true).open(&self.log_path).expect("open the log");
-        let _ = writeln!(log, "---- restart ----");
-        self.spawn_and_wait().await;
-    }
-}
-
-impl Drop for PublisherProcess {
-    fn drop(&mut self) {
-        self.kill9();
-        if std::thread::panicking()
-            && let Some(dir) = self.dir.take()
-        {
-            let kept = dir.keep();
-            eprintln!("publisher log ({}):\n{}", kept.join("publisher.log").display(), self.log_tail(40));
-        }
+    /// What it was started with.
+    pub fn options(&self) -> &PublisherOptions {
+        &self.options
     }
 }
 
@@ -600,20 +654,22 @@ impl ApiClient {
 }
 
 /// The subscriber service (`mercador-server subscriber`) over Keystone A,
-/// running as a child process: its own directory (configuration, secrets
-/// key, SQLite database, log) and port; killed when dropped.
+/// running as a child process; see [`ServiceProcess`] for what it derefs to.
+#[derive(Debug)]
 pub struct SubscriberProcess {
-    child: Option<Child>,
-    dir: Option<tempfile::TempDir>,
-    path: PathBuf,
-    config_path: PathBuf,
-    log_path: PathBuf,
-    port: u16,
+    service: ServiceProcess,
 }
 
-impl fmt::Debug for SubscriberProcess {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SubscriberProcess").field("url", &self.url().as_str()).field("dir", &self.path).finish()
+impl std::ops::Deref for SubscriberProcess {
+    type Target = ServiceProcess;
+    fn deref(&self) -> &ServiceProcess {
+        &self.service
+    }
+}
+
+impl std::ops::DerefMut for SubscriberProcess {
+    fn deref_mut(&mut self) -> &mut ServiceProcess {
+        &mut self.service
     }
 }
 
@@ -648,10 +704,12 @@ impl SubscriberProcess {
         let SubscriberOptions { refresh_interval_secs, reconcile_interval_secs, lease_ttl_secs, pause_after_step } =
             options;
         let tb = Testbed::get();
-        let dir = tempfile::Builder::new().prefix("mercador-subscriber-").tempdir().expect("temp dir");
-        let path = dir.path().to_path_buf();
-        let port = free_port();
-        std::fs::write(path.join("secrets.key"), random_key()).expect("write the secrets key");
+        let mut service = ServiceProcess::prepare(
+            "subscriber",
+            "info,mercador_core=debug,mercador_server=debug,tower_http=debug".into(),
+            Vec::new(),
+        );
+        let port = service.port;
         let mut toml = format!(
             r#"[server]
 listen = "127.0.0.1:{port}"
@@ -683,126 +741,8 @@ key_file = "secrets.key"
         if let Some(pause) = &pause_after_step {
             toml.push_str(&format!("\n[testing]\npause_after_step = {pause:?}\n"));
         }
-        let config_path = path.join("subscriber.toml");
-        std::fs::write(&config_path, toml).expect("write the configuration");
-        let log_path = path.join("subscriber.log");
-        let mut process = Self { child: None, dir: Some(dir), path, config_path, log_path, port };
-        process.spawn_and_wait().await;
-        process
-    }
-
-    async fn spawn_and_wait(&mut self) {
-        let log = OpenOptions::new().create(true).append(true).open(&self.log_path).expect("open the log");
-        let child = Command::new(env!("CARGO_BIN_EXE_mercador-server"))
-            .args(["subscriber", "--config"])
-            .arg(&self.config_path)
-            .current_dir(&self.path)
-            .env("RUST_LOG", "info,mercador_core=debug,mercador_server=debug,tower_http=debug")
-            .env_remove("OS_CLOUD")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn mercador-server subscriber");
-        self.child = Some(child);
-        let client = ApiClient::new(self.url());
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut last = String::from("no answer");
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().expect("try_wait")) {
-                panic!("the subscriber exited during start ({status}); log:\n{}", self.log_tail(60));
-            }
-            match client.try_get("/healthz").await {
-                Ok(answer) if answer.status == 200 => return,
-                Ok(answer) => last = answer.to_string(),
-                Err(e) => last = e,
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the subscriber is not healthy after {START_TIMEOUT:?} (last: {last}); log:\n{}", self.log_tail(60));
-    }
-
-    /// The service's base URL.
-    pub fn url(&self) -> Url {
-        Url::parse(&format!("http://127.0.0.1:{}/", self.port)).expect("url")
-    }
-
-    /// The whole log.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
-    }
-
-    /// The last `lines` lines of the log.
-    pub fn log_tail(&self, lines: usize) -> String {
-        let log = self.log();
-        let all: Vec<&str> = log.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
-    /// The configuration file (a test may edit it before [`Self::restart`]).
-    pub fn config_path(&self) -> &Path {
-        &self.config_path
-    }
-
-    /// Whether the process is running.
-    pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| c.try_wait().expect("try_wait").is_none())
-    }
-
-    /// SIGKILL, as a crash: nothing runs to its end ([`Self::restart`]
-    /// starts it again).
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// SIGTERM, then waits for the graceful stop (at most 30 s, then
-    /// SIGKILL and a panic); returns how it ended.
-    pub async fn terminate(&mut self) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
-        assert!(status.success(), "kill -TERM {} failed", child.id());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                return Some(status);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the subscriber did not stop within 30 s of SIGTERM; log:\n{}", self.log_tail(40));
-    }
-
-    /// SIGTERM (SIGKILL after 30 s), then starts again with the same
-    /// configuration, port and database.
-    pub async fn restart(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline && child.try_wait().expect("try_wait").is_none() {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        self.spawn_and_wait().await;
-    }
-}
-
-impl Drop for SubscriberProcess {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking()
-            && let Some(dir) = self.dir.take()
-        {
-            let kept = dir.keep();
-            eprintln!("subscriber log ({}):\n{}", kept.join("subscriber.log").display(), self.log_tail(40));
-        }
+        std::fs::write(&service.config_path, toml).expect("write the configuration");
+        service.spawn_and_wait().await;
+        Self { service }
     }
 }
