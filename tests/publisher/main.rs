@@ -12,13 +12,15 @@ use std::sync::Arc;
 
 use mercador_core::k2k::Keystone2Keystone;
 use mercador_core::keystone::ensure;
-use mercador_core::keystone::types::{Filter, NewServiceProvider};
+use mercador_core::keystone::types::{
+    DomainUpdate, Filter, NewIdentityProvider, NewMapping, NewProtocol, NewServiceProvider,
+};
 use mercador_core::keystone::{Credentials, ErrorKind, IdentityApi, KeystoneClient, Scope};
 use mercador_core::model::{SubscriptionState, VRegionSpec, VRegionState};
 use mercador_core::publisher::{NewPartner, Publisher, PublisherError, SubscribeRequest};
 use mercador_tests::publisher::{
     a_entity_turn, alice, engine, fake_metadata, federation_objects_of, free_entity_on_b, name, session_with,
-    sqlite_url, test_catalog,
+    sqlite_url, test_catalog, users_domain_of,
 };
 use mercador_tests::{Cloud, Testbed, unique};
 use secrecy::ExposeSecret;
@@ -124,7 +126,12 @@ async fn the_whole_story_subscribe_k2k_confined_refresh_cancel() {
         access.k2k.auth_url.as_str().ends_with(&format!("/identity_providers/mercador-{partner}/protocols/saml2/auth"))
     );
     let kinds: Vec<_> = access.subscription.objects.iter().map(|o| o.kind).collect();
-    assert_eq!(kinds.len(), 6, "trust, idp, mapping, protocol, user, role: {kinds:?}");
+    assert_eq!(kinds.len(), 7, "trust, users' domain, idp, mapping, protocol, user, role: {kinds:?}");
+    let users_domain = users_domain_of(&partner).await;
+    assert_eq!(
+        b.get_identity_provider(&format!("mercador-{partner}")).await.unwrap().domain_id,
+        Some(users_domain.clone())
+    );
 
     // The admin token and password work: admin on the vregion domain.
     let info = b.validate_token(&access.admin.token.0).await.unwrap();
@@ -173,7 +180,9 @@ async fn the_whole_story_subscribe_k2k_confined_refresh_cancel() {
     let on_b = session_with(Arc::new(k2k), Scope::project_id(projects[0].id.clone()));
     let token = on_b.token().await.unwrap();
     assert_eq!(token.role_names(), vec!["reader"], "alice is member at A; the vregion grants reader only");
-    assert_eq!(token.user.domain.as_ref().unwrap().id, domain_id, "federated users live in the vregion domain");
+    let user_domain = token.user.domain.clone().unwrap();
+    assert_eq!(user_domain.id, users_domain, "federated users live in their partner's domain, not the vregion's");
+    assert_eq!(user_domain.name.as_deref(), Some(format!("mercador-k2k-{partner}").as_str()));
     let k2k = Keystone2Keystone::new(alice.clone(), &sp_id).await.unwrap();
     let e = session_with(Arc::new(k2k), Scope::project("admin", "Default")).token().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "no project outside the vregion: {e}");
@@ -207,11 +216,59 @@ async fn the_whole_story_subscribe_k2k_confined_refresh_cancel() {
     let clean = engine.refresh(&partner, &access.subscription.id).await.unwrap();
     assert!(clean.repaired.is_empty(), "nothing drifted: {:?}", clean.repaired);
 
+    // Drift: the identity provider in the vregion domain, as an older
+    // version made it (its mapping placing users there too); alice's user is
+    // then shadowed in the vregion domain. Keystone cannot move an identity
+    // provider: refresh recreates it in the partner's users' domain.
+    let idp = format!("mercador-{partner}");
+    let mapping_id = format!("mercador-{partner}-mapping");
+    b.delete_identity_provider(&idp).await.unwrap();
+    let legacy = NewIdentityProvider {
+        remote_ids: vec![entity_id.clone()],
+        enabled: true,
+        description: Some(format!("Mercador partner {partner} (K2K identity provider)")),
+        domain_id: Some(domain_id.clone()),
+    };
+    b.create_identity_provider(&idp, &legacy).await.unwrap();
+    let mut old_mapping = b.get_mapping(&mapping_id).await.unwrap();
+    let rules = serde_json::to_string(&old_mapping.rules).unwrap().replace(&users_domain, &domain_id);
+    old_mapping.rules = serde_json::from_str(&rules).unwrap();
+    let old_rules = NewMapping { rules: old_mapping.rules, schema_version: old_mapping.schema_version };
+    b.update_mapping(&mapping_id, &old_rules).await.unwrap();
+    let saml2 = NewProtocol { mapping_id: mapping_id.clone(), remote_id_attribute: None };
+    b.create_protocol(&idp, "saml2", &saml2).await.unwrap();
+    let k2k = Keystone2Keystone::new(alice.clone(), &sp_id).await.unwrap();
+    let legacy_user = k2k.unscoped_token().await.expect("K2K through the old identity provider").user.clone();
+    assert_eq!(legacy_user.domain.unwrap().id, domain_id, "the old state: alice in the vregion domain");
+    let refreshed = engine.refresh(&partner, &access.subscription.id).await.unwrap();
+    let recreated =
+        format!("identity provider {idp} (recreated in domain mercador-k2k-{partner}, it was in domain {domain_id})");
+    assert!(refreshed.repaired.contains(&recreated), "{:?}", refreshed.repaired);
+    assert!(refreshed.repaired.iter().any(|r| r.starts_with("mapping")), "{:?}", refreshed.repaired);
+    assert!(refreshed.repaired.iter().any(|r| r.starts_with("protocol")), "{:?}", refreshed.repaired);
+    assert_eq!(b.get_identity_provider(&idp).await.unwrap().domain_id, Some(users_domain.clone()));
+    let k2k = Keystone2Keystone::new(alice.clone(), &sp_id).await.unwrap();
+    let token = session_with(Arc::new(k2k), Scope::project_id(projects[0].id.clone())).token().await.unwrap();
+    assert_eq!(token.user.domain.as_ref().unwrap().id, users_domain, "alice back in the partner's users' domain");
+    assert_eq!(token.role_names(), vec!["reader"]);
+    let clean = engine.refresh(&partner, &access.subscription.id).await.unwrap();
+    assert!(clean.repaired.is_empty(), "nothing drifted: {:?}", clean.repaired);
+
+    // Drift: the users' domain disabled by hand; refresh enables it again.
+    let disable = DomainUpdate { enabled: Some(false), ..Default::default() };
+    b.update_domain(&users_domain, &disable).await.unwrap();
+    let refreshed = engine.refresh(&partner, &access.subscription.id).await.unwrap();
+    let enabled = format!("users' domain mercador-k2k-{partner} (enabled)");
+    assert_eq!(refreshed.repaired, [enabled], "{:?}", refreshed.repaired);
+    let k2k = Keystone2Keystone::new(alice.clone(), &sp_id).await.unwrap();
+    k2k.unscoped_token().await.expect("K2K works again after refresh");
+
     // Cancel: K2K fails, and B holds nothing of the subscription.
     let cancelled = engine.cancel(&partner, &access.subscription.id).await.unwrap();
     assert_eq!(cancelled.state, SubscriptionState::Cancelled);
     let k2k = Keystone2Keystone::new(alice.clone(), &sp_id).await.unwrap();
     assert!(k2k.unscoped_token().await.is_err(), "K2K must fail after cancel");
+    // Nothing is left, the users' domain mercador-k2k-<partner> included.
     assert_eq!(federation_objects_of(&partner, &domain_id).await, Vec::<String>::new());
     let metadata_dir = mercador_core::publisher::ShibbolethMetadataDir::new(tb.var("KEYSTONE_B_SHIB_METADATA_DIR"));
     assert!(!metadata_dir.file_of(&entity_id).exists(), "Shibboleth no longer trusts A");
@@ -393,6 +450,13 @@ async fn bad_definitions_and_identities_are_refused_with_their_field() {
     let PublisherError::Invalid(errors) = engine.create_vregion(bad).await.unwrap_err() else { panic!() };
     assert_eq!(errors[0].field, "service_types[1]");
     assert!(errors[0].message.contains("no enabled object-store service"), "{errors:?}");
+
+    // The domains of partners' federated users are not for vregions.
+    let mut bad = spec(&name("bad"), &[&partner], 1);
+    bad.domain = Some(format!("mercador-k2k-{partner}"));
+    let PublisherError::Invalid(errors) = engine.create_vregion(bad).await.unwrap_err() else { panic!() };
+    assert_eq!(errors[0].field, "domain");
+    assert!(errors[0].message.contains("federated users"), "{errors:?}");
 
     let long = mercador_core::model::Name::parse("name", &format!("p{}", "x".repeat(40))).unwrap();
     let e = engine.onboard_partner(NewPartner { name: long, description: String::new() }).await.unwrap_err();

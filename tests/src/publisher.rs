@@ -11,6 +11,7 @@ use mercador_core::keystone::{
     AuthMethod, Credentials, HttpClient, HttpConfig, IdentityApi, Interface, Scope, Session,
 };
 use mercador_core::model::Name;
+use mercador_core::publisher::subscribe::users_domain_name;
 use mercador_core::publisher::{Publisher, PublisherConfig, ShibbolethMetadataDir};
 use mercador_core::secrets::SecretsKey;
 use mercador_core::store::SqlStore;
@@ -163,10 +164,14 @@ pub async fn test_catalog() {
 }
 
 /// Everything Keystone B holds of a partner's federation: identity
-/// provider, mapping, protocol, and the admin users of its vregions.
+/// provider, mapping, protocol, its users' domain, and its admin user in
+/// the vregion domain `domain_id`.
 pub async fn federation_objects_of(partner: &Name, domain_id: &str) -> Vec<String> {
     let b = Testbed::get().admin(Cloud::B);
     let mut found = Vec::new();
+    let users_domain = users_domain_name(partner);
+    let domains = b.list_domains(&Filter::new().name(&users_domain)).await.expect("list domains");
+    found.extend(domains.into_iter().map(|d| format!("users' domain {} ({})", d.name, d.id)));
     let idp = format!("mercador-{partner}");
     if b.get_identity_provider(&idp).await.is_ok() {
         found.push(format!("identity provider {idp}"));
@@ -184,6 +189,18 @@ pub async fn federation_objects_of(partner: &Name, domain_id: &str) -> Vec<Strin
         .unwrap_or_default();
     found.extend(users.into_iter().map(|u| format!("admin user {}", u.id)));
     found
+}
+
+/// The id of the domain of `partner`'s federated users on Keystone B
+/// (`mercador-k2k-<partner>`); panics when B has none.
+pub async fn users_domain_of(partner: &Name) -> String {
+    let b = Testbed::get().admin(Cloud::B);
+    let name = users_domain_name(partner);
+    let mut found = b.list_domains(&Filter::new().name(&name)).await.expect("list domains");
+    assert_eq!(found.len(), 1, "Keystone B has one domain {name}: {found:?}");
+    let domain = found.remove(0);
+    assert!(domain.enabled, "{domain:?}");
+    domain.id
 }
 
 /// alice's project-scoped session on Keystone A (where K2K starts).

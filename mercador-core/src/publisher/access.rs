@@ -38,7 +38,10 @@ impl Publisher {
         Ok(access)
     }
 
-    /// Converges every object of an active subscription; returns what had drifted.
+    /// Converges every object of an active subscription; returns what had
+    /// drifted. The partner's users' domain is created or enabled again; an
+    /// identity provider in another domain (Keystone cannot move it) is
+    /// recreated in it, then its mapping and protocol written again.
     async fn repair(&self, s: &SubscriptionRecord) -> PublisherResult<Vec<String>> {
         let keystone = self.keystone().as_ref();
         let vregion = self.vregion_by_id(&s.vregion_id).await?;
@@ -53,10 +56,20 @@ impl Publisher {
             self.inner.trust.trust(&s.entity_id, &s.metadata).await?;
             note(format!("SAML trust of {}", s.entity_id));
         }
+        let users_domain = self.ensure_users_domain(&s.partner).await?;
+        if users_domain.outcome != ensure::Outcome::Adopted {
+            let what = if users_domain.outcome.created() { "created" } else { "enabled" };
+            note(format!("users' domain {} ({what})", users_domain.object.name));
+        }
         let idp = idp_id(&s.partner);
-        let ensured = self.ensure_partner_idp(s, &domain_id).await?;
-        if ensured.outcome != ensure::Outcome::Adopted {
-            note(format!("identity provider {idp} ({})", ensured.outcome));
+        let ensured = self.ensure_partner_idp(s, &users_domain.object.id).await?;
+        if let Some(from) = &ensured.moved_from {
+            note(format!(
+                "identity provider {idp} (recreated in domain {}, it was in domain {from})",
+                users_domain.object.name
+            ));
+        } else if ensured.ensured.outcome != ensure::Outcome::Adopted {
+            note(format!("identity provider {idp} ({})", ensured.ensured.outcome));
         }
         let before = keystone.get_mapping(&mapping_id(&s.partner)).await.ok();
         let mapping = self.write_mapping(&s.partner_id, &s.partner, None).await?;

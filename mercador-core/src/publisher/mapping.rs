@@ -3,10 +3,13 @@
 //! Keystone A's SAML assertion carries `openstack_user`,
 //! `openstack_user_domain`, `openstack_project`, `openstack_project_domain`
 //! and `openstack_roles` (the roles of the project-scoped token it was made
-//! from). The rules place a federated user into the vregion domain, in the
-//! project of the same name as its project at the subscriber, with the roles
-//! it holds there that the vregion allows (`roles at A ∩ vregion roles`);
-//! nothing outside the vregion domains, never a role the vregion does not list.
+//! from). The rules place a federated user in its partner's users' domain
+//! (`mercador-k2k-<partner>`, the identity provider's domain: never a vregion
+//! domain, so retiring one vregion leaves the users of the others alone), in
+//! the project of the same name as its project at the subscriber in each
+//! vregion domain, with the roles it holds there that the vregion allows
+//! (`roles at A ∩ vregion roles`); no project outside the vregion domains,
+//! never a role the vregion does not list.
 //!
 //! Keystone evaluates every rule and keeps the projects of the **last**
 //! matching one (verified on Keystone 30), and a rule can only require roles,

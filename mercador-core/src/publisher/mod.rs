@@ -6,7 +6,8 @@
 //! - [`partners`]: onboard a partner (project, user, application credential
 //!   handed over once) and remove it;
 //! - [`subscribe`]: reserve a place, trust the subscriber's SAML metadata,
-//!   identity provider + mapping + protocol, the vregion admin user, then
+//!   the partner's users' domain, identity provider + mapping + protocol,
+//!   the vregion admin user, then
 //!   [`Access`]; every step idempotent and recorded, so a crash resumes;
 //! - [`teardown`]: cancel (partner), revoke (admin), and the rollback of a
 //!   failed provisioning;
@@ -19,7 +20,10 @@
 //! One identity provider per subscriber entity: Keystone refuses the same
 //! remote id on two identity providers, so all of a partner's subscriptions
 //! at this publisher share its identity provider, protocol and mapping (the
-//! mapping covers all of them), which live as long as one of them does.
+//! mapping covers all of them), which live as long as one of them does. Its
+//! federated users live in a domain of their own, `mercador-k2k-<partner>`
+//! (the identity provider's domain), with the same lifetime; only their
+//! projects live in the vregion domains.
 
 pub mod access;
 pub mod error;

@@ -4,11 +4,18 @@
 //!    it, the SAML identity is valid and not another partner's;
 //! 2. `reserve`: a place, atomically ([`crate::store::PublisherStore::reserve_place`]);
 //! 3. under the partner's lease, each step recorded before the next:
-//!    `trust` (Shibboleth metadata), `identity_provider`, `mapping`,
+//!    `trust` (Shibboleth metadata), `users_domain` (the domain of the
+//!    partner's federated users, `mercador-k2k-<partner>`),
+//!    `identity_provider` (its users in that domain), `mapping`,
 //!    `protocol`, `admin_user` (its password sealed in the record *before*
 //!    the user exists), `admin_role`, `projects` (re-enables the partner's
 //!    projects a former cancellation disabled);
 //! 4. `active`, then the [`Access`] with the admin password, once.
+//!
+//! The federated users live in their partner's own domain, not in a
+//! vregion domain: retiring a vregion (its domain disabled or deleted) must
+//! not lock them out of the partner's other vregions. Only projects live in
+//! the vregion domains.
 //!
 //! A transient failure (Keystone unreachable) leaves the subscription
 //! `provisioning`: asking again, or the reconciler, resumes it. Any other
@@ -23,7 +30,8 @@ use super::{
 };
 use crate::keystone::ensure;
 use crate::keystone::types::{
-    Actor, Filter, NewIdentityProvider, NewMapping, NewProtocol, NewUser, ProjectUpdate, Target, UserUpdate,
+    Actor, Domain, DomainUpdate, Filter, IdentityProvider, NewDomain, NewIdentityProvider, NewMapping, NewProtocol,
+    NewUser, ProjectUpdate, Target, UserUpdate,
 };
 use crate::model::{CreatedObject, Name, ObjectKind, SubscriptionState, VRegionState};
 use crate::store::{PartnerRecord, PartnerState, Reservation, SubscriptionFilter, SubscriptionRecord, VRegionRecord};
@@ -187,12 +195,20 @@ impl Publisher {
         record(&mut s, ObjectKind::SamlTrust, &entity_id, None, false);
         s = self.pause_after(s, "trust").await?;
 
-        // identity_provider: one per partner, users placed in the vregion
-        // domain of its first subscription.
+        // users_domain: the partner's federated users get a domain of their
+        // own, shared by its subscriptions (a vregion domain may go first).
+        s = self.step(s, "users_domain", lease).await?;
+        let users_domain = self.ensure_users_domain(&s.partner).await?;
+        let users_domain_id = users_domain.object.id.clone();
+        record(&mut s, ObjectKind::Domain, &users_domain_id, None, false);
+        s = self.pause_after(s, "users_domain").await?;
+
+        // identity_provider: one per partner, its users in the users' domain
+        // (one in another domain, made by an older version, is recreated).
         s = self.step(s, "identity_provider", lease).await?;
-        let idp = self.ensure_partner_idp(&s, &domain_id).await?;
-        let idp_id = idp.object.id.clone();
-        record(&mut s, ObjectKind::IdentityProvider, &idp.object.id, None, false);
+        let idp = self.ensure_partner_idp(&s, &users_domain_id).await?;
+        let idp_id = idp.ensured.object.id.clone();
+        record(&mut s, ObjectKind::IdentityProvider, &idp_id, None, false);
         s = self.pause_after(s, "identity_provider").await?;
 
         // mapping: rules for every vregion of the partner.
@@ -253,14 +269,65 @@ impl Publisher {
         Ok(s)
     }
 
+    /// Creates, adopts or re-enables the domain of the partner's federated
+    /// users (`mercador-k2k-<partner>`). A domain of that name Mercador did
+    /// not create (another description) is never adopted: teardown deletes
+    /// this domain.
+    pub(crate) async fn ensure_users_domain(&self, partner: &Name) -> PublisherResult<ensure::Ensured<Domain>> {
+        let keystone = self.keystone().as_ref();
+        let name = users_domain_name(partner);
+        let description = users_domain_description(partner);
+        for domain in keystone.list_domains(&Filter::new().name(&name)).await? {
+            if domain.description.as_deref() != Some(description.as_str()) {
+                return Err(PublisherError::Conflict(format!(
+                    "Keystone B already has a domain {name} that Mercador did not create (its description is \
+                     not {description:?}); its admin must delete or rename it before partner {partner} can \
+                     subscribe"
+                )));
+            }
+        }
+        let domain = NewDomain { name, description: Some(description), enabled: true };
+        let ensured = ensure::ensure_domain(keystone, &domain).await?;
+        if ensured.outcome != ensure::Outcome::Adopted {
+            tracing::info!(partner = %partner, domain = %ensured.object.id, outcome = %ensured.outcome, "users' domain");
+        }
+        Ok(ensured)
+    }
+
+    /// The domain of the partner's federated users, when Keystone B has it
+    /// (and it is Mercador's).
+    pub(crate) async fn users_domain(&self, partner: &Name) -> PublisherResult<Option<Domain>> {
+        let description = users_domain_description(partner);
+        let found = self.keystone().list_domains(&Filter::new().name(users_domain_name(partner))).await?;
+        Ok(found.into_iter().find(|d| d.description.as_deref() == Some(description.as_str())))
+    }
+
+    /// Disables and deletes the domain of the partner's federated users
+    /// (Keystone deletes the shadow users in it). A domain of that name that
+    /// is not Mercador's is left alone.
+    pub(crate) async fn remove_users_domain(&self, partner: &Name) -> PublisherResult<()> {
+        let keystone = self.keystone().as_ref();
+        let Some(domain) = self.users_domain(partner).await? else { return Ok(()) };
+        if domain.enabled {
+            let update = DomainUpdate { enabled: Some(false), ..Default::default() };
+            super::gone_is_fine(keystone.update_domain(&domain.id, &update).await.map(|_| ()))?;
+        }
+        super::gone_is_fine(keystone.delete_domain(&domain.id).await)?;
+        tracing::info!(partner = %partner, domain = %domain.id, "deleted the partner's users' domain");
+        Ok(())
+    }
+
     /// Creates or repairs the partner's identity provider: remote id = its
-    /// entity id, enabled; a new one places users in `domain_id` (Keystone
-    /// cannot move an existing one).
+    /// entity id, enabled, its users in `users_domain_id`. Keystone cannot
+    /// change an identity provider's domain: one in another domain (made by
+    /// an older version, which used the first vregion's domain, or by hand)
+    /// is deleted with its protocol and created again; the caller then
+    /// writes the mapping and the protocol.
     pub(crate) async fn ensure_partner_idp(
         &self,
         s: &SubscriptionRecord,
-        domain_id: &str,
-    ) -> PublisherResult<ensure::Ensured<crate::keystone::types::IdentityProvider>> {
+        users_domain_id: &str,
+    ) -> PublisherResult<PartnerIdp> {
         let keystone = self.keystone().as_ref();
         let id = idp_id(&s.partner);
         let existing = match keystone.get_identity_provider(&id).await {
@@ -268,16 +335,32 @@ impl Publisher {
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e.into()),
         };
-        let idp_domain = existing.and_then(|i| i.domain_id).unwrap_or_else(|| domain_id.to_string());
+        let mut moved_from = None;
+        if let Some(existing) = existing
+            && existing.domain_id.as_deref() != Some(users_domain_id)
+        {
+            let old = existing.domain_id.unwrap_or_default();
+            tracing::warn!(
+                partner = %s.partner,
+                identity_provider = %id,
+                from = %old,
+                to = %users_domain_id,
+                "identity provider in another domain; recreating it in the partner's users' domain"
+            );
+            super::gone_is_fine(keystone.delete_protocol(&id, PROTOCOL).await)?;
+            super::gone_is_fine(keystone.delete_identity_provider(&id).await)?;
+            moved_from = Some(old);
+        }
         let idp = NewIdentityProvider {
             remote_ids: vec![s.entity_id.clone()],
             enabled: true,
             description: Some(format!("Mercador partner {} (K2K identity provider)", s.partner)),
-            domain_id: Some(idp_domain),
+            domain_id: Some(users_domain_id.to_string()),
         };
-        ensure::ensure_identity_provider(keystone, &id, &idp)
+        let ensured = ensure::ensure_identity_provider(keystone, &id, &idp)
             .await
-            .map_err(|e| self.explain_idp_conflict(e, &s.entity_id))
+            .map_err(|e| self.explain_idp_conflict(e, &s.entity_id))?;
+        Ok(PartnerIdp { ensured, moved_from })
     }
 
     /// Creates or repairs the vregion admin user with the sealed password;
@@ -333,7 +416,7 @@ impl Publisher {
 
     /// Writes the partner's mapping from its subscriptions that are
     /// requested, being provisioned or active (minus `excluding`, being torn
-    /// down); returns its id.
+    /// down), its users in the partner's users' domain; returns its id.
     pub(crate) async fn write_mapping(
         &self,
         partner_id: &str,
@@ -350,14 +433,10 @@ impl Publisher {
                 project_prefix: if v.spec.max_subscriptions > 1 { format!("{partner}-") } else { String::new() },
             });
         }
-        let user_domain = match self.keystone().get_identity_provider(&idp_id(partner)).await {
-            Ok(idp) => idp.domain_id,
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e.into()),
-        };
-        let Some(user_domain) = user_domain.or_else(|| vregions.first().map(|v| v.domain_id.clone())) else {
+        if vregions.is_empty() {
             return Err(PublisherError::Conflict(format!("partner {partner} has no subscription to map")));
-        };
+        }
+        let user_domain = self.ensure_users_domain(partner).await?.object.id;
         let rules = mapping::rules(&user_domain, &vregions).map_err(PublisherError::Conflict)?;
         let id = mapping_id(partner);
         ensure::ensure_mapping(
@@ -586,6 +665,27 @@ pub(crate) type Lease = crate::engine::Lease<PublisherError>;
 /// The identity provider of a partner on Keystone B.
 pub fn idp_id(partner: &Name) -> String {
     format!("mercador-{partner}")
+}
+
+/// The domain of a partner's federated (shadow) users on Keystone B
+/// (partner names have at most 40 characters: it fits Keystone's 64).
+pub fn users_domain_name(partner: &Name) -> String {
+    format!("{}{partner}", super::vregions::USERS_DOMAIN_PREFIX)
+}
+
+/// The description of a partner's users' domain: how Mercador recognises
+/// it as its own.
+pub(crate) fn users_domain_description(partner: &Name) -> String {
+    format!("Mercador: federated (K2K) users of partner {partner}")
+}
+
+/// The partner's identity provider as [`Publisher::ensure_partner_idp`]
+/// left it.
+pub(crate) struct PartnerIdp {
+    /// The identity provider and what was done to it.
+    pub(crate) ensured: ensure::Ensured<IdentityProvider>,
+    /// The domain it was in when it had to be recreated in the users' domain.
+    pub(crate) moved_from: Option<String>,
 }
 
 /// The mapping of a partner on Keystone B.

@@ -6,9 +6,10 @@
 //! `remove_admin_user`, `retire_projects` (the federated users' projects in
 //! the vregion domain are disabled and tagged with the partner, or deleted
 //! when the admin purges), `remove_federation` (when it was the partner's last
-//! subscription: protocol, identity provider — with its federated users —,
-//! mapping and the SAML trust are removed; otherwise the mapping is
-//! rewritten without this vregion).
+//! subscription: protocol, identity provider, mapping, the partner's users'
+//! domain — with its federated users — and the SAML trust are removed;
+//! otherwise the mapping is rewritten without this vregion and the users'
+//! domain stays).
 
 use std::collections::BTreeSet;
 
@@ -21,7 +22,7 @@ use crate::store::SubscriptionRecord;
 impl Publisher {
     /// Cancels one of the partner's subscriptions: removes the admin user,
     /// and (when it was the partner's last) the trust, identity provider,
-    /// mapping and protocol; the federated users' projects are disabled, not
+    /// mapping, protocol and users' domain; the federated users' projects are disabled, not
     /// deleted. Idempotent: cancelling a cancelled subscription returns it.
     pub async fn cancel(&self, partner: &Name, id: &str) -> PublisherResult<SubscriptionView> {
         let s = self.partner_subscription_record(partner, id).await?;
@@ -108,6 +109,8 @@ impl Publisher {
                 // Deleting the identity provider deletes its federated users.
                 gone_is_fine(keystone.delete_identity_provider(&idp).await)?;
                 gone_is_fine(keystone.delete_mapping(&mapping_id(&s.partner)).await)?;
+                // Deleting the users' domain deletes the shadow users left in it.
+                self.remove_users_domain(&s.partner).await?;
                 self.inner.trust.distrust(&s.entity_id).await?;
             } else {
                 self.write_mapping(&s.partner_id, &s.partner, Some(&s.id)).await?;

@@ -8,6 +8,10 @@ use crate::keystone::types::{DomainUpdate, Filter, NewDomain, NewLimit};
 use crate::model::{Name, SubscriptionState, VRegionSpec, VRegionState, ValidationError};
 use crate::store::{SubscriptionFilter, VRegionRecord};
 
+/// How the domains of partners' federated users begin
+/// ([`super::subscribe::users_domain_name`]); no vregion domain may.
+pub(crate) const USERS_DOMAIN_PREFIX: &str = "mercador-k2k-";
+
 /// What Keystone B says about a spec's references: the service id of each
 /// exposed type.
 pub(crate) struct KeystoneFacts {
@@ -149,6 +153,8 @@ impl Publisher {
 
     /// Deletes a vregion no subscription holds a place in. Its Keystone
     /// domain is disabled, not deleted (it may hold resources), unless `purge`.
+    /// It holds projects only: federated users live in their partner's own
+    /// domain, so the partners' other vregions keep working.
     pub async fn delete_vregion(&self, name: &Name, purge: bool) -> PublisherResult<()> {
         let record = self.vregion_record(name).await?;
         let taken = self.places_taken(&record.id).await?;
@@ -198,6 +204,16 @@ impl Publisher {
     pub(crate) async fn check_against_keystone(&self, spec: &VRegionSpec) -> PublisherResult<KeystoneFacts> {
         let keystone = self.keystone();
         let mut errors = Vec::new();
+        let domain = spec.domain_name();
+        if domain.starts_with(USERS_DOMAIN_PREFIX) {
+            errors.push(ValidationError::new(
+                "domain",
+                format!(
+                    "{domain}: names starting with {USERS_DOMAIN_PREFIX} are the domains of partners' federated \
+                     users; set another domain (or name the vregion otherwise)"
+                ),
+            ));
+        }
         let region_exists = match keystone.get_region(&spec.region).await {
             Ok(_) => true,
             Err(e) if e.is_not_found() => {
