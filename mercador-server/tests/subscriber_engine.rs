@@ -11,12 +11,13 @@
 mod support;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use mercador_core::k2k::Keystone2Keystone;
 use mercador_core::keystone::types::Filter;
 use mercador_core::keystone::{HttpClient, HttpConfig, IdentityApi};
 use mercador_core::model::{Name, SubscriptionState};
-use mercador_core::store::SqlStore;
+use mercador_core::store::{BindingRecord, SqlStore};
 use mercador_core::subscriber::{
     ExchangeClient, NewPublisher, PublisherView, SubscribeRequest, Subscriber, SubscriberConfig,
 };
@@ -30,6 +31,13 @@ use support::{ApiClient, PublisherOptions, PublisherProcess, admin_token};
 /// A subscriber over the database at `database_url`, pausing for two
 /// minutes after the step `pause` when given.
 async fn subscriber_with(database_url: &str, pause: Option<&str>) -> Subscriber {
+    let pause = pause.map(|step| (step, Duration::from_secs(120)));
+    subscriber_leasing(database_url, Duration::from_secs(3), pause).await
+}
+
+/// A subscriber over the database at `database_url` whose leases last
+/// `lease_ttl`, pausing after the step `pause.0` for `pause.1` when given.
+async fn subscriber_leasing(database_url: &str, lease_ttl: Duration, pause: Option<(&str, Duration)>) -> Subscriber {
     let tb = Testbed::get();
     let store = SqlStore::connect(database_url).await.unwrap();
     let mut config = SubscriberConfig::new(
@@ -37,8 +45,8 @@ async fn subscriber_with(database_url: &str, pause: Option<&str>) -> Subscriber 
         tb.var("KEYSTONE_A_IDP_ENTITY_ID"),
         tb.var("KEYSTONE_A_IDP_METADATA_URL").parse().unwrap(),
     );
-    config.lease_ttl = std::time::Duration::from_secs(3);
-    config.pause_after_step = pause.map(|step| (step.to_owned(), std::time::Duration::from_secs(120)));
+    config.lease_ttl = lease_ttl;
+    config.pause_after_step = pause.map(|(step, pause)| (step.to_owned(), pause));
     Subscriber::new(
         config,
         Arc::new(store),
@@ -403,4 +411,203 @@ async fn forced_cancel_once_the_publisher_is_gone(database_url: &str) {
     second.remove_publisher(&b_name).await.unwrap();
     clean_b(&admin, &partner, &vregion).await;
     free_entity_on_b(tb.var("KEYSTONE_A_IDP_ENTITY_ID")).await;
+}
+
+/// A binding of `publisher` in `revoking` with nothing left at the
+/// publisher, put in the store as a refresh that noticed a revocation
+/// leaves it: its teardown is Keystone A's side only (nothing there for
+/// `alias`, so it removes nothing but shared services without endpoints).
+async fn revoking_binding(sub: &Subscriber, publisher: &Name, alias: &str) -> BindingRecord {
+    let publisher = sub.store().get_publisher(publisher).await.unwrap().unwrap();
+    let now = chrono::Utc::now();
+    let b = BindingRecord {
+        id: uuid_like(alias),
+        alias: name(alias),
+        publisher_id: publisher.id,
+        publisher: publisher.name,
+        vregion: name("vr-gone"),
+        state: SubscriptionState::Revoking,
+        remote_subscription_id: None,
+        remote_region: None,
+        sp_auth_url: None,
+        sp_url: None,
+        services: Vec::new(),
+        admin_password_sealed: None,
+        step: None,
+        error: Some("the publisher no longer knows the subscription".into()),
+        objects: Vec::new(),
+        created_at: now - chrono::Duration::minutes(1),
+        updated_at: now,
+        version: 1,
+    };
+    sub.store().insert_binding(&b).await.unwrap();
+    sub.store().get_binding(&b.id).await.unwrap().unwrap()
+}
+
+/// A fresh binding id (hex, as the engine makes them).
+fn uuid_like(prefix: &str) -> String {
+    name(prefix).as_str().chars().filter(char::is_ascii_alphanumeric).collect()
+}
+
+/// Waits (up to a minute) until the binding `id` records the step `step`.
+async fn until_step(sub: &Subscriber, id: &str, step: &str) {
+    for _ in 0..600 {
+        if sub.store().get_binding(id).await.unwrap().unwrap().step.as_deref() == Some(step) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("binding {id} never reached the step {step}");
+}
+
+#[tokio::test]
+async fn lease_renewed_while_a_step_runs_long_sqlite() {
+    lease_renewed_while_a_step_runs_long(&sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn lease_renewed_while_a_step_runs_long_postgres() {
+    lease_renewed_while_a_step_runs_long(&fresh_postgres_database().await).await;
+}
+
+/// A binding's lease of 1 s, held by a teardown that stops for 3 s after
+/// a step (as a slow Keystone call would): no other holder gets it
+/// meanwhile, and it is free as soon as the teardown is done. A teardown
+/// dropped in the middle (its task aborted) stops renewing: the lease is
+/// free once its TTL runs out.
+async fn lease_renewed_while_a_step_runs_long(database_url: &str) {
+    // The teardowns remove mercador services left without endpoints on A:
+    // not in the middle of another test's subscribe.
+    let _turn = a_entity_turn().await;
+    let ttl = Duration::from_secs(1);
+    let slow = subscriber_leasing(database_url, ttl, Some(("remove_endpoints", ttl * 3))).await;
+    let publisher = name("pub-gone");
+    slow.register_publisher(NewPublisher {
+        name: publisher.clone(),
+        keystone_url: "http://127.0.0.1:9/v3".parse().unwrap(),
+        exchange_url: None,
+        application_credential_id: "x".into(),
+        application_credential_secret: "y".to_owned().into(),
+    })
+    .await
+    .unwrap();
+
+    // Held for 3 TTLs past its last step: never to be had by another.
+    let b = revoking_binding(&slow, &publisher, "vr-slow").await;
+    let key = format!("binding:{}", b.id);
+    let store = slow.store().clone();
+    let pending = {
+        let slow = slow.clone();
+        tokio::spawn(async move { slow.reconcile().await })
+    };
+    until_step(&slow, &b.id, "remove_endpoints").await;
+    let held_since = Instant::now();
+    while !pending.is_finished() {
+        assert!(
+            !store.acquire_lease(&key, "another-replica", ttl).await.unwrap(),
+            "taken by another holder {:?} into the pause",
+            held_since.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(held_since.elapsed() >= ttl * 2, "held {:?} only", held_since.elapsed());
+    let report = pending.await.unwrap().unwrap();
+    assert_eq!(report.finished, [b.alias.to_string()], "{report:?}");
+    assert_eq!(store.get_binding(&b.id).await.unwrap().unwrap().state, SubscriptionState::Revoked);
+    assert!(store.acquire_lease(&key, "another-replica", ttl).await.unwrap(), "free once released");
+    store.release_lease(&key, "another-replica").await.unwrap();
+
+    // Dropped in the middle: renewed until then, free a TTL later.
+    let stuck = subscriber_leasing(database_url, ttl, Some(("remove_endpoints", Duration::from_secs(120)))).await;
+    let b = revoking_binding(&stuck, &publisher, "vr-drop").await;
+    let key = format!("binding:{}", b.id);
+    let pending = {
+        let stuck = stuck.clone();
+        tokio::spawn(async move { stuck.reconcile().await })
+    };
+    until_step(&stuck, &b.id, "remove_endpoints").await;
+    tokio::time::sleep(ttl * 2).await;
+    assert!(!store.acquire_lease(&key, "another-replica", ttl).await.unwrap(), "renewed while paused");
+    pending.abort();
+    assert!(pending.await.unwrap_err().is_cancelled());
+    let dropped_at = Instant::now();
+    while !store.acquire_lease(&key, "another-replica", ttl).await.unwrap() {
+        assert!(dropped_at.elapsed() < ttl * 2, "still renewed {:?} after the drop", dropped_at.elapsed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    store.release_lease(&key, "another-replica").await.unwrap();
+    let report = slow.reconcile().await.unwrap();
+    assert_eq!(report.finished, [b.alias.to_string()], "another engine finishes it: {report:?}");
+    slow.remove_publisher(&publisher).await.unwrap();
+}
+
+#[tokio::test]
+async fn revocation_noticed_while_a_cancel_runs_sqlite() {
+    revocation_noticed_while_a_cancel_runs(&sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn revocation_noticed_while_a_cancel_runs_postgres() {
+    revocation_noticed_while_a_cancel_runs(&fresh_postgres_database().await).await;
+}
+
+/// The scheduled refresh read a binding as active; by the time the
+/// publisher answers that the subscription is revoked, an admin's cancel
+/// of it is under way (`cancelling`, its lease held). The refresh leaves it
+/// alone: the binding stays `cancelling` and the cancel ends `cancelled`.
+///
+/// The refresh is held between its read and the binding's turn by another
+/// binding listed first, whose teardown pauses after a step (test hook).
+async fn revocation_noticed_while_a_cancel_runs(database_url: &str) {
+    let _turn = a_entity_turn().await;
+    let tb = Testbed::get();
+    free_entity_on_b(tb.var("KEYSTONE_A_IDP_ENTITY_ID")).await;
+    let service = PublisherProcess::start(PublisherOptions::default()).await;
+    let admin = ApiClient::new(service.url()).with_token(admin_token().await);
+    let (partner, onboarded, vregion) = offer(&admin, "subr", &["compute"]).await;
+
+    let sub = subscriber_with(database_url, None).await;
+    let b_name = register(&sub, &service, &onboarded).await.name;
+    let alias = name("vr-r");
+    let request = SubscribeRequest { publisher: b_name.clone(), vregion: vregion.clone(), alias: alias.clone() };
+    let binding = sub.subscribe(request).await.unwrap();
+    assert_eq!(binding.state, SubscriptionState::Active, "{binding:?}");
+    let remote = binding.remote_subscription_id.clone().unwrap();
+    admin.post(&format!("/v1/admin/subscriptions/{remote}/revoke"), &json!({})).await.expect(200);
+
+    // The refresh lists both, then stops in the first one's teardown.
+    let first = revoking_binding(&sub, &b_name, "vr-first").await;
+    let refresher =
+        subscriber_leasing(database_url, Duration::from_secs(3), Some(("remove_endpoints", Duration::from_secs(5))))
+            .await;
+    let pending = {
+        let refresher = refresher.clone();
+        tokio::spawn(async move { refresher.refresh_all().await })
+    };
+    until_step(&sub, &first.id, "remove_endpoints").await;
+
+    // Meanwhile an admin's cancel starts on another replica: `cancelling`,
+    // and its teardown holds the lease.
+    let store = sub.store().clone();
+    let mut cancelling = store.get_binding(&binding.id).await.unwrap().unwrap();
+    cancelling.state = SubscriptionState::Cancelling;
+    let cancelling = store.update_binding(&cancelling).await.unwrap();
+    let key = format!("binding:{}", binding.id);
+    assert!(store.acquire_lease(&key, "cancelling-replica", Duration::from_secs(60)).await.unwrap());
+
+    let report = pending.await.unwrap().unwrap();
+    assert!(report.failed.is_empty(), "{report:?}");
+    assert_eq!(store.get_binding(&first.id).await.unwrap().unwrap().state, SubscriptionState::Revoked);
+    let left = store.get_binding(&binding.id).await.unwrap().unwrap();
+    assert_eq!(left, cancelling, "the refresh left the cancelling binding alone");
+    assert!(!objects_on_a(&alias).await.is_empty(), "A's side is the cancel's to remove");
+
+    // The cancel's teardown finishes (the publisher has nothing left to cancel).
+    store.release_lease(&key, "cancelling-replica").await.unwrap();
+    let cancelled = sub.cancel(&alias).await.unwrap();
+    assert_eq!(cancelled.state, SubscriptionState::Cancelled, "{cancelled:?}");
+    assert_eq!(objects_on_a(&alias).await, Vec::<String>::new());
+
+    sub.remove_publisher(&b_name).await.unwrap();
+    clean_b(&admin, &partner, &vregion).await;
 }

@@ -187,6 +187,7 @@ on_both!(
     list_subscriptions_filters_and_order,
     deletes_cascade_to_subscriptions,
     leases,
+    lease_renewals,
     places_are_counted_and_freed,
     race_for_the_last_place,
     race_for_three_places,
@@ -680,6 +681,43 @@ async fn leases(db: &TestDb) {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(other_replica.acquire_lease("partner:initech", "replica-b", long).await.unwrap(), "expired");
     assert!(!store.acquire_lease("partner:initech", "replica-a", long).await.unwrap(), "taken over");
+}
+
+/// `renew_lease`: extends the holder's own lease only, expired or not, and
+/// never takes one that is free or another holder's (a renewal racing the
+/// release cannot bring the lease back).
+async fn lease_renewals(db: &TestDb) {
+    let store = db.store().await;
+    let other_replica = db.store().await;
+    let short = Duration::from_millis(300);
+    let long = Duration::from_secs(60);
+    assert!(!store.renew_lease("binding:x", "replica-a", long).await.unwrap(), "never taken");
+    assert!(other_replica.acquire_lease("binding:x", "replica-b", short).await.unwrap(), "not taken by the renewal");
+    other_replica.release_lease("binding:x", "replica-b").await.unwrap();
+
+    // Renewed in time, it outlives its first TTL.
+    assert!(store.acquire_lease("binding:x", "replica-a", short).await.unwrap());
+    for _ in 0..4 {
+        tokio::time::sleep(short / 3).await;
+        assert!(store.renew_lease("binding:x", "replica-a", short).await.unwrap());
+    }
+    assert!(!other_replica.acquire_lease("binding:x", "replica-b", long).await.unwrap(), "still a's");
+    assert!(!other_replica.renew_lease("binding:x", "replica-b", long).await.unwrap(), "only by its holder");
+
+    // Expired but nobody took it: still the holder's to renew.
+    tokio::time::sleep(short * 2).await;
+    assert!(store.renew_lease("binding:x", "replica-a", long).await.unwrap());
+    assert!(!other_replica.acquire_lease("binding:x", "replica-b", long).await.unwrap());
+
+    // Released, or taken over after an expiry: lost for good.
+    store.release_lease("binding:x", "replica-a").await.unwrap();
+    assert!(!store.renew_lease("binding:x", "replica-a", long).await.unwrap(), "released");
+    assert!(store.acquire_lease("binding:y", "replica-a", short).await.unwrap());
+    tokio::time::sleep(short * 2).await;
+    assert!(other_replica.acquire_lease("binding:y", "replica-b", long).await.unwrap(), "expired");
+    assert!(!store.renew_lease("binding:y", "replica-a", long).await.unwrap(), "taken over");
+    other_replica.release_lease("binding:y", "replica-b").await.unwrap();
+    assert!(!store.renew_lease("binding:y", "replica-a", long).await.unwrap(), "free, not taken back");
 }
 
 async fn places_are_counted_and_freed(db: &TestDb) {

@@ -260,6 +260,11 @@ pub trait LeaseStore: Send + Sync {
     /// Takes or renews the lease `key` for `holder` until `ttl` from now;
     /// false when another holder has it and it has not expired.
     async fn acquire_lease(&self, key: &str, holder: &str, ttl: std::time::Duration) -> StoreResult<bool>;
+    /// Extends the lease `key` to `ttl` from now if `holder` still has it
+    /// (expired or not, as long as nobody else took it meanwhile); false
+    /// when it is gone or another holder's. Never takes a free lease: a
+    /// renewal racing the release cannot bring the lease back.
+    async fn renew_lease(&self, key: &str, holder: &str, ttl: std::time::Duration) -> StoreResult<bool>;
     /// Gives the lease up if `holder` has it.
     async fn release_lease(&self, key: &str, holder: &str) -> StoreResult<()>;
 }

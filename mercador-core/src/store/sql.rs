@@ -38,6 +38,8 @@
 //!   caller's own or has expired (SQLite ≥ 3.24 and PostgreSQL): it is taken
 //!   exactly when the statement touched a row. Expiry uses this process's
 //!   clock, so replicas' clocks should agree to well within a lease's TTL.
+//!   A renewal is an `UPDATE` of the holder's own row only, so it never
+//!   takes a lease back once another holder had it or it was released.
 //! - **SQLite connections**: the file is created when missing, put in WAL
 //!   mode (readers do not block the writer), with `busy_timeout` 5 s and
 //!   `foreign_keys` on. `sqlite::memory:` works too, on a single connection
@@ -688,6 +690,24 @@ impl LeaseStore for SqlStore {
             })
             .await
             .map_err(|e| self.database("taking lease", e))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn renew_lease(&self, key: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
+        let now = nanos(Utc::now())?;
+        let ttl = i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX);
+        let expires_at = now.saturating_add(ttl);
+        let done = self
+            .retry_busy(|| async {
+                sqlx::query("UPDATE leases SET expires_at = $3 WHERE name = $1 AND holder = $2")
+                    .bind(key)
+                    .bind(holder)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await
+            })
+            .await
+            .map_err(|e| self.database("renewing lease", e))?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -21,7 +21,7 @@
 use super::{BindingView, Subscriber, SubscriberError, SubscriberResult, gone_is_fine, is_ours, sp_id};
 use crate::keystone::types::Filter;
 use crate::model::{Name, ObjectKind, SubscriptionState};
-use crate::store::BindingRecord;
+use crate::store::{BindingRecord, StoreError};
 
 /// Start of the error recorded on a binding cancelled without its
 /// publisher (its subscription there is abandoned, not cancelled). A
@@ -74,18 +74,30 @@ impl Subscriber {
         self.cancel_as(alias, true).await
     }
 
+    /// A binding that changes meanwhile (a refresh on another replica
+    /// noticing a revocation) is looked at again: a revocation under way
+    /// is finished instead.
     async fn cancel_as(&self, alias: &Name, forced: bool) -> SubscriberResult<BindingView> {
-        let mut b = self.binding_by_alias(alias).await?;
-        if b.state.is_final() {
-            return Ok(b.into());
-        }
-        if !matches!(b.state, SubscriptionState::Cancelling | SubscriptionState::Revoking) {
+        let id = loop {
+            let mut b = self.binding_by_alias(alias).await?;
+            if b.state.is_final() {
+                return Ok(b.into());
+            }
+            if matches!(b.state, SubscriptionState::Cancelling | SubscriptionState::Revoking) {
+                break b.id;
+            }
             b.state = SubscriptionState::Cancelling;
             b.error = None;
-            b = self.save(b).await?;
-            tracing::info!(binding = %b.alias, publisher = %b.publisher, vregion = %b.vregion, forced, "cancelling");
-        }
-        Ok(self.teardown_as(&b.id, forced).await?.into())
+            match self.save(b).await {
+                Ok(b) => {
+                    tracing::info!(binding = %b.alias, publisher = %b.publisher, vregion = %b.vregion, forced, "cancelling");
+                    break b.id;
+                }
+                Err(SubscriberError::Store(StoreError::Stale { .. })) => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        Ok(self.teardown_as(&id, forced).await?.into())
     }
 
     /// Rolls a failed provisioning back: `cancelling` with the error, then
@@ -100,14 +112,38 @@ impl Subscriber {
         self.teardown(id).await.map(|_| ())
     }
 
-    /// Marks a binding revoked by its publisher and removes A's side.
+    /// Marks a binding revoked by its publisher and removes A's side. A
+    /// binding already `cancelling` (an admin's cancel under way, or a
+    /// rollback) or finished is left alone: its own teardown ends it (and
+    /// takes the publisher's "not found"/"already finished" in its stride).
+    /// A binding that changes meanwhile (a cancel starting on another
+    /// replica) is looked at again rather than overwritten.
     pub(crate) async fn revoked_by_publisher(&self, id: &str, why: String) -> SubscriberResult<BindingRecord> {
-        let mut b = self.binding_record(id).await?;
-        if !b.state.is_final() && b.state != SubscriptionState::Revoking {
+        loop {
+            let mut b = self.binding_record(id).await?;
+            match b.state {
+                SubscriptionState::Revoking => break,
+                SubscriptionState::Cancelling => {
+                    tracing::info!(
+                        binding = %b.alias,
+                        publisher = %b.publisher,
+                        "the publisher ended the subscription; the binding's cancel under way finishes it"
+                    );
+                    return Ok(b);
+                }
+                s if s.is_final() => return Ok(b),
+                _ => {}
+            }
             b.state = SubscriptionState::Revoking;
-            b.error = Some(why);
-            b = self.save(b).await?;
-            tracing::warn!(binding = %b.alias, publisher = %b.publisher, "the publisher ended the subscription; cleaning up A");
+            b.error = Some(why.clone());
+            match self.save(b).await {
+                Ok(b) => {
+                    tracing::warn!(binding = %b.alias, publisher = %b.publisher, "the publisher ended the subscription; cleaning up A");
+                    break;
+                }
+                Err(SubscriberError::Store(StoreError::Stale { .. })) => continue,
+                Err(e) => return Err(e),
+            }
         }
         self.teardown(id).await
     }
