@@ -121,7 +121,7 @@ async fn killed_in_the_middle_of_subscribe_then_restarted() {
     service.restart().await;
     let id = sub["id"].as_str().unwrap();
     let active = wait_for_state(&admin, id, "active").await;
-    assert_eq!(active["objects"].as_array().unwrap().len(), 6, "{active}");
+    assert_eq!(active["objects"].as_array().unwrap().len(), 7, "{active}");
     let objects = federation_objects_of(&partner.parse().unwrap(), &domain_id).await;
     assert_eq!(objects.iter().filter(|o| o.starts_with("admin user")).count(), 1, "{objects:?}");
 

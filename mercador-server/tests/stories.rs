@@ -293,6 +293,49 @@ fn spawn_alice(service_provider: &str, domain_name: &str) -> std::process::Child
     )
 }
 
+/// alice's K2K token on B through `service_provider` into `domain_name`
+/// with the real CLI (`... token issue -f json -c project_id -c user_id`):
+/// its project id and user id, or the CLI's error.
+fn alice_token_through(service_provider: &str, domain_name: &str) -> Result<(String, String), String> {
+    let (_, _, project) = Testbed::get().demo_user();
+    let child = spawn_cli(
+        "testbed-a-alice",
+        &[
+            "--os-service-provider",
+            service_provider,
+            "--os-remote-project-name",
+            &project,
+            "--os-remote-project-domain-name",
+            domain_name,
+            "token",
+            "issue",
+            "-f",
+            "json",
+            "-c",
+            "project_id",
+            "-c",
+            "user_id",
+        ],
+    );
+    let out = cli_output(child)?;
+    let token: Value = serde_json::from_str(&out).map_err(|e| format!("token issue: not JSON ({e}): {out}"))?;
+    let field = |name: &str| token[name].as_str().map(str::to_owned).ok_or_else(|| format!("no {name}: {out}"));
+    Ok((field("project_id")?, field("user_id")?))
+}
+
+/// alice's K2K through `service_provider` must land in the vregion domain
+/// `domain_id` (her project) as a user of the partner's users' domain
+/// `mercador-k2k-<partner>` (never a vregion domain, which B may retire).
+async fn alice_reaches_as_partner_user(service_provider: &str, domain_name: &str, domain_id: &str, partner: &Name) {
+    let (project_id, user_id) = alice_token_through(service_provider, domain_name)
+        .unwrap_or_else(|e| panic!("alice's K2K through {service_provider} into {domain_name} failed: {e}"));
+    let b = keystone_b();
+    assert_eq!(b.get_project(&project_id).await.unwrap().domain_id, domain_id, "alice landed in the vregion");
+    let user_domain = b.get_domain(&b.get_user(&user_id).await.unwrap().domain_id).await.unwrap();
+    assert_eq!(user_domain.name, format!("mercador-k2k-{partner}"), "alice's user domain on B");
+    assert!(user_domain.enabled, "{user_domain:?}");
+}
+
 /// alice's K2K into `domain_name` through `service_provider` must work and
 /// land in a project of domain `domain_id` on B; returns that project's id.
 async fn alice_reaches(service_provider: &str, domain_name: &str, domain_id: &str) -> String {
@@ -382,7 +425,10 @@ async fn story3_a_vregion_offered_to_another_partner_stays_hidden() {
 /// Story 4: Widget (A) replaces its subscription to V1 (alias X) by one to
 /// V2 (alias Y): subscribe Y first, then cancel X. A shows Y only, alice's
 /// K2K works through Y and no longer through X, B keeps nothing of V1's
-/// subscription, and the shared catalog service still serves Y.
+/// subscription, and the shared catalog service still serves Y. Then B
+/// retires V1 (withdraw, delete: its domain disabled; then that domain
+/// deleted, as `purge` does): alice's K2K through Y goes on working, her
+/// user living in the partner's own users' domain on B.
 #[tokio::test]
 async fn story4_one_subscription_replaced_by_another() {
     let stage = Stage::set_up("s4", SubscriberOptions::default()).await;
@@ -444,10 +490,24 @@ async fn story4_one_subscription_replaced_by_another() {
     let v1_view = stage.b_admin.get(&format!("/v1/admin/vregions/{v1}")).await.expect(200);
     assert_eq!(v1_view["places_taken"], 0, "{v1_view}");
 
+    // B retires V1: withdrawn, then deleted (its domain disabled); alice
+    // still reaches V2 through Y, as a user of the partner's domain.
+    stage.b_admin.post_empty(&format!("/v1/admin/vregions/{v1}/withdraw")).await.expect(200);
+    stage.b_admin.delete(&format!("/v1/admin/vregions/{v1}")).await.expect(204);
+    assert!(!keystone_b().get_domain(&v1_domain).await.unwrap().enabled, "V1's domain is disabled");
+    alice_reaches_as_partner_user(&sp_y, &v2_domain_name, &v2_domain, &stage.partner).await;
+    // V1's domain deleted too (what `purge` does; the vregion is gone, so by
+    // hand): alice is not affected either.
+    keystone_b().delete_domain(&v1_domain).await.unwrap();
+    alice_reaches_as_partner_user(&sp_y, &v2_domain_name, &v2_domain, &stage.partner).await;
+    let refreshed = stage.a_admin.post_empty(&format!("/v1/bindings/{y}/refresh")).await.expect(200);
+    assert_eq!(refreshed["repaired"], json!([]), "nothing to repair at B or A: {refreshed}");
+
     let cancelled = stage.a_admin.delete(&format!("/v1/bindings/{y}")).await.expect(200);
     assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
+    // Nothing of the federation is left, the partner's users' domain included.
     assert_eq!(federation_objects_of(&stage.partner, &v2_domain).await, Vec::<String>::new());
-    stage.tear_down(&[&v1, &v2], &[]).await;
+    stage.tear_down(&[&v2], &[]).await;
 }
 
 /// Seconds between two scheduled refreshes in the revocation story.
