@@ -501,21 +501,19 @@ async fn lease_renewed_while_a_step_runs_long(database_url: &str) {
         tokio::spawn(async move { slow.reconcile().await })
     };
     until_step(&slow, &b.id, "remove_endpoints").await;
+    // Another holder gets it only once the teardown is done (released).
     let held_since = Instant::now();
-    while !pending.is_finished() {
-        assert!(
-            !store.acquire_lease(&key, "another-replica", ttl).await.unwrap(),
-            "taken by another holder {:?} into the pause",
-            held_since.elapsed()
-        );
+    while !store.acquire_lease(&key, "another-replica", ttl).await.unwrap() {
+        assert!(held_since.elapsed() < Duration::from_secs(60), "never released");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(held_since.elapsed() >= ttl * 2, "held {:?} only", held_since.elapsed());
+    let taken_after = held_since.elapsed();
+    let done = store.get_binding(&b.id).await.unwrap().unwrap();
+    assert_eq!(done.state, SubscriptionState::Revoked, "taken by another holder {taken_after:?} into the pause");
+    assert!(taken_after >= ttl * 2, "held {taken_after:?} only");
+    store.release_lease(&key, "another-replica").await.unwrap();
     let report = pending.await.unwrap().unwrap();
     assert_eq!(report.finished, [b.alias.to_string()], "{report:?}");
-    assert_eq!(store.get_binding(&b.id).await.unwrap().unwrap().state, SubscriptionState::Revoked);
-    assert!(store.acquire_lease(&key, "another-replica", ttl).await.unwrap(), "free once released");
-    store.release_lease(&key, "another-replica").await.unwrap();
 
     // Dropped in the middle: renewed until then, free a TTL later.
     let stuck = subscriber_leasing(database_url, ttl, Some(("remove_endpoints", Duration::from_secs(120)))).await;
