@@ -110,6 +110,9 @@ impl Subscriber {
             Err(e) => return Err(e),
         };
         let done = self.revoked_by_publisher(&b.id, ended).await?;
-        Ok(outcome(done, true))
+        // A binding a cancel was already tearing down is left to it: not
+        // reported as revoked.
+        let revoked = matches!(done.state, SubscriptionState::Revoking | SubscriptionState::Revoked);
+        Ok(outcome(done, revoked))
     }
 }
