@@ -12,7 +12,10 @@
 //! Ids are fixed and every step is an `ensure_*`, so the fixture is shared by
 //! the tests of a binary, and re-running against the same testbed adopts it.
 //! Keystone allows one identity provider per remote id: this is the only
-//! identity provider for A on B the tests create.
+//! identity provider for A on B the tests create directly, and the fixture
+//! holds A's entity turn ([`crate::publisher::a_entity_turn`]) for the life of
+//! its test binary, so that other binaries subscribing with A's entity id
+//! (and the demo) wait instead of finding this one, or removing it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -51,6 +54,8 @@ pub struct K2k {
     pub sp_auth_url: String,
     /// B's ECP URL.
     pub sp_url: String,
+    /// A's entity turn, held as long as the fixture lives (its binary runs).
+    _turn: crate::publisher::EntityTurn,
 }
 
 /// A user of A with a password and a project.
@@ -99,6 +104,7 @@ impl K2k {
 }
 
 async fn setup() -> K2k {
+    let turn = crate::publisher::a_entity_turn().await;
     let tb = Testbed::get();
     let a = tb.admin(Cloud::A);
     let b = tb.admin(Cloud::B);
@@ -181,8 +187,14 @@ async fn setup() -> K2k {
     let roleless_user = users.pop().expect("two users");
     let unmapped_user = users.pop().expect("two users");
 
-    // ---- B: identity provider, mapping, protocol
+    // ---- B: identity provider, mapping, protocol (any other identity
+    // provider holding A's entity id is what an interrupted run left)
     let idp_id = "mercador-tests-a".to_owned();
+    for other in b.list_identity_providers().await.expect("list identity providers") {
+        if other.id != idp_id && other.remote_ids.contains(&entity_id) {
+            b.delete_identity_provider(&other.id).await.expect("free A's entity id on B");
+        }
+    }
     ensure::ensure_identity_provider(
         &b,
         &idp_id,
@@ -251,6 +263,7 @@ async fn setup() -> K2k {
         roleless_user,
         sp_auth_url,
         sp_url,
+        _turn: turn,
     }
 }
 

@@ -77,6 +77,7 @@ pub async fn a_entity_turn() -> EntityTurn {
 }
 
 /// The turn of a test using Keystone A's entity id; released when dropped.
+#[derive(Debug)]
 pub struct EntityTurn {
     _local: MutexGuard<'static, ()>,
     _file: nix::fcntl::Flock<std::fs::File>,
