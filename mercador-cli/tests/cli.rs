@@ -759,20 +759,7 @@ async fn subscriber_side_the_demo_story_end_to_end() {
     let roles = k2k["roles"].as_array().unwrap();
     assert!(!roles.is_empty() && roles.iter().all(|r| r == "member" || r == "reader"), "the vregion's roles: {k2k}");
     let domain = k2k["project_domain"].as_str().unwrap().to_owned();
-    let k2k_args = [
-        "--os-service-provider",
-        &sp,
-        "--os-remote-project-name",
-        &project,
-        "--os-remote-project-domain-name",
-        &domain,
-        "token",
-        "issue",
-        "-f",
-        "value",
-        "-c",
-        "project_id",
-    ];
+    let k2k_args = mercador_tests::k2k_token_project_id_args(&sp, &project, &domain);
     let by_openstack = os("testbed-a-alice", &k2k_args);
     assert_eq!(by_openstack.ok().trim(), k2k["project_id"].as_str().unwrap());
     let catalogs = alice(&["catalog", "list", "--service-provider", &sp, "-f", "json"]).json();

@@ -274,23 +274,7 @@ fn alice_through(service_provider: &str, domain_name: &str) -> Result<String, St
 /// Starts [`alice_through`]'s CLI run.
 fn spawn_alice(service_provider: &str, domain_name: &str) -> std::process::Child {
     let (_, _, project) = Testbed::get().demo_user();
-    spawn_cli(
-        "testbed-a-alice",
-        &[
-            "--os-service-provider",
-            service_provider,
-            "--os-remote-project-name",
-            &project,
-            "--os-remote-project-domain-name",
-            domain_name,
-            "token",
-            "issue",
-            "-f",
-            "value",
-            "-c",
-            "project_id",
-        ],
-    )
+    spawn_cli("testbed-a-alice", &mercador_tests::k2k_token_project_id_args(service_provider, &project, domain_name))
 }
 
 /// alice's K2K token on B through `service_provider` into `domain_name`

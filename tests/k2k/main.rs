@@ -227,20 +227,7 @@ async fn the_openstack_cli_sees_the_same_service_provider() {
     // And alice's K2K token through the openstack CLI lands in the same project.
     let project_id = tb.openstack_as(
         "testbed-a-alice",
-        &[
-            "--os-service-provider",
-            &fx.sp_id,
-            "--os-remote-project-name",
-            &fx.project_name,
-            "--os-remote-project-domain-name",
-            &fx.domain_name,
-            "token",
-            "issue",
-            "-f",
-            "value",
-            "-c",
-            "project_id",
-        ],
+        &mercador_tests::k2k_token_project_id_args(&fx.sp_id, &fx.project_name, &fx.domain_name),
     );
     assert_eq!(project_id.trim(), fx.project_id);
     let sps = tb.admin(Cloud::A).list_service_providers().await.unwrap();

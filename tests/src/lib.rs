@@ -177,6 +177,26 @@ impl Testbed {
     }
 }
 
+/// The `openstack` CLI's arguments for a K2K token through
+/// `service_provider` into `project` of `domain` there (`--os-service-provider
+/// ... token issue`), printing only the token's project id, never the token.
+pub fn k2k_token_project_id_args<'a>(service_provider: &'a str, project: &'a str, domain: &'a str) -> [&'a str; 12] {
+    [
+        "--os-service-provider",
+        service_provider,
+        "--os-remote-project-name",
+        project,
+        "--os-remote-project-domain-name",
+        domain,
+        "token",
+        "issue",
+        "-f",
+        "value",
+        "-c",
+        "project_id",
+    ]
+}
+
 /// A name unique to this test run and call: `prefix-<pid>-<n>`.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
