@@ -24,7 +24,7 @@ use mercador_core::keystone::token::TokenServiceProvider;
 use mercador_core::keystone::types::NewServiceProvider;
 use mercador_core::keystone::{Credentials, DirectAuth, HttpClient, HttpConfig, IdentityApi, Scope, Session, ensure};
 use mercador_tests::federation::K2k;
-use mercador_tests::{Cloud, Testbed, peak_rss_mib};
+use mercador_tests::{Cloud, Testbed, ms, peak_rss_mib};
 use secrecy::ExposeSecret;
 use url::Url;
 
@@ -46,10 +46,6 @@ fn stats(samples: &[f64]) -> Stats {
 /// Milliseconds with 3 decimals, or microseconds below 0.01 ms.
 fn show(ms: f64) -> String {
     if ms < 0.01 { format!("{:.2}us", ms * 1000.0) } else { format!("{ms:.3}") }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// Sum of server-side durations (ms) logged after the given offsets:

@@ -17,29 +17,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a bench binary
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mercador_core::model::VRegionSpec;
 use mercador_core::publisher::{NewPartner, ShibbolethMetadataDir, SubscribeRequest};
 use mercador_tests::publisher::{engine, fake_metadata, name, sqlite_url};
-use mercador_tests::{Cloud, Testbed, peak_rss_mib, unique};
+use mercador_tests::{Cloud, Testbed, children_peak_rss_mib, median, ms, peak_rss_mib, unique};
 use serde_json::json;
-
-fn median(samples: &mut [f64]) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// Peak RSS of the largest child process waited for so far (the
-/// `openstack` CLI runs), from `getrusage(RUSAGE_CHILDREN)`.
-fn children_peak_rss_mib() -> f64 {
-    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
-        .map_or(0.0, |usage| usage.max_rss() as f64 / 1024.0)
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

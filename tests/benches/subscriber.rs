@@ -38,24 +38,8 @@ use mercador_server::PublisherServiceConfig;
 use mercador_tests::publisher::{
     a_entity_turn, engine, free_entity_on_b, fresh_postgres_database, name, secrets_key, sqlite_url, test_catalog,
 };
-use mercador_tests::{Cloud, Testbed, peak_rss_mib, unique};
+use mercador_tests::{Cloud, Testbed, children_peak_rss_mib, median, ms, peak_rss_mib, unique};
 use serde_json::{Value, json};
-
-fn median(samples: &mut [f64]) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// Peak RSS of the largest child process waited for so far (the
-/// `openstack` CLI runs), from `getrusage(RUSAGE_CHILDREN)`.
-fn children_peak_rss_mib() -> f64 {
-    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
-        .map_or(0.0, |usage| usage.max_rss() as f64 / 1024.0)
-}
 
 /// The secrets key of [`secrets_key`] (id `test`) as the publisher
 /// service's key file holds it, so that the service and the engine of

@@ -218,3 +218,22 @@ pub fn peak_rss_mib() -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
+
+/// Peak resident memory of the largest child process waited for so far
+/// (e.g. the `openstack` CLI runs of a benchmark), in MiB, from
+/// `getrusage(RUSAGE_CHILDREN)`.
+pub fn children_peak_rss_mib() -> f64 {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .map_or(0.0, |usage| usage.max_rss() as f64 / 1024.0)
+}
+
+/// The median of benchmark samples (sorts them).
+pub fn median(samples: &mut [f64]) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// A duration in milliseconds.
+pub fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
