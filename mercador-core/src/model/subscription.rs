@@ -60,6 +60,10 @@ impl SubscriptionState {
         matches!(self, Self::Cancelled | Self::Revoked | Self::Failed)
     }
 
+    /// The states of an operation under way, which reconciliation resumes
+    /// after a crash (to `active`, or to a final state).
+    pub const UNFINISHED: [Self; 4] = [Self::Requested, Self::Provisioning, Self::Cancelling, Self::Revoking];
+
     /// Every state, in lifecycle order.
     pub const ALL: [Self; 8] = [
         Self::Requested,

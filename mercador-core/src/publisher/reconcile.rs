@@ -21,15 +21,7 @@ impl Publisher {
     /// subscriptions. Run at start and periodically.
     pub async fn reconcile(&self) -> PublisherResult<ReconcileReport> {
         let mut report = ReconcileReport::default();
-        let unfinished = SubscriptionFilter {
-            states: vec![
-                SubscriptionState::Requested,
-                SubscriptionState::Provisioning,
-                SubscriptionState::Cancelling,
-                SubscriptionState::Revoking,
-            ],
-            ..Default::default()
-        };
+        let unfinished = SubscriptionFilter { states: SubscriptionState::UNFINISHED.to_vec(), ..Default::default() };
         for s in self.store().list_subscriptions(&unfinished).await? {
             let id = s.id.clone();
             let result = match s.state {

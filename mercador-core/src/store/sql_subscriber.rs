@@ -29,6 +29,31 @@ impl SqlStore {
     }
 }
 
+/// Binds a binding's columns from `alias` to `updated_at`, in the order of
+/// [`BINDING_COLUMNS`] (the insert binds `id` before, both bind `version` after).
+fn bind_binding_fields<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    record: &'q BindingRecord,
+) -> StoreResult<sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>> {
+    Ok(query
+        .bind(record.alias.as_str())
+        .bind(&record.publisher_id)
+        .bind(record.publisher.as_str())
+        .bind(record.vregion.as_str())
+        .bind(record.state.as_str())
+        .bind(record.remote_subscription_id.as_deref())
+        .bind(record.remote_region.as_deref())
+        .bind(record.sp_auth_url.as_deref())
+        .bind(record.sp_url.as_deref())
+        .bind(to_json(&record.services)?)
+        .bind(record.admin_password_sealed.as_deref())
+        .bind(record.step.as_deref())
+        .bind(record.error.as_deref())
+        .bind(to_json(&record.objects)?)
+        .bind(nanos(record.created_at)?)
+        .bind(nanos(record.updated_at)?))
+}
+
 /// The key a binding's unique violation is about.
 fn binding_key(record: &BindingRecord, constraint: &str) -> String {
     if constraint.contains("vregion") {
@@ -126,24 +151,7 @@ impl SubscriberStore for SqlStore {
             "INSERT INTO bindings ({BINDING_COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         );
-        sqlx::query(&sql)
-            .bind(&record.id)
-            .bind(record.alias.as_str())
-            .bind(&record.publisher_id)
-            .bind(record.publisher.as_str())
-            .bind(record.vregion.as_str())
-            .bind(record.state.as_str())
-            .bind(record.remote_subscription_id.as_deref())
-            .bind(record.remote_region.as_deref())
-            .bind(record.sp_auth_url.as_deref())
-            .bind(record.sp_url.as_deref())
-            .bind(to_json(&record.services)?)
-            .bind(record.admin_password_sealed.as_deref())
-            .bind(record.step.as_deref())
-            .bind(record.error.as_deref())
-            .bind(to_json(&record.objects)?)
-            .bind(nanos(record.created_at)?)
-            .bind(nanos(record.updated_at)?)
+        bind_binding_fields(sqlx::query(&sql).bind(&record.id), record)?
             .bind(record.version)
             .execute(&self.pool)
             .await
@@ -186,33 +194,18 @@ impl SubscriberStore for SqlStore {
     }
 
     async fn update_binding(&self, record: &BindingRecord) -> StoreResult<BindingRecord> {
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE bindings SET alias = $1, publisher_id = $2, publisher = $3, vregion = $4, state = $5, \
              remote_subscription_id = $6, remote_region = $7, sp_auth_url = $8, sp_url = $9, services = $10, \
              admin_password_sealed = $11, step = $12, error = $13, objects = $14, created_at = $15, \
              updated_at = $16, version = version + 1 WHERE id = $17 AND version = $18",
-        )
-        .bind(record.alias.as_str())
-        .bind(&record.publisher_id)
-        .bind(record.publisher.as_str())
-        .bind(record.vregion.as_str())
-        .bind(record.state.as_str())
-        .bind(record.remote_subscription_id.as_deref())
-        .bind(record.remote_region.as_deref())
-        .bind(record.sp_auth_url.as_deref())
-        .bind(record.sp_url.as_deref())
-        .bind(to_json(&record.services)?)
-        .bind(record.admin_password_sealed.as_deref())
-        .bind(record.step.as_deref())
-        .bind(record.error.as_deref())
-        .bind(to_json(&record.objects)?)
-        .bind(nanos(record.created_at)?)
-        .bind(nanos(record.updated_at)?)
-        .bind(&record.id)
-        .bind(record.version)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.write_error("binding", e, |c| binding_key(record, c)))?;
+        );
+        let done = bind_binding_fields(query, record)?
+            .bind(&record.id)
+            .bind(record.version)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.write_error("binding", e, |c| binding_key(record, c)))?;
         if done.rows_affected() == 0 {
             return Err(self.stale_or_missing("bindings", "binding", &record.id).await);
         }

@@ -10,15 +10,7 @@ impl Subscriber {
     /// Resumes every unfinished binding.
     pub async fn reconcile(&self) -> SubscriberResult<ReconcileReport> {
         let mut report = ReconcileReport::default();
-        let unfinished = BindingFilter {
-            states: vec![
-                SubscriptionState::Requested,
-                SubscriptionState::Provisioning,
-                SubscriptionState::Cancelling,
-                SubscriptionState::Revoking,
-            ],
-            ..Default::default()
-        };
+        let unfinished = BindingFilter { states: SubscriptionState::UNFINISHED.to_vec(), ..Default::default() };
         for b in self.store().list_bindings(&unfinished).await? {
             let (id, alias) = (b.id.clone(), b.alias.to_string());
             let result = match b.state {
