@@ -9,6 +9,8 @@
 #   PostgreSQL (Debian's)                : 127.0.0.1:$PG_PORT (5003), database mercador, for Mercador's
 #                publisher store; a private cluster in $STATE/pg run as user postgres (initdb once,
 #                reused by later starts), its unix socket inside the state dir.
+#   Horizon (OpenStack Dashboard) for A  : uwsgi --http             127.0.0.1:$H_PORT   (5004)
+#                in its own venv ($VENV-horizon), settings horizon/local_settings.py.
 #
 # Deliberately NOT created here: identity providers, mappings, protocols, service providers
 # and Shibboleth trust. Mercador configures those; `check` creates temporary ones and deletes
@@ -16,10 +18,12 @@
 # $STATE/b/shib/metadata (LocalDynamic provider, see README.md), which starts empty.
 #
 # Usage: testbed.sh start|stop|restart|status|check [--measure-revocation]|env|shibd stop|start
+#                   |horizon stop|start
 # Knobs (env): MERCADOR_TESTBED_STATE  (default <repo>/testbed/state)
 #              MERCADOR_TESTBED_VENV   (default <repo>/testbed/.venv, may be shared)
 #              MERCADOR_TESTBED_A_PORT=5001 MERCADOR_TESTBED_B_PORT=5002
 #              MERCADOR_TESTBED_B_UWSGI_PORT=5012 MERCADOR_TESTBED_PG_PORT=5003
+#              MERCADOR_TESTBED_HORIZON_PORT=5004
 #
 # Derived from the proven reference recipe in shared/reference/k2k-testbed; its gotchas are
 # repeated in comments where they matter.
@@ -34,6 +38,7 @@ A_PORT=${MERCADOR_TESTBED_A_PORT:-5001}
 B_PORT=${MERCADOR_TESTBED_B_PORT:-5002}
 B_UWSGI=${MERCADOR_TESTBED_B_UWSGI_PORT:-5012}
 PG_PORT=${MERCADOR_TESTBED_PG_PORT:-5003}
+H_PORT=${MERCADOR_TESTBED_HORIZON_PORT:-5004}
 
 KEYSTONE_VERSION=30.0.0
 # Pinned so that CI resolves the same set every time (what an unpinned install resolved with
@@ -42,6 +47,11 @@ PIP_PACKAGES=("keystone==$KEYSTONE_VERSION" "python-openstackclient==10.5.0" "ke
 # Test tools kept out of Keystone's venv (their dependencies would clash).
 TOOLS_PACKAGES=("schemathesis==4.32.5")
 TOOLS_VENV=$VENV-tools
+# Horizon in a venv of its own (Django and its pins stay out of Keystone's); served by the Keystone
+# venv's uwsgi (built against Debian's libpython, the same interpreter) with --virtualenv.
+# horizon 27.0.0 goes with keystone 30.0.0 (same keystoneauth1 and oslo.* versions).
+HORIZON_PACKAGES=("horizon==27.0.0")
+HORIZON_VENV=$VENV-horizon
 APT_PACKAGES=(xmlsec1 apache2 libapache2-mod-shib python3-venv python3-dev gcc libc6-dev curl openssl iproute2
               procps    # procps: ps, used to find the children of a service when stopping it
               postgresql)
@@ -61,7 +71,11 @@ B_URL=http://127.0.0.1:$B_PORT/v3
 IDP_ENTITY_ID=$A_URL/OS-FEDERATION/saml2/idp
 SP_ENTITY_ID=http://127.0.0.1:$B_PORT/shibboleth
 SP_ECP_URL=http://127.0.0.1:$B_PORT/Shibboleth.sso/SAML2/ECP
-SERVICES=(apache-b shibd uwsgi-b uwsgi-a)   # stop order: front to back
+H_URL=http://127.0.0.1:$H_PORT/
+H=$STATE/horizon             # Horizon's secret key and session files
+H_IDP_ID=localkeystone       # Horizon's id and name of A itself in its keystone-provider menu
+H_IDP_NAME="Keystone A"
+SERVICES=(horizon apache-b shibd uwsgi-b uwsgi-a)   # stop order: front to back
 # PostgreSQL is not in SERVICES: it is stopped with pg_ctl (a fast shutdown; SIGTERM would wait
 # for every client to disconnect) and its cluster outlives wipe_state.
 PG=$STATE/pg                 # the cluster's dir (kept across starts)
@@ -107,8 +121,9 @@ validate_settings() {
   check_port_number MERCADOR_TESTBED_B_PORT "$B_PORT"
   check_port_number MERCADOR_TESTBED_B_UWSGI_PORT "$B_UWSGI"
   check_port_number MERCADOR_TESTBED_PG_PORT "$PG_PORT"
-  [ "$(printf '%s\n' "$A_PORT" "$B_PORT" "$B_UWSGI" "$PG_PORT" | sort -u | wc -l)" = 4 ] \
-    || die "ports must be distinct (A=$A_PORT B=$B_PORT B_UWSGI=$B_UWSGI PG=$PG_PORT)"
+  check_port_number MERCADOR_TESTBED_HORIZON_PORT "$H_PORT"
+  [ "$(printf '%s\n' "$A_PORT" "$B_PORT" "$B_UWSGI" "$PG_PORT" "$H_PORT" | sort -u | wc -l)" = 5 ] \
+    || die "ports must be distinct (A=$A_PORT B=$B_PORT B_UWSGI=$B_UWSGI PG=$PG_PORT HORIZON=$H_PORT)"
 }
 
 # One lock per state dir so that two concurrent start/stop on the same state cannot interleave.
@@ -126,6 +141,7 @@ expected_cmdline() {  # unique substring of the command line of each service (an
     uwsgi-b)  echo "OS_KEYSTONE_CONFIG_FILES=$B/keystone.conf" ;;
     shibd)    echo "-c $S/shibboleth2.xml" ;;
     apache-b) echo "-f $B/apache/httpd.conf" ;;
+    horizon)  echo "--pidfile $PIDS/horizon.pid" ;;
     postgres) echo "-D $PG_DATA" ;;   # the postmaster (its children rename themselves)
   esac
 }
@@ -202,10 +218,10 @@ port_in_use() {  # ss comes with iproute2, which may only be installed later on 
 # and turns a match into a failure.)
 # Healthy = this state dir was built for the current settings, every saved PID is alive with
 # the expected command line, both Keystones answer and shibd answers through Apache, and
-# PostgreSQL answers on its port with the env file naming it.
+# PostgreSQL answers on its port with the env file naming it, and so does Horizon's login page.
 # On failure the reason is left in HEALTH_REASON (no output, so it can be used in conditions).
 HEALTH_REASON=""
-healthy() { keystones_healthy && postgres_healthy; }
+healthy() { keystones_healthy && postgres_healthy && horizon_healthy; }
 keystones_healthy() {
   local n
   HEALTH_REASON=""
@@ -216,6 +232,7 @@ keystones_healthy() {
     HEALTH_REASON="state dir was built for other settings: $(cat "$STATE/settings")"; return 1
   fi
   for n in "${SERVICES[@]}"; do
+    [ "$n" = horizon ] && continue   # horizon_healthy
     service_alive "$n" || { HEALTH_REASON="$n is not running"; return 1; }
   done
   http_ok "$A_URL" || { HEALTH_REASON="Keystone A does not answer at $A_URL"; return 1; }
@@ -232,6 +249,13 @@ postgres_healthy() {
     || { HEALTH_REASON="PostgreSQL does not answer on 127.0.0.1:$PG_PORT"; return 1; }
   grep -x "MERCADOR_POSTGRES_URL=$(postgres_url)" "$ENV_FILE" >/dev/null 2>&1 \
     || { HEALTH_REASON="$ENV_FILE has no MERCADOR_POSTGRES_URL for port $PG_PORT"; return 1; }
+}
+horizon_healthy() {
+  HEALTH_REASON=""
+  service_alive horizon || { HEALTH_REASON="horizon is not running"; return 1; }
+  http_ok "${H_URL}auth/login/" || { HEALTH_REASON="Horizon does not answer at ${H_URL}auth/login/"; return 1; }
+  grep -x "HORIZON_URL=$H_URL" "$ENV_FILE" >/dev/null 2>&1 \
+    || { HEALTH_REASON="$ENV_FILE has no HORIZON_URL for port $H_PORT"; return 1; }
 }
 settings_line() { echo "A_PORT=$A_PORT B_PORT=$B_PORT B_UWSGI_PORT=$B_UWSGI VENV=$VENV"; }
 
@@ -315,7 +339,7 @@ wipe_state() {
   if [ ! -f "$MARKER" ] && [ -n "$(ls -A "$STATE" 2>/dev/null | grep -vx '.lock' || true)" ]; then
     die "$STATE is not empty and not a testbed state dir (no $(basename "$MARKER")); refusing to wipe it"
   fi
-  rm -rf "$A" "$B" "$LOGS" "$PIDS" "$STATE/secrets.env" "$ENV_FILE" "$STATE/clouds.yaml" \
+  rm -rf "$A" "$B" "$H" "$LOGS" "$PIDS" "$STATE/secrets.env" "$ENV_FILE" "$STATE/clouds.yaml" \
          "$STATE"/openrc-* "$STATE/settings"
   mkdir -p "$STATE" "$LOGS" "$PIDS"
   : >"$MARKER"
@@ -325,11 +349,11 @@ wipe_state() {
 
 check_ports_free() {
   local p
-  for p in "$A_PORT" "$B_PORT" "$B_UWSGI" "$PG_PORT"; do
+  for p in "$A_PORT" "$B_PORT" "$B_UWSGI" "$PG_PORT" "$H_PORT"; do
     if port_in_use "$p"; then
       echo "[testbed] ERROR: port $p is already in use by a process this state dir did not start:" >&2
       ss -Hltnp "( sport = :$p )" >&2 2>/dev/null || true
-      echo "[testbed] choose other ports with MERCADOR_TESTBED_A_PORT / _B_PORT / _B_UWSGI_PORT / _PG_PORT" >&2
+      echo "[testbed] choose other ports with MERCADOR_TESTBED_A_PORT / _B_PORT / _B_UWSGI_PORT / _PG_PORT / _HORIZON_PORT" >&2
       exit 1
     fi
   done
@@ -667,6 +691,8 @@ KEYSTONE_B_SHIB_METADATA_RECHECK_SECONDS=30
 KEYSTONE_B_SHIB_METADATA_REVOKED_WITHIN_SECONDS=40
 KEYSTONE_B_SHIB_STATUS_URL=http://127.0.0.1:$B_PORT/Shibboleth.sso/Status
 MERCADOR_POSTGRES_URL=$(postgres_url)
+HORIZON_URL=$H_URL
+HORIZON_KEYSTONE_PROVIDER_IDP_ID=$H_IDP_ID
 EOF
     cat >"$STATE/clouds.yaml" <<EOF
 clouds:
@@ -831,6 +857,99 @@ start_postgres_alone() {
     mv "$ENV_FILE.new" "$ENV_FILE" )
 }
 
+# ------------------------------------------------------------------------------ Horizon
+# A real OpenStack Dashboard in front of Keystone A, as A's users would use it: its region menu
+# (the regions of the catalog's non-identity endpoints) and its keystone-provider menu (the token's
+# service providers; choosing one is a K2K login there). Settings: horizon/local_settings.py, linked
+# into the venv; what depends on the state dir and ports comes in as uwsgi --env variables.
+horizon_dashboard_dir() {  # openstack_dashboard/ inside the Horizon venv
+  local d
+  for d in "$HORIZON_VENV"/lib/python3*/site-packages/openstack_dashboard; do
+    [ -d "$d" ] && { echo "$d"; return 0; }
+  done
+  return 1
+}
+link_horizon_settings() {  # Horizon reads openstack_dashboard/local/local_settings.py
+  ln -sfn "$HERE/horizon/local_settings.py" "$(horizon_dashboard_dir)/local/local_settings.py"
+}
+horizon_env() {  # $1=state dir for sessions $2=secret key file $3=log file: the settings' variables
+  printf '%s\n' "MERCADOR_HORIZON_KEYSTONE_URL=$A_URL" "MERCADOR_HORIZON_STATE=$1" \
+    "MERCADOR_HORIZON_SECRET_KEY_FILE=$2" "MERCADOR_HORIZON_LOG=$3" \
+    "MERCADOR_HORIZON_STATIC_ROOT=$HORIZON_VENV/static" \
+    "MERCADOR_HORIZON_IDP_ID=$H_IDP_ID" "MERCADOR_HORIZON_IDP_NAME=$H_IDP_NAME"
+}
+
+# The venv, and the static files collected and compressed once (offline): at run time uwsgi serves
+# them as files and nothing is compiled. Serialized like the Keystone venv (which exists by then).
+ensure_horizon_venv() {
+  exec 8>"$VENV/.install.lock"
+  flock -w 900 8 || die "could not lock $VENV/.install.lock"
+  if [ "$(cat "$HORIZON_VENV/.testbed-ready" 2>/dev/null)" != "${HORIZON_PACKAGES[*]}" ]; then
+    step "pip install ${HORIZON_PACKAGES[*]} into $HORIZON_VENV; collectstatic, compress" \
+         "$LOGS/pip.log" "$LOGS/horizon-static.log"
+    rm -rf "$HORIZON_VENV"
+    /usr/bin/python3 -m venv "$HORIZON_VENV" >>"$LOGS/pip.log" 2>&1
+    "$HORIZON_VENV/bin/pip" install -q "${HORIZON_PACKAGES[@]}" >>"$LOGS/pip.log" 2>&1
+    "$HORIZON_VENV/bin/pip" freeze >"$HORIZON_VENV/.testbed-freeze.txt" 2>>"$LOGS/pip.log"
+    link_horizon_settings
+    # The management commands need the settings' variables; a throwaway key and session dir.
+    local tmp; tmp=$(mktemp -d)
+    openssl rand -hex 32 >"$tmp/key"
+    local -a envs; mapfile -t envs < <(horizon_env "$tmp" "$tmp/key" "$tmp/horizon.log")
+    local rc=0
+    { env "${envs[@]}" DJANGO_SETTINGS_MODULE=openstack_dashboard.settings \
+        "$HORIZON_VENV/bin/django-admin" collectstatic --noinput -v0 \
+      && env "${envs[@]}" DJANGO_SETTINGS_MODULE=openstack_dashboard.settings \
+        "$HORIZON_VENV/bin/django-admin" compress --force; } >"$LOGS/horizon-static.log" 2>&1 || rc=$?
+    rm -rf "$tmp"
+    [ "$rc" = 0 ]
+    printf '%s\n' "${HORIZON_PACKAGES[*]}" >"$HORIZON_VENV/.testbed-ready"
+  fi
+  exec 8>&-
+  log "Horizon venv ready ($HORIZON_VENV)"
+}
+
+# Launches Horizon (uwsgi of the Keystone venv with --virtualenv of Horizon's); wait_horizon waits
+# for it, so the rest of a start runs meanwhile.
+launch_horizon() {
+  step "starting Horizon for A (uwsgi --http 127.0.0.1:$H_PORT)" "$LOGS/uwsgi-horizon.log" "$LOGS/horizon.log"
+  mkdir -p "$H/sessions"
+  chmod 700 "$H"
+  [ -s "$H/secret_key" ] || ( umask 077; openssl rand -hex 32 >"$H/secret_key" )
+  link_horizon_settings
+  local -a envs=() e
+  while IFS= read -r e; do envs+=(--env "$e"); done < <(horizon_env "$H" "$H/secret_key" "$LOGS/horizon.log")
+  setsid "$V/uwsgi" --http "127.0.0.1:$H_PORT" --http-keepalive --master --processes 2 --threads 1 \
+    --die-on-term --lazy-apps --virtualenv "$HORIZON_VENV" --module openstack_dashboard.wsgi:application \
+    --static-map "/static=$HORIZON_VENV/static" "${envs[@]}" \
+    --pidfile "$PIDS/horizon.pid" --logto "$LOGS/uwsgi-horizon.log" </dev/null >/dev/null 2>&1 9>&- &
+}
+wait_horizon() {
+  step "waiting for Horizon at $H_URL" "$LOGS/uwsgi-horizon.log" "$LOGS/horizon.log"
+  wait_file "$PIDS/horizon.pid" 30
+  wait_http "${H_URL}auth/login/" "Horizon's login page" 60
+  service_alive horizon
+  log "Horizon answers at $H_URL (pid $(saved_pid horizon))"
+}
+
+# Starts only Horizon next to a healthy rest (a testbed started before Horizon was part of it, a
+# stopped Horizon, another MERCADOR_TESTBED_HORIZON_PORT), and updates the env file.
+start_horizon_alone() {
+  step "Keystones and PostgreSQL healthy; (re)starting only Horizon ($1)"
+  stop_one horizon
+  if port_in_use "$H_PORT"; then
+    die "port $H_PORT is already in use by a process this state dir did not start; choose another with MERCADOR_TESTBED_HORIZON_PORT"
+  fi
+  ensure_horizon_venv
+  launch_horizon
+  wait_horizon
+  ( umask 077
+    { grep -v -e '^HORIZON_URL=' -e '^HORIZON_KEYSTONE_PROVIDER_IDP_ID=' "$ENV_FILE" || true
+      echo "HORIZON_URL=$H_URL"
+      echo "HORIZON_KEYSTONE_PROVIDER_IDP_ID=$H_IDP_ID"; } >"$ENV_FILE.new"
+    mv "$ENV_FILE.new" "$ENV_FILE" )
+}
+
 # ------------------------------------------------------------------------------ subcommands
 print_status() {
   local n pid
@@ -853,6 +972,10 @@ print_status() {
   echo "PostgreSQL: postgres://mercador:***@127.0.0.1:$PG_PORT/mercador ($(
     [ -n "$(pg_bin)" ] && "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null && echo answers || echo 'no answer'
   )) [MERCADOR_POSTGRES_URL in the env file]"
+  pid=$(saved_pid horizon)
+  if service_alive horizon; then echo "  horizon: running, pid $pid (children: $(descendants "$pid" | tr '\n' ' '))"
+  else echo "  horizon: not running${pid:+ (stale pid $pid)}"; fi
+  echo "Horizon   : $H_URL ($(http_ok "${H_URL}auth/login/" && echo answers || echo 'no answer')) [for Keystone A; venv $HORIZON_VENV]"
   echo "env file  : $ENV_FILE"
 }
 
@@ -864,11 +987,11 @@ cmd_start() {
     echo "env file: $ENV_FILE"
     return 0
   fi
-  local why=$HEALTH_REASON
   if keystones_healthy; then
-    start_postgres_alone "$why"
+    postgres_healthy || start_postgres_alone "$HEALTH_REASON"
+    horizon_healthy || start_horizon_alone "$HEALTH_REASON"
     healthy || { echo "$HEALTH_REASON" >&2; false; }
-    log "testbed up (PostgreSQL (re)started alone; total: $(since "$T0")s)"
+    log "testbed up (what was not running (re)started alone; total: $(since "$T0")s)"
     print_status
     return 0
   fi
@@ -877,16 +1000,19 @@ cmd_start() {
   check_ports_free
   ensure_apt_packages
   ensure_venv
+  ensure_horizon_venv
   local t_up; t_up=$(now)
   gen_secrets
   start_postgres
   init_keystones
   start_keystones
+  launch_horizon
   configure_shibboleth
   start_shibd
   configure_apache
   start_apache
   provision_demo_user
+  wait_horizon
   write_client_files
   healthy || { echo "$HEALTH_REASON" >&2; false; }
   STARTING=0
@@ -955,8 +1081,21 @@ cmd_shibd() {
   esac
 }
 
+# Stop or start Horizon alone (the Keystones and the rest keep running), by saved PID.
+cmd_horizon() {
+  [ -f "$ENV_FILE" ] || die "no $ENV_FILE: run '$0 start' first"
+  take_state_lock
+  case ${1:-} in
+    stop)  stop_one horizon ;;
+    start) if horizon_healthy; then log "Horizon already running at $H_URL"; return 0; fi
+           keystones_healthy || die "the testbed is not healthy ($HEALTH_REASON): run '$0 start'"
+           start_horizon_alone "${HEALTH_REASON:-asked to}"; print_status ;;
+    *) die "usage: $0 horizon stop|start" ;;
+  esac
+}
+
 usage() {
-  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-2}"
 }
 
@@ -970,6 +1109,7 @@ main() {
     status)  cmd_status || exit 1 ;;
     check)   cmd_check "$@" ;;
     shibd)   cmd_shibd "$@" ;;
+    horizon) cmd_horizon "$@" ;;
     env)     echo "$ENV_FILE"; [ -f "$ENV_FILE" ] || { echo "(not written yet: run '$0 start')" >&2; exit 1; } ;;
     -h|--help|help) usage 0 ;;
     *) usage 2 ;;
