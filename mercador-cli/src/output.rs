@@ -6,11 +6,15 @@
 //! errors go to standard error, so `-f json` output stays parseable.
 //!
 //! - `table` (default): lists as a table with the command's default columns;
-//!   one object as a `Field | Value` table.
+//!   one object as a `Field | Value` table. They look like the `openstack`
+//!   CLI's (cliff's prettytable): `+---+` borders and header separator, one
+//!   space of padding, left-aligned text, numbers right-aligned in lists, and
+//!   an empty list prints nothing.
 //! - `json` / `yaml`: the service's objects in full (a list is an array),
 //!   restricted to the `-c` columns when given.
 //! - `value`: bare values, space-separated on one line per row (lists) or one
-//!   per line (one object), for `$(...)` in scripts.
+//!   per line (one object), for `$(...)` in scripts. A missing value is an
+//!   empty string, where cliff prints Python's `None`.
 //!
 //! Column names are the JSON keys (`-c name -c state`); matching ignores
 //! case, and spaces count as underscores (`-c ID` works).
@@ -20,7 +24,7 @@
 use std::io::Write as _;
 
 use clap::{Args, ValueEnum};
-use comfy_table::{ContentArrangement, Table, presets};
+use comfy_table::{CellAlignment, ContentArrangement, ContentLineStyle, LineStyle, Table, TableStyle};
 use serde_json::{Map, Value};
 
 use crate::error::CliError;
@@ -125,11 +129,41 @@ fn cell(value: &Value) -> String {
     }
 }
 
+/// The `openstack` CLI's table (cliff, prettytable): `+---+` above and below
+/// the header and at the bottom, `|` between columns, no line between rows.
+const CLIFF_STYLE: TableStyle = TableStyle::new()
+    .top_border(LineStyle::new('+', '-', '+', '+'))
+    .header_lines(ContentLineStyle::new('|', '|', '|'))
+    .header_separator(LineStyle::new('+', '-', '+', '+'))
+    .content_lines(ContentLineStyle::new('|', '|', '|'))
+    .bottom_border(LineStyle::new('+', '-', '+', '+'));
+
 fn new_table(header: &[String]) -> Table {
     let mut table = Table::new();
-    table.load_style(presets::ASCII_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+    table.load_style(CLIFF_STYLE).set_content_arrangement(ContentArrangement::Disabled);
     table.set_header(header.iter().map(String::as_str));
     table
+}
+
+/// A list as a table, or nothing for no rows (as cliff prints it). Columns
+/// whose value in the first row is a number are right-aligned, header
+/// included, like cliff's.
+fn list_table(rows: &[Value], columns: &[String]) -> String {
+    let Some(first) = rows.first() else {
+        return String::new();
+    };
+    let mut table = new_table(columns);
+    for row in rows {
+        table.add_row(columns.iter().map(|c| cell(row.get(c).unwrap_or(&Value::Null))));
+    }
+    for (i, c) in columns.iter().enumerate() {
+        if first.get(c).is_some_and(Value::is_number) {
+            if let Some(column) = table.column_mut(i) {
+                column.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+    }
+    table.to_string()
 }
 
 /// Picks columns: the `-c` ones (each must exist in some row), or `defaults`.
@@ -182,13 +216,7 @@ fn emit_structured(value: &Value, format: Format) -> Result<(), CliError> {
 fn render_list(rows: &[Value], defaults: &[&str], args: &OutputArgs) -> Result<Option<String>, CliError> {
     let columns = pick_columns(rows, defaults, &args.columns)?;
     Ok(match args.format {
-        Format::Table => {
-            let mut table = new_table(&columns);
-            for row in rows {
-                table.add_row(columns.iter().map(|c| cell(row.get(c).unwrap_or(&Value::Null))));
-            }
-            Some(table.to_string())
-        }
+        Format::Table => Some(list_table(rows, &columns)),
         Format::Value => Some(
             rows.iter()
                 .map(|row| {
@@ -347,5 +375,71 @@ mod tests {
         assert_eq!(text, "a x\nb y");
         let text = render_list(&rows, &["name", "state"], &args(Format::Value, &["name"])).unwrap().unwrap();
         assert_eq!(text, "a\nb");
+        // A missing value is an empty string (cliff prints None).
+        let text = render_list(&[json!({"a": null, "b": 2})], &["a", "b"], &args(Format::Value, &[])).unwrap();
+        assert_eq!(text.as_deref(), Some(" 2"));
+    }
+
+    #[test]
+    fn tables_look_like_the_openstack_clis() {
+        // What cliff's TableFormatter prints for the same rows (prettytable,
+        // padding 1; numbers right-aligned, header included).
+        let rows = vec![
+            json!({"name": "lisbon", "state": "published", "places_taken": 0, "service_types": ["identity", "compute"]}),
+            json!({"name": "x", "state": "draft", "places_taken": 12, "service_types": []}),
+        ];
+        let text = render_list(&rows, &["name", "state", "places_taken", "service_types"], &args(Format::Table, &[]))
+            .unwrap()
+            .unwrap();
+        let cliff = "\
++--------+-----------+--------------+-------------------+
+| name   | state     | places_taken | service_types     |
++--------+-----------+--------------+-------------------+
+| lisbon | published |            0 | identity, compute |
+| x      | draft     |           12 |                   |
++--------+-----------+--------------+-------------------+";
+        assert_eq!(text, cliff);
+        // No rows: nothing (cliff without --print-empty).
+        let text = render_list(&[], &["name"], &args(Format::Table, &[])).unwrap().unwrap();
+        assert_eq!(text, "");
+        // A multi-line value.
+        let text = render_list(&[json!({"n": 1234, "s": "multi\nline"})], &["n", "s"], &args(Format::Table, &[]))
+            .unwrap()
+            .unwrap();
+        let cliff = "\
++------+-------+
+|    n | s     |
++------+-------+
+| 1234 | multi |
+|      | line  |
++------+-------+";
+        assert_eq!(text, cliff);
+    }
+
+    #[test]
+    fn records_look_like_the_openstack_clis() {
+        let value = json!({"id": "abc", "name": "lisbon long value", "count": 3});
+        let mut table = new_table(&["Field".to_owned(), "Value".to_owned()]);
+        for (k, v) in value.as_object().unwrap() {
+            table.add_row([k.clone(), cell(v)]);
+        }
+        let cliff = "\
++-------+-------------------+
+| Field | Value             |
++-------+-------------------+
+| count | 3                 |
+| id    | abc               |
+| name  | lisbon long value |
++-------+-------------------+";
+        assert_eq!(table.to_string(), cliff);
+    }
+
+    #[test]
+    fn json_of_a_list_is_a_list_of_objects_restricted_to_the_columns() {
+        let rows = vec![json!({"id": "1", "name": "a", "state": "x"}), json!({"id": "2", "name": "b"})];
+        let all = structured_rows(&rows, &["name"], &args(Format::Json, &[])).unwrap();
+        assert_eq!(all, json!(rows));
+        let some = structured_rows(&rows, &["name"], &args(Format::Json, &["ID", "state"])).unwrap();
+        assert_eq!(some, json!([{"id": "1", "state": "x"}, {"id": "2", "state": null}]));
     }
 }

@@ -1,6 +1,14 @@
 //! Cloud configuration as the `openstack` CLI reads it: `clouds.yaml` (with
 //! `secure.yaml` merged in) selected by `--os-cloud`/`OS_CLOUD`, or `OS_*`
 //! environment variables.
+//!
+//! [`CloudSettings`] is the flat form (`project_name`, `region_name`, ...) a
+//! cloud, the `OS_*` variables or command-line options give; settings given
+//! on top of a cloud's are merged with [`CloudSettings::override_with`]
+//! before [`CloudSettings::into_config`] works out the auth type, the scope
+//! and the domain defaults, so an override replaces what it stands for (a
+//! project id replaces the cloud's project name, a token the cloud's
+//! password login, a domain scope the cloud's project scope).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,20 +46,95 @@ pub struct CloudConfig {
 /// Flat settings: `auth` keys plus top-level ones, as strings.
 type Settings = BTreeMap<String, String>;
 
-impl CloudConfig {
-    /// The cloud named `cloud`, or `OS_CLOUD`, from `clouds.yaml`; without
-    /// either, the `OS_*` environment variables.
-    pub fn load(cloud: Option<&str>) -> Result<Self> {
-        match cloud.map(str::to_owned).or_else(|| std::env::var("OS_CLOUD").ok().filter(|s| !s.is_empty())) {
-            Some(name) => Self::from_clouds_yaml(&name, None),
-            None => Self::from_env(),
+/// The keys [`CloudSettings`] understands, as in `clouds.yaml` (the `auth`
+/// section's and the top-level ones alike); `OS_<KEY>` in the environment.
+pub const KEYS: &[&str] = &[
+    "auth_url",
+    "auth_type",
+    "username",
+    "user_id",
+    "password",
+    "user_domain_name",
+    "user_domain_id",
+    "project_name",
+    "project_id",
+    "tenant_name",
+    "tenant_id",
+    "project_domain_name",
+    "project_domain_id",
+    "domain_name",
+    "domain_id",
+    "default_domain",
+    "system_scope",
+    "token",
+    "application_credential_id",
+    "application_credential_name",
+    "application_credential_secret",
+    "region_name",
+    "interface",
+    "cacert",
+    "insecure",
+];
+
+/// Keys whose values are secrets: never shown by `Debug`.
+const SECRET_KEYS: &[&str] = &["password", "token", "application_credential_secret"];
+
+/// Keys that name the same thing in different ways: an override of one
+/// drops the others from the settings below it.
+const ALTERNATIVES: &[&[&str]] = &[
+    &["project_id", "project_name"],
+    &["project_domain_id", "project_domain_name"],
+    &["user_id", "username"],
+    &["user_domain_id", "user_domain_name"],
+    &["domain_id", "domain_name"],
+    &["application_credential_id", "application_credential_name"],
+    &["insecure", "verify"],
+];
+
+/// The kinds of scope: an override of one kind drops the others (a project
+/// given on the command line replaces a cloud's domain or system scope, a
+/// domain its project...).
+const SCOPES: &[&[&str]] = &[&["project_id", "project_name"], &["domain_id", "domain_name"], &["system_scope"]];
+
+/// A cloud's settings in flat form (the `auth` keys and the top-level ones of
+/// `clouds.yaml`, or the `OS_*` variables without their prefix), before they
+/// are checked and turned into a [`CloudConfig`]. Overrides (the `--os-*`
+/// options of a command line) are merged in with [`Self::override_with`].
+/// `Debug` redacts secrets.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct CloudSettings {
+    /// The cloud's name in `clouds.yaml`, when it came from there.
+    name: Option<String>,
+    /// The `clouds.yaml` file it came from, when read from one (for errors).
+    file: Option<PathBuf>,
+    values: Settings,
+}
+
+impl std::fmt::Debug for CloudSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for (k, v) in &self.values {
+            if SECRET_KEYS.contains(&k.as_str()) {
+                map.entry(k, &"<redacted>");
+            } else {
+                map.entry(k, v);
+            }
         }
+        map.finish()
+    }
+}
+
+impl CloudSettings {
+    /// No settings.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// The cloud `cloud` from a `clouds.yaml` file: `path`, or the first of
-    /// `OS_CLIENT_CONFIG_FILE`, `./clouds.yaml`, `~/.config/openstack/clouds.yaml`,
-    /// `/etc/openstack/clouds.yaml`. A `secure.yaml` found the same way (or
-    /// `OS_CLIENT_SECURE_FILE`) is merged over it.
+    /// The settings of cloud `cloud` of a `clouds.yaml` file: `path`, or the
+    /// first of `OS_CLIENT_CONFIG_FILE`, `./clouds.yaml`,
+    /// `~/.config/openstack/clouds.yaml`, `/etc/openstack/clouds.yaml`, with
+    /// a `secure.yaml` found the same way (or `OS_CLIENT_SECURE_FILE`)
+    /// merged over it.
     pub fn from_clouds_yaml(cloud: &str, path: Option<&Path>) -> Result<Self> {
         let candidates = search_paths("OS_CLIENT_CONFIG_FILE", "clouds.yaml");
         let path = match path {
@@ -67,11 +150,14 @@ impl CloudConfig {
         let text = read(&path)?;
         let secure_path = search_paths("OS_CLIENT_SECURE_FILE", "secure.yaml").into_iter().find(|p| p.is_file());
         let secure = secure_path.as_deref().map(read).transpose()?;
-        Self::from_yaml_str(&text, secure.as_deref(), cloud)
-            .map_err(|e| Error::Configuration(format!("{}: {e}", path.display())))
+        let mut settings = Self::from_yaml_str(&text, secure.as_deref(), cloud)
+            .map_err(|e| Error::Configuration(format!("{}: {e}", path.display())))?;
+        settings.file = Some(path);
+        Ok(settings)
     }
 
-    /// The cloud `cloud` from `clouds.yaml` text, with optional `secure.yaml` text.
+    /// The settings of cloud `cloud` in `clouds.yaml` text, with optional
+    /// `secure.yaml` text.
     pub fn from_yaml_str(clouds: &str, secure: Option<&str>, cloud: &str) -> Result<Self> {
         let mut doc: Value =
             serde_yaml_ng::from_str(clouds).map_err(|e| Error::Configuration(format!("invalid YAML: {e}")))?;
@@ -88,24 +174,174 @@ impl CloudConfig {
             let names: Vec<&str> = clouds.keys().filter_map(Value::as_str).collect();
             Error::Configuration(format!("no cloud named {cloud:?} (clouds defined: {})", names.join(", ")))
         })?;
-        let mut settings = Settings::new();
+        let mut values = Settings::new();
         if let Some(map) = entry.as_mapping() {
             for (k, v) in map {
                 if let (Some(k), Some(v)) = (k.as_str(), scalar(v)) {
-                    settings.insert(k.to_owned(), v);
+                    values.insert(k.to_owned(), v);
                 }
             }
             if let Some(auth) = entry.get("auth").and_then(Value::as_mapping) {
                 for (k, v) in auth {
                     if let (Some(k), Some(v)) = (k.as_str(), scalar(v)) {
-                        settings.insert(k.to_owned(), v);
+                        values.insert(k.to_owned(), v);
                     }
                 }
             }
         }
-        let mut config = Self::from_settings(settings, &format!("cloud {cloud:?}"))?;
-        config.name = Some(cloud.to_owned());
+        let mut settings = Self { name: Some(cloud.to_owned()), file: None, values };
+        settings.normalise();
+        Ok(settings)
+    }
+
+    /// The `OS_<KEY>` variables (for every key of [`KEYS`]) that `lookup`
+    /// finds non-empty; testable form of reading the environment.
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let mut settings = Self::new();
+        for key in KEYS {
+            if let Some(v) = lookup(&var_name(key)).filter(|v| !v.is_empty()) {
+                settings.values.insert((*key).to_owned(), v);
+            }
+        }
+        settings.normalise();
+        settings
+    }
+
+    /// Sets `key` (one of [`KEYS`], or `verify`) to `value`.
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.values.insert(key.to_owned(), value.into());
+        self.normalise();
+    }
+
+    /// The value of `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The cloud's name in `clouds.yaml`, when the settings came from there.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Merges `overrides` over these settings, the way the `--os-*` options
+    /// of the `openstack` CLI override a cloud's: each key given replaces
+    /// this one's, and
+    /// - the other ways of naming the same thing are dropped: a project id
+    ///   replaces a project name (and the other way round), likewise user id
+    ///   and user name, the id and name of the user's, the project's and the
+    ///   scope's domain, application credential id and name, `insecure` and
+    ///   `verify`;
+    /// - a scope replaces the other kinds of scope: a project drops a domain
+    ///   or system scope, a domain (`domain_id`, `domain_name`) drops a
+    ///   project or system scope, `system_scope` drops a project or domain;
+    /// - the credential given picks the auth type unless `auth_type` is
+    ///   given too: a token (without a password) means `token`, an
+    ///   application credential's secret or id `v3applicationcredential`, a
+    ///   password `password`. The other credentials stay (and are unused),
+    ///   as they do in the `openstack` CLI.
+    ///
+    /// What is not overridden (the project's domain when only the project's
+    /// name is given, the region...) stays as it was.
+    pub fn override_with(&mut self, overrides: &CloudSettings) {
+        let given = |key: &str| overrides.values.contains_key(key);
+        let mut dropped: Vec<&str> = Vec::new();
+        for group in ALTERNATIVES.iter().filter(|group| group.iter().any(|k| given(k))) {
+            dropped.extend(group.iter());
+        }
+        for scope in SCOPES.iter().filter(|scope| scope.iter().any(|k| given(k))) {
+            dropped.extend(SCOPES.iter().filter(|other| *other != scope).flat_map(|other| other.iter()));
+        }
+        for key in dropped {
+            if !given(key) {
+                self.values.remove(key);
+            }
+        }
+        let auth_type = overrides.get("auth_type").or_else(|| {
+            if given("token") && !given("password") {
+                Some("token")
+            } else if given("application_credential_secret") || given("application_credential_id") {
+                Some("v3applicationcredential")
+            } else if given("password") {
+                Some("password")
+            } else {
+                None
+            }
+        });
+        if let Some(auth_type) = auth_type {
+            self.values.insert("auth_type".to_owned(), auth_type.to_owned());
+        }
+        for (k, v) in &overrides.values {
+            self.values.insert(k.clone(), v.clone());
+        }
+    }
+
+    /// The `OS_*` variables that `lookup` finds set to something else than
+    /// these settings hold (variable names only, never values): with a named
+    /// cloud they are not applied, and a caller may say so.
+    pub fn differing_vars(&self, lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
+        let vars = Self::from_vars(lookup);
+        KEYS.iter().filter(|k| vars.get(k).is_some_and(|v| self.get(k) != Some(v))).map(|k| var_name(k)).collect()
+    }
+
+    /// Checks the settings and works out credentials, scope, region,
+    /// interface and transport. `origin` names where they came from in
+    /// errors (`FILE: cloud "NAME"` is used when they came from `clouds.yaml`).
+    pub fn into_config(self, origin: &str) -> Result<CloudConfig> {
+        if self.values.is_empty() {
+            return Err(no_cloud_configured());
+        }
+        let origin = match (&self.file, &self.name) {
+            (Some(file), Some(name)) => format!("{}: cloud {name:?}", file.display()),
+            (None, Some(name)) => format!("cloud {name:?}"),
+            _ => origin.to_owned(),
+        };
+        let mut config = CloudConfig::from_settings(self.values, &origin)?;
+        config.name = self.name;
         Ok(config)
+    }
+
+    /// v2-era aliases (`tenant_name`, `tenant_id`) become the v3 keys.
+    fn normalise(&mut self) {
+        for (old, new) in [("tenant_name", "project_name"), ("tenant_id", "project_id")] {
+            if let Some(v) = self.values.remove(old) {
+                self.values.entry(new.to_owned()).or_insert(v);
+            }
+        }
+    }
+}
+
+/// `OS_<KEY>`.
+fn var_name(key: &str) -> String {
+    format!("OS_{}", key.to_ascii_uppercase())
+}
+
+impl CloudConfig {
+    /// The cloud named `cloud`, or `OS_CLOUD`, from `clouds.yaml`; without
+    /// either, the `OS_*` environment variables.
+    pub fn load(cloud: Option<&str>) -> Result<Self> {
+        match cloud.map(str::to_owned).or_else(|| std::env::var("OS_CLOUD").ok().filter(|s| !s.is_empty())) {
+            Some(name) => Self::from_clouds_yaml(&name, None),
+            None => Self::from_env(),
+        }
+    }
+
+    /// The cloud `cloud` from a `clouds.yaml` file: `path`, or the first of
+    /// `OS_CLIENT_CONFIG_FILE`, `./clouds.yaml`, `~/.config/openstack/clouds.yaml`,
+    /// `/etc/openstack/clouds.yaml`. A `secure.yaml` found the same way (or
+    /// `OS_CLIENT_SECURE_FILE`) is merged over it. With overrides, see
+    /// [`CloudSettings::override_with`].
+    pub fn from_clouds_yaml(cloud: &str, path: Option<&Path>) -> Result<Self> {
+        CloudSettings::from_clouds_yaml(cloud, path)?.into_config("clouds.yaml")
+    }
+
+    /// The cloud `cloud` from `clouds.yaml` text, with optional `secure.yaml` text.
+    pub fn from_yaml_str(clouds: &str, secure: Option<&str>, cloud: &str) -> Result<Self> {
+        CloudSettings::from_yaml_str(clouds, secure, cloud)?.into_config("clouds.yaml")
     }
 
     /// From the `OS_*` environment variables.
@@ -116,47 +352,7 @@ impl CloudConfig {
     /// From `OS_*` variables given by a lookup function (testable form of
     /// [`CloudConfig::from_env`]).
     pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        const KEYS: &[&str] = &[
-            "auth_url",
-            "auth_type",
-            "username",
-            "user_id",
-            "password",
-            "user_domain_name",
-            "user_domain_id",
-            "project_name",
-            "project_id",
-            "tenant_name",
-            "tenant_id",
-            "project_domain_name",
-            "project_domain_id",
-            "domain_name",
-            "domain_id",
-            "default_domain",
-            "system_scope",
-            "token",
-            "application_credential_id",
-            "application_credential_name",
-            "application_credential_secret",
-            "region_name",
-            "interface",
-            "cacert",
-            "insecure",
-        ];
-        let mut settings = Settings::new();
-        for key in KEYS {
-            if let Some(v) = lookup(&format!("OS_{}", key.to_ascii_uppercase())).filter(|v| !v.is_empty()) {
-                settings.insert((*key).to_owned(), v);
-            }
-        }
-        if settings.is_empty() {
-            return Err(Error::Configuration(
-                "no cloud configured: pass --os-cloud / set OS_CLOUD to a cloud of clouds.yaml, \
-                 or set OS_AUTH_URL and the OS_* credentials"
-                    .into(),
-            ));
-        }
-        Self::from_settings(settings, "the OS_* environment")
+        CloudSettings::from_vars(lookup).into_config("the OS_* environment")
     }
 
     fn from_settings(mut s: Settings, origin: &str) -> Result<Self> {
@@ -274,6 +470,15 @@ impl CloudConfig {
         Ok(Session::with_http(http, Arc::new(self.auth_method()?), self.scope.clone())
             .endpoint_preference(self.interface, self.region_name.clone()))
     }
+}
+
+/// The error for no settings at all.
+fn no_cloud_configured() -> Error {
+    Error::Configuration(
+        "no cloud configured: pass --os-cloud / set OS_CLOUD to a cloud of clouds.yaml, \
+         or set OS_AUTH_URL and the OS_* credentials"
+            .into(),
+    )
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -415,5 +620,210 @@ clouds:
         assert_eq!(c.region_name.as_deref(), Some("RegionTwo"));
         let e = CloudConfig::from_vars(|_| None).unwrap_err();
         assert!(e.to_string().contains("OS_CLOUD"), "{e}");
+    }
+
+    /// `clouds.yaml`'s `a-admin` (with its password) and the overrides `pairs` merged over it.
+    fn a_admin_with(pairs: &[(&str, &str)]) -> CloudSettings {
+        let mut settings = CloudSettings::from_yaml_str(CLOUDS, Some(SECURE), "a-admin").unwrap();
+        let mut overrides = CloudSettings::new();
+        for (k, v) in pairs {
+            overrides.set(k, *v);
+        }
+        settings.override_with(&overrides);
+        settings
+    }
+
+    fn password_user(c: &CloudConfig) -> NameOrId {
+        match &c.credentials {
+            Credentials::Password { user, .. } => user.clone(),
+            other => panic!("not a password login: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_overrides_leave_the_cloud_as_it_is() {
+        let merged = a_admin_with(&[]).into_config("x").unwrap();
+        let plain = CloudConfig::from_yaml_str(CLOUDS, Some(SECURE), "a-admin").unwrap();
+        assert_eq!(merged.scope, plain.scope);
+        assert_eq!(merged.name.as_deref(), Some("a-admin"));
+        assert_eq!(password_user(&merged), password_user(&plain));
+    }
+
+    #[test]
+    fn a_project_name_overrides_the_clouds_keeping_its_domain() {
+        let c = a_admin_with(&[("project_name", "demo")]).into_config("x").unwrap();
+        assert_eq!(c.scope, Scope::project("demo", "Default"));
+        assert_eq!(password_user(&c), NameOrId::name_in("admin", "Default"));
+        assert_eq!(c.region_name.as_deref(), Some("RegionOne"));
+        // With its own domain.
+        let c = a_admin_with(&[("project_name", "demo"), ("project_domain_id", "d1")]).into_config("x").unwrap();
+        assert_eq!(c.scope, Scope::Project(NameOrId::Name { name: "demo".into(), domain: DomainRef::Id("d1".into()) }));
+        // The v2 alias counts as a project name.
+        let c = a_admin_with(&[("tenant_name", "demo")]).into_config("x").unwrap();
+        assert_eq!(c.scope, Scope::project("demo", "Default"));
+    }
+
+    #[test]
+    fn a_project_id_replaces_the_clouds_project_name_and_back() {
+        let settings = a_admin_with(&[("project_id", "p1")]);
+        assert_eq!(settings.get("project_name"), None);
+        assert_eq!(settings.into_config("x").unwrap().scope, Scope::Project(NameOrId::Id("p1".into())));
+        // A cloud with a project id, overridden by a name.
+        let mut cloud = CloudSettings::from_yaml_str(CLOUDS, Some(SECURE), "a-admin").unwrap();
+        let mut id = CloudSettings::new();
+        id.set("project_id", "p1");
+        cloud.override_with(&id);
+        let mut name = CloudSettings::new();
+        name.set("project_name", "demo");
+        cloud.override_with(&name);
+        assert_eq!(cloud.get("project_id"), None);
+        assert_eq!(cloud.into_config("x").unwrap().scope, Scope::project("demo", "Default"));
+    }
+
+    #[test]
+    fn user_and_domain_overrides_replace_their_alternatives() {
+        let settings = a_admin_with(&[("user_id", "u1")]);
+        assert_eq!(settings.get("username"), None);
+        assert_eq!(password_user(&settings.into_config("x").unwrap()), NameOrId::Id("u1".into()));
+        let c = a_admin_with(&[("user_domain_id", "d1"), ("project_domain_id", "d2")]).into_config("x").unwrap();
+        assert_eq!(password_user(&c), NameOrId::Name { name: "admin".into(), domain: DomainRef::Id("d1".into()) });
+        assert_eq!(
+            c.scope,
+            Scope::Project(NameOrId::Name { name: "admin".into(), domain: DomainRef::Id("d2".into()) })
+        );
+        // A user name given on its own keeps the cloud's user domain.
+        let c = a_admin_with(&[("username", "bob")]).into_config("x").unwrap();
+        assert_eq!(password_user(&c), NameOrId::name_in("bob", "Default"));
+    }
+
+    #[test]
+    fn a_scope_replaces_the_clouds_other_kind_of_scope() {
+        let c = a_admin_with(&[("domain_name", "Default")]).into_config("x").unwrap();
+        assert_eq!(c.scope, Scope::Domain(DomainRef::Name("Default".into())));
+        let c = a_admin_with(&[("domain_id", "default")]).into_config("x").unwrap();
+        assert_eq!(c.scope, Scope::Domain(DomainRef::Id("default".into())));
+        let c = a_admin_with(&[("system_scope", "all")]).into_config("x").unwrap();
+        assert_eq!(c.scope, Scope::System);
+        // A system-scoped cloud given a project.
+        let mut sys = CloudSettings::from_yaml_str(CLOUDS, None, "sys").unwrap();
+        let mut project = CloudSettings::new();
+        project.set("project_id", "p1");
+        sys.override_with(&project);
+        assert_eq!(sys.get("system_scope"), None);
+        assert_eq!(sys.into_config("x").unwrap().scope, Scope::Project(NameOrId::Id("p1".into())));
+        // A domain-scoped cloud given a project name (the project's domain from the cloud).
+        let mut dom = a_admin_with(&[("domain_name", "Default")]);
+        let mut project = CloudSettings::new();
+        project.set("project_name", "demo");
+        dom.override_with(&project);
+        assert_eq!(dom.into_config("x").unwrap().scope, Scope::project("demo", "Default"));
+        // A system scope other than "all" is refused.
+        let e = a_admin_with(&[("system_scope", "some")]).into_config("x").unwrap_err();
+        assert!(e.to_string().contains("system_scope must be \"all\""), "{e}");
+    }
+
+    #[test]
+    fn a_token_replaces_the_password_login_and_keeps_the_scope() {
+        for overrides in [&[("token", "tok-secret")][..], &[("auth_type", "token"), ("token", "tok-secret")]] {
+            let c = a_admin_with(overrides).into_config("x").unwrap();
+            match &c.credentials {
+                Credentials::Token { token } => assert_eq!(token.expose_secret(), "tok-secret"),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(c.scope, Scope::project("admin", "Default"));
+            assert!(!format!("{c:?}").contains("tok-secret"));
+        }
+        // auth_type token without a token says what is missing.
+        let e = a_admin_with(&[("auth_type", "token")]).into_config("x").unwrap_err();
+        assert!(e.to_string().contains("cloud \"a-admin\" has no token"), "{e}");
+        // Unsupported auth types are named.
+        let e = a_admin_with(&[("auth_type", "v3oidcpassword")]).into_config("x").unwrap_err();
+        assert!(e.to_string().contains("\"v3oidcpassword\" is not supported"), "{e}");
+        // A password given on top of a token cloud logs in with the password again.
+        let mut token_cloud = a_admin_with(&[("token", "tok-secret")]);
+        let mut password = CloudSettings::new();
+        password.set("password", "pw2");
+        token_cloud.override_with(&password);
+        assert_eq!(password_user(&token_cloud.into_config("x").unwrap()), NameOrId::name_in("admin", "Default"));
+    }
+
+    #[test]
+    fn an_application_credential_replaces_the_password_login() {
+        let c = a_admin_with(&[("application_credential_id", "ac9"), ("application_credential_secret", "s")])
+            .into_config("x")
+            .unwrap();
+        assert!(matches!(c.credentials,
+            Credentials::ApplicationCredential { credential: AppCredentialRef::Id(ref id), .. } if id == "ac9"));
+        assert_eq!(c.scope, Scope::Unscoped);
+        // A name replaces the cloud's id and needs the user.
+        let mut appcred = CloudSettings::from_yaml_str(CLOUDS, None, "appcred").unwrap();
+        let mut by_name = CloudSettings::new();
+        by_name.set("application_credential_name", "mine");
+        by_name.set("user_id", "u1");
+        appcred.override_with(&by_name);
+        let c = appcred.into_config("x").unwrap();
+        assert!(matches!(c.credentials,
+            Credentials::ApplicationCredential { credential: AppCredentialRef::Name { ref name, .. }, .. } if name == "mine"));
+    }
+
+    #[test]
+    fn transport_overrides() {
+        let c = a_admin_with(&[("insecure", "true"), ("cacert", "/etc/ca.pem")]).into_config("x").unwrap();
+        assert!(c.http.insecure);
+        assert_eq!(c.http.ca_certificate.as_deref(), Some(Path::new("/etc/ca.pem")));
+        // `insecure: false` replaces a cloud's `verify: false`.
+        let mut sys = CloudSettings::from_yaml_str(CLOUDS, None, "sys").unwrap();
+        let mut secure = CloudSettings::new();
+        secure.set("insecure", "false");
+        sys.override_with(&secure);
+        assert!(!sys.into_config("x").unwrap().http.insecure);
+        let c = a_admin_with(&[("interface", "admin"), ("region_name", "R2"), ("auth_url", "http://k2:5000/v3")])
+            .into_config("x")
+            .unwrap();
+        assert_eq!((c.interface, c.region_name.as_deref()), (Interface::Admin, Some("R2")));
+        assert_eq!(c.auth_url.as_str(), "http://k2:5000/v3");
+    }
+
+    #[test]
+    fn options_override_the_os_variables_the_same_way() {
+        let vars: BTreeMap<&str, &str> = [
+            ("OS_AUTH_URL", "http://k:5000/v3"),
+            ("OS_USERNAME", "demo"),
+            ("OS_PASSWORD", "pw"),
+            ("OS_USER_DOMAIN_NAME", "Default"),
+            ("OS_PROJECT_NAME", "demo"),
+            ("OS_PROJECT_DOMAIN_NAME", "Default"),
+        ]
+        .into_iter()
+        .collect();
+        let mut settings = CloudSettings::from_vars(|k| vars.get(k).map(|v| (*v).to_owned()));
+        assert_eq!(settings.name(), None);
+        let mut options = CloudSettings::new();
+        options.set("project_id", "p1");
+        options.set("token", "tok");
+        settings.override_with(&options);
+        let c = settings.into_config("the OS_* environment").unwrap();
+        assert_eq!(c.scope, Scope::Project(NameOrId::Id("p1".into())));
+        assert!(matches!(c.credentials, Credentials::Token { .. }));
+        let e = CloudSettings::new().into_config("the OS_* environment").unwrap_err();
+        assert!(e.to_string().contains("OS_CLOUD"), "{e}");
+    }
+
+    #[test]
+    fn differing_os_variables_are_named_without_their_values() {
+        let cloud = CloudSettings::from_yaml_str(CLOUDS, Some(SECURE), "a-admin").unwrap();
+        let vars: BTreeMap<&str, &str> = [
+            ("OS_PROJECT_NAME", "admin"),       // the same as the cloud's
+            ("OS_TENANT_NAME", "other"),        // the alias: the same key, OS_PROJECT_NAME wins
+            ("OS_PASSWORD", "leftover-secret"), // differs
+            ("OS_REGION_NAME", "RegionTwo"),    // differs
+            ("OS_INTERFACE", ""),               // empty: not set
+            ("OS_CLOUD", "elsewhere"),          // not a setting
+        ]
+        .into_iter()
+        .collect();
+        let names = cloud.differing_vars(|k| vars.get(k).map(|v| (*v).to_owned()));
+        assert_eq!(names, ["OS_PASSWORD", "OS_REGION_NAME"]);
+        assert!(!format!("{names:?} {cloud:?}").contains("secret"), "{cloud:?}");
     }
 }
