@@ -834,3 +834,119 @@ async fn subscriber_side_the_demo_story_end_to_end() {
     region.delete().await;
     free_entity_on_b(&entity_id).await;
 }
+
+/// Authentication as the `openstack` CLI does it: `--os-*` options override
+/// a named cloud (a project name or id replaces the cloud's project, a
+/// domain or the system replaces its project scope, `--os-auth-type token`
+/// takes `OS_TOKEN` in place of the cloud's password), the `openstack` CLI
+/// agreeing on the project; `OS_*` variables left over beside a named cloud
+/// are named on standard error and not applied; without a cloud the options
+/// override the `OS_*` variables. Needs no Mercador service: `token issue`
+/// talks to Keystone A only.
+#[tokio::test]
+async fn authentication_options_override_a_cloud_like_the_openstack_clis() {
+    use mercador_core::keystone::types::{Actor, DomainUpdate, NewDomain, NewProject, Target};
+
+    let tb = Testbed::get();
+    let a = tb.admin(Cloud::A);
+    let (user, password, home_project) = tb.demo_user();
+    let clouds = testbed_clouds();
+    let transcript = Transcript::default();
+    let alice = |vars: &[(&str, &str)], args: &[&str]| {
+        transcript.keep(mercador_with(&clouds, "testbed-a-alice", vars, &[&["token", "issue"], args].concat()))
+    };
+
+    // A second project and a domain for alice (member), removed at the end.
+    let member = a.list_roles(&Filter::new().name("member")).await.unwrap().remove(0).id;
+    let alice_id = a.list_users(&Filter::new().name(&user).domain_id("default")).await.unwrap().remove(0).id;
+    let project_name = unique("cli-auth-project");
+    let project = a
+        .create_project(&NewProject {
+            name: project_name.clone(),
+            domain_id: "default".into(),
+            description: None,
+            enabled: true,
+            parent_id: None,
+            tags: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let domain_name = unique("cli-auth-domain");
+    let domain =
+        a.create_domain(&NewDomain { name: domain_name.clone(), description: None, enabled: true }).await.unwrap();
+    let alice_actor = Actor::User(alice_id.clone());
+    a.grant_role(&member, &alice_actor, &Target::Project(project.id.clone())).await.unwrap();
+    a.grant_role(&member, &alice_actor, &Target::Domain(domain.id.clone())).await.unwrap();
+
+    // The cloud as it is: alice in her home project.
+    let home = alice(&[], &["-f", "json"]).json();
+    assert_eq!((home["user"].as_str(), home["project"].as_str()), (Some(user.as_str()), Some(home_project.as_str())));
+
+    // A project by name, then by id, in place of the cloud's; the openstack CLI agrees.
+    let by_name = alice(&[], &["--os-project-name", &project_name, "-f", "json"]).json();
+    assert_eq!(by_name["project_id"], project.id.as_str(), "{by_name}");
+    let theirs = openstack("testbed-a-alice", &["--os-project-name", &project_name, "token", "issue", "-f", "json"]);
+    let theirs: Value = serde_json::from_str(theirs.ok()).unwrap();
+    assert_eq!(theirs["project_id"], project.id.as_str());
+    let by_id = alice(&[], &["--os-project-id", &project.id, "-f", "value", "-c", "project"]);
+    assert_eq!(by_id.ok().trim(), project_name);
+
+    // A domain scope, then the system scope, in place of the cloud's project.
+    let on_domain = alice(&[], &["--os-domain-name", &domain_name, "-f", "json"]).json();
+    assert_eq!(on_domain["domain"], domain_name.as_str(), "{on_domain}");
+    assert!(on_domain.get("project").is_none(), "a domain scope replaces the project: {on_domain}");
+    let admin_system =
+        transcript.keep(mercador(&clouds, "testbed-a", &["--os-system-scope", "all", "token", "issue", "-f", "json"]));
+    let admin_system = admin_system.json();
+    assert_eq!(admin_system["system"], "all", "{admin_system}");
+    assert!(admin_system.get("project").is_none(), "{admin_system}");
+
+    // A token in place of the cloud's password: OS_TOKEN, with the cloud's scope.
+    let token_run = mercador(&clouds, "testbed-a-alice", &["token", "issue", "-f", "value", "-c", "id"]); // stdout: the token
+    transcript.keep_stderr(&token_run);
+    let token = token_run.ok().trim().to_owned();
+    let with_token = alice(&[("OS_TOKEN", &token)], &["--os-auth-type", "token", "-f", "json"]).json();
+    assert_eq!(with_token["user_id"], alice_id.as_str());
+    assert_eq!(with_token["project"], home_project.as_str());
+    alice(&[], &["--os-auth-type", "token"]).fails_with(5, "has no token: give it in clouds.yaml");
+
+    // OS_* left over beside a named cloud: named (never their values), not applied.
+    let leftover = "leftover-not-the-password";
+    let noted = alice(&[("OS_PROJECT_NAME", &project_name), ("OS_PASSWORD", leftover)], &["-f", "json"]);
+    assert_eq!(noted.json()["project"], home_project.as_str(), "the variables are not applied");
+    assert!(
+        noted.stderr.contains("OS_PASSWORD, OS_PROJECT_NAME") && noted.stderr.contains("not used"),
+        "{}",
+        noted.stderr
+    );
+
+    // Without a cloud: the options override the OS_* variables.
+    let vars = [
+        ("OS_AUTH_URL", tb.url(Cloud::A).to_string()),
+        ("OS_USERNAME", user.clone()),
+        ("OS_PASSWORD", password.expose_secret().to_owned()),
+        ("OS_USER_DOMAIN_NAME", "Default".to_owned()),
+        ("OS_PROJECT_NAME", home_project.clone()),
+        ("OS_PROJECT_DOMAIN_NAME", "Default".to_owned()),
+    ];
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let from_vars =
+        transcript.keep(mercador_with(&clouds, "", &vars, &["token", "issue", "-f", "value", "-c", "project"]));
+    assert_eq!(from_vars.ok().trim(), home_project);
+    let overridden = transcript.keep(mercador_with(
+        &clouds,
+        "",
+        &vars,
+        &["--os-project-id", &project.id, "token", "issue", "-f", "value", "-c", "project"],
+    ));
+    assert_eq!(overridden.ok().trim(), project_name);
+
+    transcript.assert_free_of(&[
+        ("alice's password", password.expose_secret()),
+        ("the leftover password", leftover),
+        ("alice's token", &token),
+    ]);
+    a.delete_project(&project.id).await.unwrap();
+    a.update_domain(&domain.id, &DomainUpdate { enabled: Some(false), ..DomainUpdate::default() }).await.unwrap();
+    a.delete_domain(&domain.id).await.unwrap();
+}

@@ -77,6 +77,7 @@ fn token_record(token: &Token, cloud: &str, keystone: &str) -> Value {
         "project": project.and_then(|p| p.name.clone()),
         "project_domain": project.and_then(|p| p.domain.as_ref()).and_then(|d| d.name.clone()),
         "domain": info.domain.as_ref().and_then(|d| d.name.clone()),
+        "system": info.is_system_scoped().then_some("all"),
         "user_id": info.user.id,
         "user": info.user.name,
         "user_domain": info.user.domain.as_ref().and_then(|d| d.name.clone()),

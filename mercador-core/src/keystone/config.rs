@@ -356,7 +356,11 @@ impl CloudConfig {
     }
 
     fn from_settings(mut s: Settings, origin: &str) -> Result<Self> {
-        let missing = |key: &str| Error::Configuration(format!("{origin} has no {key}"));
+        let missing = |key: &str| {
+            Error::Configuration(format!(
+                "{origin} has no {key}: give it in clouds.yaml (secrets in secure.yaml) or as its OS_* variable"
+            ))
+        };
         // v2-era aliases.
         for (old, new) in [("tenant_name", "project_name"), ("tenant_id", "project_id")] {
             if let Some(v) = s.remove(old) {
