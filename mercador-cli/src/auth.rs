@@ -160,21 +160,7 @@ impl AuthArgs {
         }
         // The secret of the auth type the command line asks for comes from
         // its variable (its option is hidden, and best not used).
-        let secret = match self.os_auth_type.as_deref() {
-            Some("password" | "v3password") => Some("password"),
-            Some("token" | "v3token") => Some("token"),
-            Some("v3applicationcredential" | "applicationcredential" | "application_credential") => {
-                Some("application_credential_secret")
-            }
-            _ => None,
-        };
-        if let Some(key) = secret.filter(|key| settings.get(key).is_none()) {
-            if let Some(value) =
-                std::env::var(format!("OS_{}", key.to_ascii_uppercase())).ok().filter(|v| !v.is_empty())
-            {
-                settings.set(key, value);
-            }
-        }
+        settings.take_secret_from_vars(|key| std::env::var(key).ok());
         Ok(settings)
     }
 

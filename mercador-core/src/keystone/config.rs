@@ -305,6 +305,26 @@ impl CloudSettings {
         Ok(config)
     }
 
+    /// When these settings name an `auth_type` but not its secret (the
+    /// `--os-auth-type` of a command line), takes the secret from its `OS_*`
+    /// variable as `lookup` finds it: `OS_PASSWORD`, `OS_TOKEN` or
+    /// `OS_APPLICATION_CREDENTIAL_SECRET`.
+    pub fn take_secret_from_vars(&mut self, lookup: impl Fn(&str) -> Option<String>) {
+        let key = match self.get("auth_type") {
+            Some("password" | "v3password") => "password",
+            Some("token" | "v3token") => "token",
+            Some("v3applicationcredential" | "applicationcredential" | "application_credential") => {
+                "application_credential_secret"
+            }
+            _ => return,
+        };
+        if self.get(key).is_none() {
+            if let Some(value) = lookup(&var_name(key)).filter(|v| !v.is_empty()) {
+                self.set(key, value);
+            }
+        }
+    }
+
     /// v2-era aliases (`tenant_name`, `tenant_id`) become the v3 keys.
     fn normalise(&mut self) {
         for (old, new) in [("tenant_name", "project_name"), ("tenant_id", "project_id")] {
@@ -361,12 +381,7 @@ impl CloudConfig {
                 "{origin} has no {key}: give it in clouds.yaml (secrets in secure.yaml) or as its OS_* variable"
             ))
         };
-        // v2-era aliases.
-        for (old, new) in [("tenant_name", "project_name"), ("tenant_id", "project_id")] {
-            if let Some(v) = s.remove(old) {
-                s.entry(new.to_owned()).or_insert(v);
-            }
-        }
+        // (v2-era aliases were made v3 keys by CloudSettings::normalise.)
         if let Some(d) = s.get("default_domain").cloned() {
             for key in ["user_domain_id", "project_domain_id"] {
                 let name_key = key.replace("_id", "_name");
@@ -749,6 +764,22 @@ clouds:
         password.set("password", "pw2");
         token_cloud.override_with(&password);
         assert_eq!(password_user(&token_cloud.into_config("x").unwrap()), NameOrId::name_in("admin", "Default"));
+    }
+
+    #[test]
+    fn the_secret_of_a_named_auth_type_comes_from_its_variable() {
+        let vars = |k: &str| (k == "OS_TOKEN").then(|| "tok-from-env".to_owned());
+        let mut overrides = CloudSettings::new();
+        overrides.set("auth_type", "token");
+        overrides.take_secret_from_vars(vars);
+        assert_eq!(overrides.get("token"), Some("tok-from-env"));
+        // A secret given is kept; no auth type, no secret taken.
+        overrides.set("token", "given");
+        overrides.take_secret_from_vars(vars);
+        assert_eq!(overrides.get("token"), Some("given"));
+        let mut none = CloudSettings::new();
+        none.take_secret_from_vars(vars);
+        assert!(none.is_empty());
     }
 
     #[test]
