@@ -32,6 +32,7 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::middleware;
 use mercador_core::keystone::{HttpClient, HttpConfig, KeystoneClient};
+use mercador_core::model::{Name, VRegionSpec};
 use mercador_core::publisher::{Publisher, PublisherResult, ShibbolethMetadataDir};
 use mercador_core::store::SqlStore;
 use secrecy::ExposeSecret;
@@ -39,6 +40,8 @@ use tokio::sync::watch;
 use tracing::Instrument as _;
 use url::Url;
 use utoipa::OpenApi as _;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AllOf, AnyOf, Object, ObjectBuilder, Schema, Type};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -79,6 +82,116 @@ impl Default for RouterOptions {
 /// document, JSON errors, limits and tracing.
 pub fn router(state: AppState, options: &RouterOptions) -> Router {
     let auth = state.auth.clone();
+    let (routes, mut doc) = api(
+        |admin| admin.route_layer(middleware::from_fn_with_state(auth.clone(), require_admin::<Authenticator>)),
+        |exchange| exchange.route_layer(middleware::from_fn_with_state(auth.clone(), require_partner)),
+    )
+    .split_for_parts();
+    for problem in finish_document(&mut doc) {
+        tracing::error!(problem, "the OpenAPI document is incomplete");
+    }
+    doc.servers = Some(vec![utoipa::openapi::Server::new(state.public_url.as_str().trim_end_matches('/'))]);
+    let document = discovery::OpenApiDocument::new(&doc);
+
+    crate::http::service_router(routes, state, document, options)
+}
+
+/// The OpenAPI document `GET /openapi.json` serves (without its `servers`),
+/// built from the same routes as [`router`], without a running service;
+/// `Err` names what could not be completed.
+pub fn openapi() -> Result<utoipa::openapi::OpenApi, Vec<String>> {
+    let (_, mut doc) = api(|admin| admin, |exchange| exchange).split_for_parts();
+    let problems = finish_document(&mut doc);
+    if problems.is_empty() { Ok(doc) } else { Err(problems) }
+}
+
+/// [`crate::openapi::finish`] (every name field of the publisher's schemas
+/// already refers to [`Name`], or carries its rule, as `NewPartner.name`),
+/// then the vregion's rules the derives leave out:
+///
+/// - `VRegionView` shows the fields of `VRegionSpec` inline: the derive
+///   makes it `allOf` the spec, whose `additionalProperties: false` (unknown
+///   fields are refused in a request) would then refuse every view;
+/// - without `domain`, the vregion's domain is `mercador-<name>`, which
+///   must be a valid Keystone domain name: the name is then shorter than a
+///   [`Name`] may be ([`longest_name_without_domain`]).
+fn finish_document(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> {
+    let mut problems = crate::openapi::finish(doc, &[]);
+    let schemas = &mut doc.components.get_or_insert_with(Default::default).schemas;
+    let Some(RefOr::T(Schema::Object(spec))) = schemas.get("VRegionSpec").cloned() else {
+        problems.push("no object schema VRegionSpec".into());
+        return problems;
+    };
+    match schemas.get_mut("VRegionView") {
+        Some(RefOr::T(view)) => match inline_spec(view, &spec) {
+            Ok(inlined) => *view = inlined,
+            Err(problem) => problems.push(problem),
+        },
+        _ => problems.push("no schema VRegionView".into()),
+    }
+    if let Some(longest) = longest_name_without_domain() {
+        let named_domain =
+            ObjectBuilder::new().property("domain", ObjectBuilder::new().schema_type(Type::String)).required("domain");
+        let short_name = ObjectBuilder::new()
+            .property("name", ObjectBuilder::new().schema_type(Type::String).max_length(Some(longest)));
+        let mut either = AnyOf::new();
+        either.items = vec![named_domain.into(), short_name.into()];
+        either.description = Some(format!(
+            "Without `domain`, the domain is `mercador-<name>`: the name is then at most {longest} characters"
+        ));
+        let mut rules = AllOf::new();
+        rules.description = spec.description.clone();
+        rules.items = vec![RefOr::T(Schema::Object(spec)), RefOr::T(Schema::AnyOf(either))];
+        schemas.insert("VRegionSpec".into(), RefOr::T(Schema::AllOf(rules)));
+    }
+    problems
+}
+
+/// `view` (`allOf` a reference to the spec and its own fields) as one
+/// object with the spec's fields and its own, open to additions.
+fn inline_spec(view: &Schema, spec: &Object) -> Result<Schema, String> {
+    let Schema::AllOf(all) = view else {
+        return Err("VRegionView is no longer allOf VRegionSpec".into());
+    };
+    let mut inlined = spec.clone();
+    inlined.additional_properties = None;
+    inlined.description = all.description.clone();
+    for item in &all.items {
+        match item {
+            RefOr::Ref(r) if r.ref_location.ends_with("/VRegionSpec") => {}
+            RefOr::T(Schema::Object(own)) => {
+                inlined.properties.extend(own.properties.clone());
+                inlined.required.extend(own.required.iter().cloned());
+            }
+            _ => return Err("VRegionView has a part that is neither VRegionSpec nor its own fields".into()),
+        }
+    }
+    Ok(Schema::Object(inlined))
+}
+
+/// The longest vregion name the engine takes without a `domain` (its
+/// default domain `mercador-<name>` must be a valid Keystone domain name),
+/// asked of [`VRegionSpec::validate`] itself; `None` when every [`Name`]
+/// is short enough.
+fn longest_name_without_domain() -> Option<usize> {
+    let domain_refused = |len: usize| {
+        let spec = serde_json::from_value::<VRegionSpec>(serde_json::json!({
+            "name": "a".repeat(len), "region": "r", "service_types": ["compute"], "roles": ["member"],
+            "max_subscriptions": 1,
+        }));
+        spec.is_ok_and(|spec| spec.validate().is_err_and(|errors| errors.iter().any(|e| e.field == "domain")))
+    };
+    if !domain_refused(Name::MAX_LEN) {
+        return None;
+    }
+    (1..Name::MAX_LEN).rev().find(|len| !domain_refused(*len))
+}
+
+type Face = OpenApiRouter<AppState>;
+
+/// Every route with its documentation; `admin_guard` and `partner_guard`
+/// put the authentication of each face around its routes.
+fn api(admin_guard: impl FnOnce(Face) -> Face, partner_guard: impl FnOnce(Face) -> Face) -> Face {
     let admin = OpenApiRouter::new()
         .routes(routes!(admin::list_vregions, admin::create_vregion))
         .routes(routes!(admin::get_vregion, admin::replace_vregion, admin::delete_vregion))
@@ -89,26 +202,19 @@ pub fn router(state: AppState, options: &RouterOptions) -> Router {
         .routes(routes!(admin::list_subscriptions))
         .routes(routes!(admin::get_subscription))
         .routes(routes!(admin::revoke_subscription))
-        .routes(routes!(admin::reconcile))
-        .route_layer(middleware::from_fn_with_state(auth.clone(), require_admin::<Authenticator>));
+        .routes(routes!(admin::reconcile));
     let exchange = OpenApiRouter::new()
         .routes(routes!(exchange::offered_vregions))
         .routes(routes!(exchange::list_subscriptions, exchange::subscribe))
         .routes(routes!(exchange::get_subscription, exchange::cancel_subscription))
-        .routes(routes!(exchange::refresh_subscription))
-        .route_layer(middleware::from_fn_with_state(auth, require_partner));
-    let (routes, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(exchange::refresh_subscription));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(discovery::versions))
         .routes(routes!(discovery::version_v1))
         .routes(routes!(discovery::health))
         .routes(routes!(discovery::openapi_document))
-        .nest("/v1/admin", admin)
-        .nest("/v1/exchange", exchange)
-        .split_for_parts();
-    doc.servers = Some(vec![utoipa::openapi::Server::new(state.public_url.as_str().trim_end_matches('/'))]);
-    let document = discovery::OpenApiDocument::new(&doc);
-
-    crate::http::service_router(routes, state, document, options)
+        .nest("/v1/admin", admin_guard(admin))
+        .nest("/v1/exchange", partner_guard(exchange))
 }
 
 /// Runs an engine operation in its own task, so that a client hanging up or
@@ -197,6 +303,14 @@ pub async fn serve(config: PublisherServiceConfig) -> anyhow::Result<()> {
         )
     })?;
     tracing::info!(%public_url, region = %service.region, "registered in Keystone B's catalog");
+    let confinement = publisher.check_confinement().await.context(
+        "cannot check the roles the publisher hands out against Keystone B's implied roles (GET /v3/role_inferences)",
+    )?;
+    anyhow::ensure!(
+        confinement.configuration.is_empty(),
+        "the publisher would hand out a role that acts outside the vregion: {}",
+        confinement.configuration.join("; ")
+    );
 
     let (stop, stopped) = watch::channel(false);
     let interval = Some(config.server.reconcile_interval_secs).filter(|s| *s > 0).map(Duration::from_secs);
@@ -220,17 +334,14 @@ async fn reconcile_loop(publisher: Publisher, interval: Option<Duration>, mut st
         let pass = tokio::spawn(async move { p.reconcile().await }.instrument(tracing::info_span!("reconcile")));
         match pass.await {
             Ok(Ok(report)) => {
-                let quiet = report.resumed.is_empty()
-                    && report.finished.is_empty()
-                    && report.partners.is_empty()
-                    && report.failed.is_empty();
-                if quiet {
+                if report.is_empty() {
                     tracing::debug!("reconciled: nothing to resume");
                 } else {
                     tracing::info!(
                         resumed = ?report.resumed,
                         finished = ?report.finished,
                         partners = ?report.partners,
+                        confined = ?report.confined,
                         failed = ?report.failed,
                         "reconciled"
                     );

@@ -30,6 +30,7 @@ use mercador_core::keystone::ensure::ensure_sole_catalog_entry;
 use mercador_core::keystone::{HttpClient, HttpConfig, IdentityApi, KeystoneClient, Session};
 use mercador_core::model::Name;
 use mercador_core::store::SqlStore;
+use mercador_core::subscriber::bind::MAX_ALIAS;
 use mercador_core::subscriber::{Subscriber, SubscriberError, SubscriberResult};
 use secrecy::ExposeSecret;
 use tokio::sync::{Mutex, watch};
@@ -44,6 +45,7 @@ use self::auth::{SubscriberAuth, require_admin};
 use self::config::SubscriberServiceConfig;
 use crate::auth::AdminPolicy;
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::NameField;
 use crate::publisher::discovery::{Check, Health, OpenApiDocument};
 
 /// Service type of the subscriber's API in Keystone A's catalog.
@@ -84,6 +86,24 @@ pub struct SubscriberState {
 )]
 pub struct SubscriberApiDoc;
 
+/// The name fields `mercador-core` declares as plain strings in the
+/// subscriber's schemas: [`crate::openapi::finish`] gives them the rule
+/// [`Name::parse`] enforces (and the alias the shorter limit
+/// [`MAX_ALIAS`] of [`Subscriber::subscribe`]).
+pub const NAME_FIELDS: &[NameField] = &[
+    NameField { schema: "NewPublisher", property: "name", max_len: Name::MAX_LEN },
+    NameField { schema: "SubscribeRequest", property: "publisher", max_len: Name::MAX_LEN },
+    NameField { schema: "SubscribeRequest", property: "vregion", max_len: Name::MAX_LEN },
+    NameField { schema: "SubscribeRequest", property: "alias", max_len: MAX_ALIAS },
+    NameField { schema: "PublisherView", property: "name", max_len: Name::MAX_LEN },
+    NameField { schema: "OfferedVRegion", property: "publisher", max_len: Name::MAX_LEN },
+    NameField { schema: "OfferedVRegion", property: "name", max_len: Name::MAX_LEN },
+    NameField { schema: "OfferedVRegion", property: "bound_as", max_len: Name::MAX_LEN },
+    NameField { schema: "BindingView", property: "alias", max_len: Name::MAX_LEN },
+    NameField { schema: "BindingView", property: "publisher", max_len: Name::MAX_LEN },
+    NameField { schema: "BindingView", property: "vregion", max_len: Name::MAX_LEN },
+];
+
 struct TokenSecurity;
 
 impl utoipa::Modify for TokenSecurity {
@@ -101,6 +121,33 @@ impl utoipa::Modify for TokenSecurity {
 
 /// The whole HTTP service.
 pub fn router(state: SubscriberState, options: &crate::RouterOptions) -> Router {
+    let auth = state.auth.clone();
+    let (routes, mut doc) =
+        api(|admin| admin.route_layer(middleware::from_fn_with_state(auth, require_admin::<SubscriberAuth>)))
+            .split_for_parts();
+    for problem in crate::openapi::finish(&mut doc, NAME_FIELDS) {
+        tracing::error!(problem, "the OpenAPI document is incomplete");
+    }
+    doc.servers = Some(vec![utoipa::openapi::Server::new(state.public_url.as_str().trim_end_matches('/'))]);
+    let document = OpenApiDocument::new(&doc);
+
+    crate::http::service_router(routes, state, document, options)
+}
+
+/// The OpenAPI document `GET /openapi.json` serves (without its `servers`),
+/// built from the same routes as [`router`], without a running service;
+/// `Err` names what [`crate::openapi::finish`] could not complete.
+pub fn openapi() -> Result<utoipa::openapi::OpenApi, Vec<String>> {
+    let (_, mut doc) = api(|admin| admin).split_for_parts();
+    let problems = crate::openapi::finish(&mut doc, NAME_FIELDS);
+    if problems.is_empty() { Ok(doc) } else { Err(problems) }
+}
+
+/// Every route with its documentation; `guard` puts the admin check
+/// around the `/v1` routes.
+fn api(
+    guard: impl FnOnce(OpenApiRouter<SubscriberState>) -> OpenApiRouter<SubscriberState>,
+) -> OpenApiRouter<SubscriberState> {
     let admin = OpenApiRouter::new()
         .routes(routes!(routes::list_publishers, routes::register_publisher))
         .routes(routes!(routes::get_publisher, routes::remove_publisher))
@@ -109,19 +156,13 @@ pub fn router(state: SubscriberState, options: &crate::RouterOptions) -> Router 
         .routes(routes!(routes::get_binding, routes::cancel))
         .routes(routes!(routes::refresh))
         .routes(routes!(routes::refresh_all))
-        .routes(routes!(routes::reconcile))
-        .route_layer(middleware::from_fn_with_state(state.auth.clone(), require_admin::<SubscriberAuth>));
-    let (routes, mut doc) = OpenApiRouter::with_openapi(SubscriberApiDoc::openapi())
+        .routes(routes!(routes::reconcile));
+    OpenApiRouter::with_openapi(SubscriberApiDoc::openapi())
         .routes(routes!(routes::versions))
         .routes(routes!(routes::version_v1))
         .routes(routes!(routes::health))
         .routes(routes!(crate::publisher::discovery::openapi_document))
-        .nest("/v1", admin)
-        .split_for_parts();
-    doc.servers = Some(vec![utoipa::openapi::Server::new(state.public_url.as_str().trim_end_matches('/'))]);
-    let document = OpenApiDocument::new(&doc);
-
-    crate::http::service_router(routes, state, document, options)
+        .nest("/v1", guard(admin))
 }
 
 /// The JSON error of an engine error (never a secret: the engine's messages carry none).

@@ -127,7 +127,7 @@ pub async fn discover(State(s): State<SubscriberState>) -> ApiResult<Json<Discov
     get, path = "/bindings", tag = SUBSCRIBER_TAG, security(("X-Auth-Token" = [])), params(BindingsQuery),
     responses(
         (status = 200, body = [BindingView]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)
+        (status = 403, body = ErrorBody), (status = 404, description = "No such publisher", body = ErrorBody)
     )
 )]
 pub async fn list_bindings(
