@@ -137,6 +137,11 @@ impl ApiClient {
         self.send(Method::POST, path, &[], body).await
     }
 
+    /// `POST path?query` without a body.
+    pub(crate) async fn post_query(&self, path: &str, query: &[(&str, String)]) -> CliResult<Value> {
+        self.send(Method::POST, path, query, None).await
+    }
+
     /// `PUT path` with a JSON body.
     pub(crate) async fn put(&self, path: &str, body: &Value) -> CliResult<Value> {
         self.send(Method::PUT, path, &[], Some(body)).await

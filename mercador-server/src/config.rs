@@ -156,9 +156,16 @@ pub struct FederationSection {
     /// The role a partner's user gets on its project.
     #[serde(default = "default_partner_role")]
     pub partner_role: String,
-    /// The role a vregion's local admin user gets on the vregion's domain.
-    #[serde(default = "default_admin_role")]
+    /// The role a vregion's local admin user gets on the vregion's domain
+    /// (default `manager`, Keystone's domain-manager persona). Never a
+    /// cloud-wide role: the service refuses to start with one.
+    #[serde(default = "default_vregion_admin_role")]
     pub vregion_admin_role: String,
+    /// Roles this cloud's own policy file honours in every scope, beyond
+    /// Keystone's `admin` and `service`: the publisher hands out none of
+    /// them, nor a role implying one.
+    #[serde(default)]
+    pub cloud_wide_roles: Vec<String>,
 }
 
 /// `[database]`.
@@ -221,6 +228,9 @@ pub(crate) fn default_lease_ttl() -> u64 {
 }
 pub(crate) fn default_admin_role() -> String {
     "admin".into()
+}
+pub(crate) fn default_vregion_admin_role() -> String {
+    "manager".into()
 }
 pub(crate) fn default_admin_projects() -> Vec<String> {
     vec!["Default/admin".into()]
@@ -329,6 +339,7 @@ impl PublisherServiceConfig {
         config.partners_domain = f.partners_domain.clone();
         config.partner_role = f.partner_role.clone();
         config.admin_role = f.vregion_admin_role.clone();
+        config.cloud_wide_roles = f.cloud_wide_roles.clone();
         config.remote_id_attribute = f.remote_id_attribute.clone();
         if let Some(id) = &self.server.replica_id {
             config.replica_id = id.clone();

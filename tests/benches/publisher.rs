@@ -93,7 +93,7 @@ async fn main() {
         b(&["mapping", "create", "--schema-version", "3.0", "--rules", rules.to_str().unwrap(), &mapping]);
         b(&["federation", "protocol", "create", "--identity-provider", &idp, "--mapping", &mapping, "saml2"]);
         b(&["user", "create", "--domain", &domain_id, "--password", &password, &user]);
-        b(&["role", "add", "--user", &user, "--user-domain", &domain_id, "--domain", &domain_id, "admin"]);
+        b(&["role", "add", "--user", &user, "--user-domain", &domain_id, "--domain", &domain_id, "manager"]);
         b(&["endpoint", "list", "--region", tb.region(Cloud::B), "-f", "json"]);
         let token = std::process::Command::new(tb.var("OPENSTACK_CLI"))
             .args(["--os-auth-url", tb.url(Cloud::B).as_str(), "--os-identity-api-version", "3"])

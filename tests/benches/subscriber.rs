@@ -274,7 +274,7 @@ async fn by_hand(entity: &str, domain_id: &str, metadata_dir: &ShibbolethMetadat
     b(&["mapping", "create", "--schema-version", "3.0", "--rules", rules.to_str().unwrap(), &mapping]);
     b(&["federation", "protocol", "create", "--identity-provider", &idp, "--mapping", &mapping, "saml2"]);
     b(&["user", "create", "--domain", domain_id, "--password", &password, &user]);
-    b(&["role", "add", "--user", &user, "--user-domain", domain_id, "--domain", domain_id, "admin"]);
+    b(&["role", "add", "--user", &user, "--user-domain", domain_id, "--domain", domain_id, "manager"]);
     let listed = b(&["endpoint", "list", "--region", tb.region(Cloud::B), "-f", "json"]);
     let token = std::process::Command::new(tb.var("OPENSTACK_CLI"))
         .args(["--os-auth-url", tb.url(Cloud::B).as_str(), "--os-identity-api-version", "3"])

@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod confinement;
+
 use std::sync::Arc;
 
 use mercador_core::k2k::Keystone2Keystone;
@@ -136,7 +138,7 @@ async fn the_whole_story_subscribe_k2k_confined_refresh_cancel() {
     // The admin token and password work: admin on the vregion domain.
     let info = b.validate_token(&access.admin.token.0).await.unwrap();
     assert_eq!(info.domain.as_ref().unwrap().id, domain_id);
-    assert!(info.has_role("admin"));
+    assert!(info.has_role("manager") && !info.has_role("admin"), "{:?}", info.role_names());
     let again = tb
         .session(
             Cloud::B,

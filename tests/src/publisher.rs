@@ -32,8 +32,14 @@ pub fn secrets_key() -> SecretsKey {
 /// An engine over Keystone B with its own store at `database_url`.
 pub async fn engine(database_url: &str) -> Publisher {
     let tb = Testbed::get();
+    let config = PublisherConfig::new(tb.url(Cloud::B), tb.var("KEYSTONE_B_ECP_URL").parse().expect("ECP URL"));
+    engine_with(database_url, config).await
+}
+
+/// [`engine`] with a configuration of the test's (its lease lasts 20 s).
+pub async fn engine_with(database_url: &str, mut config: PublisherConfig) -> Publisher {
+    let tb = Testbed::get();
     let store = SqlStore::connect(database_url).await.expect("open the store");
-    let mut config = PublisherConfig::new(tb.url(Cloud::B), tb.var("KEYSTONE_B_ECP_URL").parse().expect("ECP URL"));
     config.lease_ttl = std::time::Duration::from_secs(20);
     Publisher::new(
         config,

@@ -62,6 +62,11 @@ pub(crate) enum VRegionCommand {
     Publish {
         /// The vregion's name.
         name: String,
+        /// Adopt an existing, empty Keystone domain of the spec's name that
+        /// Mercador did not create (deleting the vregion then disables or
+        /// deletes it); without it such a domain is refused.
+        #[arg(long)]
+        adopt_domain: bool,
     },
     /// Withdraw a vregion: no new subscriptions (existing ones keep working).
     Withdraw {
@@ -201,9 +206,10 @@ pub(crate) async fn vregion(ctx: &Context, command: VRegionCommand) -> CliResult
             progress.done();
             Output::Nothing
         }
-        VRegionCommand::Publish { name } => {
+        VRegionCommand::Publish { name, adopt_domain } => {
             let progress = Progress::start(format!("publishing vregion {name}"));
-            let answer = api.post(&format!("vregions/{}/publish", segment(&name)), None).await?;
+            let query = if adopt_domain { vec![("adopt_domain", "true".to_owned())] } else { Vec::new() };
+            let answer = api.post_query(&format!("vregions/{}/publish", segment(&name)), &query).await?;
             progress.done();
             Output::record(answer)
         }

@@ -136,6 +136,12 @@ pub trait IdentityApi: Send + Sync {
     async fn update_role(&self, id: &str, update: &RoleUpdate) -> Result<Role>;
     /// `DELETE /v3/roles/{id}`.
     async fn delete_role(&self, id: &str) -> Result<()>;
+    /// `GET /v3/role_inferences`: every implied-role rule.
+    async fn list_role_inferences(&self) -> Result<Vec<RoleInference>>;
+    /// `PUT /v3/roles/{prior_role_id}/implies/{implied_role_id}`.
+    async fn create_implied_role(&self, prior_role_id: &str, implied_role_id: &str) -> Result<()>;
+    /// `DELETE /v3/roles/{prior_role_id}/implies/{implied_role_id}`.
+    async fn delete_implied_role(&self, prior_role_id: &str, implied_role_id: &str) -> Result<()>;
     /// `PUT /v3/{projects|domains|system}/.../{users|groups}/{actor}/roles/{role}`.
     async fn grant_role(&self, role_id: &str, actor: &Actor, target: &Target) -> Result<()>;
     /// `HEAD` of the same path: true when the assignment exists.

@@ -335,6 +335,15 @@ impl IdentityApi for KeystoneClient {
     async fn revoke_role(&self, role_id: &str, actor: &Actor, target: &Target) -> Result<()> {
         self.delete(&assignment_path(role_id, actor, target)?).await
     }
+    async fn list_role_inferences(&self) -> Result<Vec<RoleInference>> {
+        self.list("role_inferences", "role_inferences", &[]).await
+    }
+    async fn create_implied_role(&self, prior_role_id: &str, implied_role_id: &str) -> Result<()> {
+        self.put_empty(&format!("roles/{}/implies/{}", seg(prior_role_id)?, seg(implied_role_id)?)).await
+    }
+    async fn delete_implied_role(&self, prior_role_id: &str, implied_role_id: &str) -> Result<()> {
+        self.delete(&format!("roles/{}/implies/{}", seg(prior_role_id)?, seg(implied_role_id)?)).await
+    }
     async fn list_role_assignments(&self, filter: &RoleAssignmentFilter) -> Result<Vec<RoleAssignment>> {
         self.list("role_assignments", "role_assignments", &filter.pairs()).await
     }

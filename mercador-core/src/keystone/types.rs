@@ -452,6 +452,17 @@ pub struct Role {
     pub description: Option<String>,
 }
 
+/// One entry of `GET /v3/role_inferences`: a role and the roles it implies
+/// directly (a token with the prior role also carries the implied ones).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleInference {
+    /// The role that implies others.
+    pub prior_role: NamedRef,
+    /// The roles it implies.
+    #[serde(default)]
+    pub implies: Vec<NamedRef>,
+}
+
 /// Body of a role creation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewRole {

@@ -94,15 +94,14 @@ impl Publisher {
             note(format!("admin user {name}"));
         }
         let role = self.role_id(&self.config().admin_role).await?;
-        let grant = ensure::ensure_role_grant(
-            keystone,
-            &role,
-            &Actor::User(user_id.clone()),
-            &Target::Domain(domain_id.clone()),
-        )
-        .await?;
-        if grant.outcome.created() {
+        let had_role =
+            keystone.check_role(&role, &Actor::User(user_id.clone()), &Target::Domain(domain_id.clone())).await?;
+        let (_, removed) = self.converge_admin_grants(&user_id, &domain_id).await?;
+        if !had_role {
             note(format!("{} role of {name} on the vregion domain", self.config().admin_role));
+        }
+        for grant in removed {
+            note(format!("cloud-wide role {grant} of {name} removed"));
         }
         if !s.objects.iter().any(|o| o.id == user_id) {
             let mut current = self.subscription_record(&s.id).await?;
@@ -183,6 +182,7 @@ impl Publisher {
             },
             services,
             repaired: Vec::new(),
+            note: None,
         })
     }
 }

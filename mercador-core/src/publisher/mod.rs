@@ -26,6 +26,7 @@
 //! projects live in the vregion domains.
 
 pub mod access;
+pub mod confinement;
 pub mod error;
 pub mod mapping;
 pub mod partners;
@@ -47,12 +48,14 @@ use crate::keystone::http::HttpClient;
 use crate::secrets::SecretsKey;
 use crate::store::PublisherStore;
 
+pub use confinement::{ConfinementReport, KEYSTONE_CLOUD_WIDE_ROLES};
 pub use error::{PublisherError, PublisherResult};
 pub use trust::{SamlTrust, ShibbolethMetadataDir};
 pub use views::{
     Access, AdminAccess, K2kCoordinates, NewPartner, OfferedEndpoint, OfferedService, OfferedVRegion, PartnerOnboarded,
     PartnerView, ReconcileReport, RevealedSecret, SubscribeRequest, SubscriptionView, VRegionView,
 };
+pub use vregions::PublishOptions;
 
 /// The protocol id of every identity provider the publisher creates.
 pub const PROTOCOL: &str = "saml2";
@@ -69,8 +72,14 @@ pub struct PublisherConfig {
     pub partners_domain: String,
     /// The role a partner's user gets on its project.
     pub partner_role: String,
-    /// The role the vregion admin user gets on the vregion domain.
+    /// The role the vregion admin user gets on the vregion domain
+    /// (`manager`: Keystone's domain-manager persona). Never a cloud-wide
+    /// role ([`confinement`]).
     pub admin_role: String,
+    /// Roles an operator's own policy file honours in every scope, beyond
+    /// Keystone's own ([`KEYSTONE_CLOUD_WIDE_ROLES`]): the publisher hands
+    /// none of them out, nor a role implying one.
+    pub cloud_wide_roles: Vec<String>,
     /// `remote_id_attribute` of the protocols created (`None`: Keystone's
     /// `[saml2] remote_id_attribute`).
     pub remote_id_attribute: Option<String>,
@@ -92,7 +101,8 @@ impl PublisherConfig {
             sp_url,
             partners_domain: "mercador-partners".into(),
             partner_role: "member".into(),
-            admin_role: "admin".into(),
+            admin_role: "manager".into(),
+            cloud_wide_roles: Vec::new(),
             remote_id_attribute: None,
             replica_id: uuid::Uuid::new_v4().simple().to_string(),
             lease_ttl: Duration::from_secs(120),

@@ -45,6 +45,7 @@ impl Publisher {
                 "is longer than 1024 characters",
             )]));
         }
+        self.check_partner_role().await?;
         let now = Self::now();
         let record = PartnerRecord {
             id: Self::new_id(),

@@ -6,13 +6,17 @@
 //! subscribe call, since the first answer was lost); those left
 //! `cancelling` or `revoking` are torn down to their final state; partners
 //! left `onboarding` (their credential never reached anyone) are removed,
-//! and those left `removing` finish. Work in progress elsewhere is never
-//! disturbed: each subscription is handled under its partner's lease, and a
+//! and those left `removing` finish. The admin users of active
+//! subscriptions lose any cloud-wide role they hold (earlier versions
+//! granted `admin` on the vregion domain; see [`super::confinement`]).
+//! Work in progress elsewhere is never disturbed: each subscription is handled under its partner's lease, and a
 //! partner still onboarding is left alone while its record is younger than
 //! the lease.
 
+use super::subscribe::vregion_domain;
 use super::{Publisher, PublisherResult, ReconcileReport};
-use crate::model::SubscriptionState;
+use crate::keystone::types::RoleAssignmentFilter;
+use crate::model::{ObjectKind, SubscriptionState};
 use crate::store::{PartnerState, SubscriptionFilter};
 
 impl Publisher {
@@ -40,6 +44,10 @@ impl Publisher {
                 }
             }
         }
+        if let Err(e) = self.confine_admin_users(&mut report).await {
+            tracing::warn!(error = %e, "reconcile: admin users not checked");
+            report.failed.push(format!("admin users: {e}"));
+        }
         let grace = chrono::Duration::from_std(self.config().lease_ttl).unwrap_or_else(|_| chrono::Duration::zero());
         for p in self.store().list_partners().await? {
             let result = match p.state {
@@ -63,9 +71,54 @@ impl Publisher {
                 }
             }
         }
-        if report != ReconcileReport::default() {
+        if !report.is_empty() {
             tracing::info!(?report, "reconciled");
         }
         Ok(report)
+    }
+
+    /// Takes every cloud-wide role from the admin users of active
+    /// subscriptions (earlier versions granted `admin` on the vregion
+    /// domain); one listing per subscription when there is nothing to do.
+    async fn confine_admin_users(&self, report: &mut ReconcileReport) -> PublisherResult<()> {
+        let keystone = self.keystone().as_ref();
+        let graph = self.role_graph().await?;
+        let active = SubscriptionFilter { states: vec![SubscriptionState::Active], ..Default::default() };
+        for s in self.store().list_subscriptions(&active).await? {
+            let result: PublisherResult<Vec<String>> = async {
+                let Some(user_id) = s.objects.iter().find(|o| o.kind == ObjectKind::User).map(|o| o.id.clone()) else {
+                    return Ok(Vec::new());
+                };
+                let filter =
+                    RoleAssignmentFilter { user_id: Some(user_id.clone()), include_names: true, ..Default::default() };
+                let assignments = match keystone.list_role_assignments(&filter).await {
+                    Ok(a) => a,
+                    Err(e) if e.is_not_found() => return Ok(Vec::new()),
+                    Err(e) => return Err(e.into()),
+                };
+                let wide = assignments
+                    .iter()
+                    .any(|a| graph.why_cloud_wide(a.role.name.as_deref().unwrap_or(&a.role.id)).is_some());
+                if !wide {
+                    return Ok(Vec::new());
+                }
+                let domain_id = vregion_domain(&self.vregion_by_id(&s.vregion_id).await?)?;
+                let (_, removed) = self
+                    .with_partner_lease(&s.partner_id, |_lease| async {
+                        self.converge_admin_grants(&user_id, &domain_id).await
+                    })
+                    .await?;
+                Ok(removed)
+            }
+            .await;
+            match result {
+                Ok(removed) => report.confined.extend(removed.into_iter().map(|r| format!("{}: {r}", s.id))),
+                Err(e) => {
+                    tracing::warn!(subscription = %s.id, error = %e, "reconcile: admin user not confined");
+                    report.failed.push(format!("{}: {e}", s.id));
+                }
+            }
+        }
+        Ok(())
     }
 }

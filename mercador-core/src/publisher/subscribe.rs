@@ -31,7 +31,7 @@ use super::{
 use crate::keystone::ensure;
 use crate::keystone::types::{
     Actor, Domain, DomainUpdate, Filter, IdentityProvider, NewDomain, NewIdentityProvider, NewMapping, NewProtocol,
-    NewUser, ProjectUpdate, Target, UserUpdate,
+    NewUser, ProjectUpdate, RoleAssignmentFilter, Target, UserUpdate,
 };
 use crate::model::{CreatedObject, Name, ObjectKind, SubscriptionState, VRegionState};
 use crate::store::{PartnerRecord, PartnerState, Reservation, SubscriptionFilter, SubscriptionRecord, VRegionRecord};
@@ -76,6 +76,7 @@ impl Publisher {
     pub async fn subscribe(&self, partner: &Name, request: SubscribeRequest) -> PublisherResult<Access> {
         let partner = self.active_partner(partner).await?;
         let vregion = self.offered_vregion(&partner, &request.vregion).await?;
+        self.check_subscription_roles(&vregion.spec.name, &vregion.spec.roles).await?;
         trust::validate_entity_id(&request.entity_id)?;
         let metadata = match (&request.metadata, &request.metadata_url) {
             (Some(xml), None) => xml.clone(),
@@ -244,9 +245,7 @@ impl Publisher {
         s = self.pause_after(s, "admin_user").await?;
 
         s = self.step(s, "admin_role", lease).await?;
-        let role = self.role_id(&self.config().admin_role).await?;
-        ensure::ensure_role_grant(keystone, &role, &Actor::User(user_id.clone()), &Target::Domain(domain_id.clone()))
-            .await?;
+        let (role, _) = self.converge_admin_grants(&user_id, &domain_id).await?;
         record(&mut s, ObjectKind::RoleAssignment, &format!("{role}:{user_id}:{domain_id}"), None, false);
         s = self.pause_after(s, "admin_role").await?;
 
@@ -392,6 +391,47 @@ impl Publisher {
         Ok(user.object.id)
     }
 
+    /// Gives the vregion admin user the configured role on the vregion
+    /// domain and takes away every cloud-wide role it holds anywhere (the
+    /// `admin` on the domain that earlier versions granted, or one granted
+    /// by hand). Returns the role's id and what was taken away, as
+    /// `"<role> on <domain|project> <id>"`.
+    pub(crate) async fn converge_admin_grants(
+        &self,
+        user_id: &str,
+        domain_id: &str,
+    ) -> PublisherResult<(String, Vec<String>)> {
+        let keystone = self.keystone().as_ref();
+        let graph = self.role_graph().await?;
+        let admin_role = &self.config().admin_role;
+        if let Some(why) = graph.why_cloud_wide(admin_role) {
+            return Err(PublisherError::Conflict(format!(
+                "[federation] vregion_admin_role: {why}; the vregion admin would act outside the vregion"
+            )));
+        }
+        let role = self.role_id(admin_role).await?;
+        let actor = Actor::User(user_id.to_string());
+        ensure::ensure_role_grant(keystone, &role, &actor, &Target::Domain(domain_id.to_string())).await?;
+        let filter =
+            RoleAssignmentFilter { user_id: Some(user_id.to_string()), include_names: true, ..Default::default() };
+        let mut removed = Vec::new();
+        for assignment in keystone.list_role_assignments(&filter).await? {
+            let name = assignment.role.name.clone().unwrap_or_else(|| assignment.role.id.clone());
+            if graph.why_cloud_wide(&name).is_none() {
+                continue;
+            }
+            let (target, shown) = match (&assignment.scope.domain, &assignment.scope.project) {
+                (Some(d), _) => (Target::Domain(d.id.clone()), format!("{name} on domain {}", d.id)),
+                (None, Some(p)) => (Target::Project(p.id.clone()), format!("{name} on project {}", p.id)),
+                (None, None) => (Target::System, format!("{name} on the system")),
+            };
+            super::gone_is_fine(keystone.revoke_role(&assignment.role.id, &actor, &target).await)?;
+            tracing::warn!(user = %user_id, removed = %shown, "took a cloud-wide role from the vregion admin");
+            removed.push(shown);
+        }
+        Ok((role, removed))
+    }
+
     async fn password_works(&self, user_id: &str, password: &SecretString) -> PublisherResult<bool> {
         use crate::keystone::AuthMethod as _;
         let v3 = crate::keystone::auth::identity_v3_url(&self.config().keystone_url)?;
@@ -424,12 +464,13 @@ impl Publisher {
         excluding: Option<&str>,
     ) -> PublisherResult<String> {
         let subscriptions = self.mapped_subscriptions(partner_id, excluding).await?;
+        let graph = self.role_graph().await?;
         let mut vregions = Vec::new();
         for s in &subscriptions {
             let v = self.vregion_by_id(&s.vregion_id).await?;
             vregions.push(MappedVRegion {
                 domain_id: vregion_domain(&v)?,
-                roles: v.spec.roles.clone(),
+                roles: Self::confined_roles(&graph, &v.spec.name, &v.spec.roles),
                 project_prefix: if v.spec.max_subscriptions > 1 { format!("{partner}-") } else { String::new() },
             });
         }
@@ -472,14 +513,47 @@ impl Publisher {
                 subscription.id, subscription.state
             )));
         }
-        let reveal = !subscription.credentials_delivered;
-        let access = self.build_access(&subscription, reveal).await?;
-        if reveal {
-            let mut s = self.subscription_record(&subscription.id).await?;
-            s.credentials_delivered = true;
-            self.save(s).await?;
+        // The password goes into one answer only, whatever the concurrency:
+        // the answer that turns `credentials_delivered` on (a versioned
+        // write, which exactly one concurrent caller wins) carries it.
+        let reveal = self.set_credentials_delivered(&subscription.id, true).await?;
+        match self.build_access(&subscription, reveal).await {
+            Ok(mut access) => {
+                if !reveal {
+                    access.note = Some(
+                        "the vregion admin's password was returned once, in the answer to another subscribe \
+                         request of yours for this vregion (made at the same time); it is not shown again"
+                            .into(),
+                    );
+                }
+                Ok(access)
+            }
+            Err(e) => {
+                // Nobody got the password: the next subscribe gets it.
+                if reveal && let Err(undo) = self.set_credentials_delivered(&subscription.id, false).await {
+                    tracing::error!(subscription = %subscription.id, error = %undo, "cannot mark the password undelivered");
+                }
+                Err(e)
+            }
         }
-        Ok(access)
+    }
+
+    /// Sets `credentials_delivered`; true when this call changed it.
+    /// Concurrent writes of the record (stale versions) are retried.
+    async fn set_credentials_delivered(&self, id: &str, delivered: bool) -> PublisherResult<bool> {
+        for _ in 0..20 {
+            let mut s = self.subscription_record(id).await?;
+            if s.credentials_delivered == delivered {
+                return Ok(false);
+            }
+            s.credentials_delivered = delivered;
+            match self.save(s).await {
+                Ok(_) => return Ok(true),
+                Err(PublisherError::Store(crate::store::StoreError::Stale { .. })) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(PublisherError::Busy(format!("subscription {id}")))
     }
 
     /// A partner's subscriptions (every state).

@@ -11,11 +11,11 @@
 //! otherwise the mapping is rewritten without this vregion and the users'
 //! domain stays).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use super::subscribe::{admin_user_name, idp_id, mapping_id, owner_tag, vregion_domain};
 use super::{PROTOCOL, Publisher, PublisherError, PublisherResult, SubscriptionView, gone_is_fine};
-use crate::keystone::types::{Filter, ProjectUpdate, RoleAssignmentFilter};
+use crate::keystone::types::{Actor, Filter, ProjectUpdate, RoleAssignmentFilter, Target};
 use crate::model::{Name, SubscriptionState};
 use crate::store::SubscriptionRecord;
 
@@ -128,11 +128,15 @@ impl Publisher {
     /// Disables (tagging them with the partner) or, with `purge`, deletes
     /// the projects the partner's federated users hold roles on in the
     /// vregion domain, and with `purge` also those a former cancellation
-    /// disabled.
+    /// disabled. The federated users' role assignments on them are revoked
+    /// first: Keystone deletes an identity provider's users without their
+    /// assignments, which would otherwise stay behind pointing at users
+    /// that no longer exist, and a partner with other vregions keeps its
+    /// users, who must hold nothing here any more.
     async fn retire_projects(&self, partner: &Name, idp: &str, domain_id: &str, purge: bool) -> PublisherResult<()> {
         let keystone = self.keystone().as_ref();
         let tag = owner_tag(partner);
-        let mut project_ids = BTreeSet::new();
+        let mut projects: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         let users = match keystone.list_users(&Filter::new().with("idp_id", idp)).await {
             Ok(users) => users,
             Err(e) if e.is_not_found() => Vec::new(),
@@ -142,15 +146,17 @@ impl Publisher {
             let filter = RoleAssignmentFilter { user_id: Some(user.id.clone()), ..Default::default() };
             for assignment in keystone.list_role_assignments(&filter).await? {
                 if let Some(project) = assignment.scope.project {
-                    project_ids.insert(project.id);
+                    projects.entry(project.id).or_default().push((user.id.clone(), assignment.role.id));
                 }
             }
         }
         if purge {
             let tagged = Filter::new().domain_id(domain_id).with("tags", tag.clone());
-            project_ids.extend(keystone.list_projects(&tagged).await?.into_iter().map(|p| p.id));
+            for p in keystone.list_projects(&tagged).await? {
+                projects.entry(p.id).or_default();
+            }
         }
-        for project_id in project_ids {
+        for (project_id, grants) in projects {
             let project = match keystone.get_project(&project_id).await {
                 Ok(p) => p,
                 Err(e) if e.is_not_found() => continue,
@@ -158,6 +164,10 @@ impl Publisher {
             };
             if project.domain_id != domain_id {
                 continue;
+            }
+            for (user_id, role_id) in grants {
+                let (actor, target) = (Actor::User(user_id), Target::Project(project.id.clone()));
+                gone_is_fine(keystone.revoke_role(&role_id, &actor, &target).await)?;
             }
             if purge {
                 gone_is_fine(keystone.delete_project(&project.id).await)?;

@@ -306,6 +306,10 @@ pub struct Access {
     pub services: Vec<OfferedService>,
     /// What a refresh found drifted and repaired (empty on subscribe).
     pub repaired: Vec<String>,
+    /// Why the answer lacks something it could carry (the admin password,
+    /// handed to a concurrent request of the same partner).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What one [`super::Publisher::reconcile`] pass did.
@@ -318,6 +322,17 @@ pub struct ReconcileReport {
     pub finished: Vec<String>,
     /// Partners whose onboarding or removal was resumed.
     pub partners: Vec<String>,
+    /// Active subscriptions whose vregion admin held a cloud-wide role
+    /// (the `admin` earlier versions granted), taken away:
+    /// `"<id>: <role> on <scope>"`.
+    pub confined: Vec<String>,
     /// Subscriptions or partners that failed again (id: error).
     pub failed: Vec<String>,
+}
+
+impl ReconcileReport {
+    /// Nothing was done.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
 }

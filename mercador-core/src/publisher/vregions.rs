@@ -4,13 +4,28 @@ use std::collections::BTreeMap;
 
 use super::{Publisher, PublisherError, PublisherResult, VRegionView};
 use crate::keystone::ensure;
-use crate::keystone::types::{DomainUpdate, Filter, NewDomain, NewLimit};
+use crate::keystone::types::{Domain, DomainUpdate, Filter, NewDomain, NewLimit};
 use crate::model::{Name, SubscriptionState, VRegionSpec, VRegionState, ValidationError};
 use crate::store::{SubscriptionFilter, VRegionRecord};
 
 /// How the domains of partners' federated users begin
 /// ([`super::subscribe::users_domain_name`]); no vregion domain may.
 pub(crate) const USERS_DOMAIN_PREFIX: &str = "mercador-k2k-";
+
+/// How a vregion is published.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// Take an existing, empty domain of the spec's name that Mercador did
+    /// not create (its description becomes Mercador's: deleting the
+    /// vregion then disables or deletes it).
+    pub adopt_domain: bool,
+}
+
+/// The description of a vregion's domain: how Mercador recognises the
+/// domain it created for that vregion.
+pub(crate) fn domain_description(vregion: &Name) -> String {
+    format!("Mercador vregion {vregion}")
+}
 
 /// What Keystone B says about a spec's references: the service id of each
 /// exposed type.
@@ -21,7 +36,8 @@ pub(crate) struct KeystoneFacts {
 impl Publisher {
     /// Stores a new vregion as a draft after checking it: model rules, and on
     /// Keystone B that its region exists, that each service type has an
-    /// endpoint there, that its roles exist and that each quota's resource
+    /// endpoint there, that its roles exist and none reaches beyond the
+    /// vregion ([`super::confinement`]), and that each quota's resource
     /// has a registered limit in that region.
     pub async fn create_vregion(&self, spec: VRegionSpec) -> PublisherResult<VRegionView> {
         spec.validate().map_err(PublisherError::Invalid)?;
@@ -103,9 +119,17 @@ impl Publisher {
         Ok(views)
     }
 
-    /// Publishes: creates (or adopts) the vregion's domain, sets its quotas
-    /// as domain limits, and offers it to its partners. Idempotent.
+    /// Publishes: creates the vregion's domain (or takes back the one it
+    /// created before), sets its quotas as domain limits, and offers it to
+    /// its partners. Idempotent. A domain Mercador did not create for this
+    /// vregion is refused; see [`Self::publish_vregion_with`] to adopt an
+    /// empty one.
     pub async fn publish_vregion(&self, name: &Name) -> PublisherResult<VRegionView> {
+        self.publish_vregion_with(name, &PublishOptions::default()).await
+    }
+
+    /// [`Self::publish_vregion`], with options.
+    pub async fn publish_vregion_with(&self, name: &Name, options: &PublishOptions) -> PublisherResult<VRegionView> {
         let mut record = self.vregion_record(name).await?;
         if !record.state.can_become(VRegionState::Published) {
             return Err(PublisherError::Conflict(format!(
@@ -114,18 +138,9 @@ impl Publisher {
             )));
         }
         let facts = self.check_against_keystone(&record.spec).await?;
-        let domain = ensure::ensure_domain(
-            self.keystone().as_ref(),
-            &NewDomain {
-                name: record.spec.domain_name(),
-                description: Some(format!("Mercador vregion {name}")),
-                enabled: true,
-            },
-        )
-        .await?;
-        tracing::info!(vregion = %name, domain = %domain.object.id, outcome = %domain.outcome, "vregion domain");
-        self.apply_quotas(&record.spec, &domain.object.id, &facts, None).await?;
-        record.domain_id = Some(domain.object.id);
+        let domain_id = self.own_domain(&record, options.adopt_domain).await?;
+        self.apply_quotas(&record.spec, &domain_id, &facts, None).await?;
+        record.domain_id = Some(domain_id);
         record.state = VRegionState::Published;
         record.updated_at = Self::now();
         let record = self.store().update_vregion(&record).await?;
@@ -151,10 +166,13 @@ impl Publisher {
         Ok(VRegionView::new(record, taken))
     }
 
-    /// Deletes a vregion no subscription holds a place in. Its Keystone
-    /// domain is disabled, not deleted (it may hold resources), unless `purge`.
-    /// It holds projects only: federated users live in their partner's own
-    /// domain, so the partners' other vregions keep working.
+    /// Deletes a vregion no subscription holds a place in, with its quotas
+    /// (its domain limits). Its Keystone domain is disabled, not deleted (it
+    /// may hold resources), unless `purge`. It holds projects only:
+    /// federated users live in their partner's own domain, so the partners'
+    /// other vregions keep working. A domain that is not the vregion's own
+    /// (its description changed by hand, or another vregion's) is left
+    /// alone, and said so in the log.
     pub async fn delete_vregion(&self, name: &Name, purge: bool) -> PublisherResult<()> {
         let record = self.vregion_record(name).await?;
         let taken = self.places_taken(&record.id).await?;
@@ -164,21 +182,121 @@ impl Publisher {
             )));
         }
         if let Some(domain_id) = &record.domain_id {
-            let result = if purge {
-                self.keystone().delete_domain(domain_id).await
-            } else {
-                let update = DomainUpdate { enabled: Some(false), ..Default::default() };
-                self.keystone().update_domain(domain_id, &update).await.map(|_| ())
-            };
-            match result {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => {}
+            let keystone = self.keystone().as_ref();
+            for limit in keystone.list_limits(&Filter::new().domain_id(domain_id)).await? {
+                if limit.domain_id.as_deref() == Some(domain_id.as_str()) {
+                    super::gone_is_fine(keystone.delete_limit(&limit.id).await)?;
+                }
+            }
+            let domain = match keystone.get_domain(domain_id).await {
+                Ok(d) => Some(d),
+                Err(e) if e.is_not_found() => None,
                 Err(e) => return Err(e.into()),
+            };
+            let shared = self
+                .store()
+                .list_vregions()
+                .await?
+                .into_iter()
+                .any(|v| v.id != record.id && v.domain_id.as_deref() == Some(domain_id.as_str()));
+            match domain {
+                None => {}
+                Some(d) if shared || d.description.as_deref() != Some(domain_description(name).as_str()) => {
+                    tracing::warn!(
+                        vregion = %name,
+                        domain = %d.id,
+                        "the vregion's domain is not its own any more (another vregion's, or its description \
+                         changed); left alone"
+                    );
+                }
+                Some(d) => {
+                    let result = if purge {
+                        keystone.delete_domain(&d.id).await
+                    } else {
+                        let update = DomainUpdate { enabled: Some(false), ..Default::default() };
+                        keystone.update_domain(&d.id, &update).await.map(|_| ())
+                    };
+                    super::gone_is_fine(result)?;
+                }
             }
         }
         self.store().delete_vregion(&record.id).await?;
         tracing::info!(vregion = %name, purge, "vregion deleted");
         Ok(())
+    }
+
+    /// The vregion's domain: the one it recorded, or one Mercador created
+    /// for it (recognised by its description), or a new one; with
+    /// `adopt`, an existing empty domain of that name. Never the domain of
+    /// another vregion, nor one holding anything the vregion did not put
+    /// there. Enabled on return.
+    async fn own_domain(&self, record: &VRegionRecord, adopt: bool) -> PublisherResult<String> {
+        let keystone = self.keystone().as_ref();
+        let name = &record.spec.name;
+        let domain_name = record.spec.domain_name();
+        let ours = domain_description(name);
+        let enable = |d: Domain| async move {
+            if !d.enabled {
+                let update = DomainUpdate { enabled: Some(true), ..Default::default() };
+                keystone.update_domain(&d.id, &update).await?;
+            }
+            PublisherResult::Ok(d.id)
+        };
+        if let Some(id) = &record.domain_id {
+            match keystone.get_domain(id).await {
+                Ok(d) => return enable(d).await,
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let found = keystone.list_domains(&Filter::new().name(&domain_name)).await?;
+        let Some(existing) = found.into_iter().find(|d| d.name == domain_name) else {
+            let created = ensure::ensure_domain(
+                keystone,
+                &NewDomain { name: domain_name.clone(), description: Some(ours), enabled: true },
+            )
+            .await?;
+            tracing::info!(vregion = %name, domain = %created.object.id, outcome = %created.outcome, "vregion domain");
+            return Ok(created.object.id);
+        };
+        for other in self.store().list_vregions().await? {
+            if other.id != record.id
+                && (other.domain_id.as_deref() == Some(existing.id.as_str()) || other.spec.domain_name() == domain_name)
+            {
+                return Err(PublisherError::Conflict(format!(
+                    "domain {domain_name} is the domain of vregion {}; give vregion {name} a domain of its own \
+                     (`domain:` in its spec)",
+                    other.spec.name
+                )));
+            }
+        }
+        if existing.description.as_deref() == Some(ours.as_str()) {
+            tracing::info!(vregion = %name, domain = %existing.id, "vregion domain (created earlier by Mercador)");
+            return enable(existing).await;
+        }
+        if !adopt {
+            return Err(PublisherError::Conflict(format!(
+                "Keystone B already has a domain {domain_name} ({}) that Mercador did not create for vregion \
+                 {name}; deleting the vregion would disable or delete it. Name another domain (`domain:` in the \
+                 spec), or, if {domain_name} is empty and meant for this vregion, adopt it: publish with \
+                 adopt_domain=true (`mercador vregion publish {name} --adopt-domain`)",
+                existing.id
+            )));
+        }
+        let projects = keystone.list_projects(&Filter::new().domain_id(&existing.id)).await?.len();
+        let users = keystone.list_users(&Filter::new().domain_id(&existing.id)).await?.len();
+        let groups = keystone.list_groups(&Filter::new().domain_id(&existing.id)).await?.len();
+        if projects + users + groups > 0 {
+            return Err(PublisherError::Conflict(format!(
+                "domain {domain_name} holds {projects} project(s), {users} user(s) and {groups} group(s); \
+                 Mercador adopts only an empty domain (deleting the vregion disables or deletes its domain). \
+                 Name another domain in the spec"
+            )));
+        }
+        let update = DomainUpdate { description: Some(ours), enabled: Some(true), ..Default::default() };
+        keystone.update_domain(&existing.id, &update).await?;
+        tracing::warn!(vregion = %name, domain = %existing.id, "adopted an empty domain, as asked");
+        Ok(existing.id)
     }
 
     pub(crate) async fn vregion_record(&self, name: &Name) -> PublisherResult<VRegionRecord> {
@@ -205,6 +323,17 @@ impl Publisher {
         let keystone = self.keystone();
         let mut errors = Vec::new();
         let domain = spec.domain_name();
+        for other in self.store().list_vregions().await? {
+            if other.spec.name != spec.name && other.spec.domain_name() == domain {
+                errors.push(ValidationError::new(
+                    "domain",
+                    format!(
+                        "{domain} is the domain of vregion {}; each vregion has a domain of its own",
+                        other.spec.name
+                    ),
+                ));
+            }
+        }
         if domain.starts_with(USERS_DOMAIN_PREFIX) {
             errors.push(ValidationError::new(
                 "domain",
@@ -269,6 +398,7 @@ impl Publisher {
                 ));
             }
         }
+        errors.extend(Self::vregion_role_errors(&self.role_graph().await?, &spec.roles));
         for (i, quota) in spec.quotas.iter().enumerate() {
             let Some(service_type) = crate::model::vregion::resource_service_type(&quota.resource) else { continue };
             let Some(service_id) = service_ids.get(service_type) else { continue };

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use mercador_core::model::{Name, VRegionSpec};
 use mercador_core::publisher::{
-    NewPartner, PartnerOnboarded, PartnerView, ReconcileReport, SubscriptionView, VRegionView,
+    NewPartner, PartnerOnboarded, PartnerView, PublishOptions, ReconcileReport, SubscriptionView, VRegionView,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -26,6 +26,18 @@ pub struct DeleteVRegionQuery {
     /// hold resources).
     #[serde(default)]
     pub purge: bool,
+}
+
+/// `POST /vregions/{name}/publish` options.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PublishVRegionQuery {
+    /// Adopt an existing, empty domain of the spec's name that Mercador did
+    /// not create (deleting the vregion then disables or deletes it).
+    /// Without it such a domain is refused (409).
+    #[serde(default)]
+    pub adopt_domain: bool,
 }
 
 /// `GET /subscriptions` filter.
@@ -142,10 +154,10 @@ pub async fn delete_vregion(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Publishes: creates (or adopts) its domain, sets its quotas, offers it to its partners.
+/// Publishes: creates its domain (or adopts an empty one when asked), sets its quotas, offers it to its partners.
 #[utoipa::path(
     post, path = "/vregions/{name}/publish", tag = ADMIN_TAG, security(("X-Auth-Token" = [])),
-    params(("name" = Name, Path, description = "The vregion")),
+    params(("name" = Name, Path, description = "The vregion"), PublishVRegionQuery),
     responses(
         (status = 200, body = VRegionView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -153,9 +165,14 @@ pub async fn delete_vregion(
         (status = 503, body = ErrorBody)
     )
 )]
-pub async fn publish_vregion(State(s): State<AppState>, PathName(name): PathName) -> ApiResult<Json<VRegionView>> {
+pub async fn publish_vregion(
+    State(s): State<AppState>,
+    PathName(name): PathName,
+    ApiQuery(query): ApiQuery<PublishVRegionQuery>,
+) -> ApiResult<Json<VRegionView>> {
     let p = s.publisher;
-    engine(async move { p.publish_vregion(&name).await }).await.map(Json)
+    let options = PublishOptions { adopt_domain: query.adopt_domain };
+    engine(async move { p.publish_vregion_with(&name, &options).await }).await.map(Json)
 }
 
 /// Withdraws: no new subscriptions; existing ones go on.
