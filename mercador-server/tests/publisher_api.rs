@@ -513,3 +513,69 @@ key_id = "k"
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("examples/config/publisher.toml"));
 }
+
+/// Twenty subscribe requests of one partner at once, three rounds: one
+/// subscription, never a 503, and the vregion admin's password in exactly
+/// one answer (the others say why it is missing). Each partner uses its
+/// credential within the second onboarding returned it.
+#[tokio::test]
+async fn concurrent_subscribes_make_one_subscription_and_show_the_password_once() {
+    let publisher = PublisherProcess::start(PublisherOptions::default()).await;
+    let admin = ApiClient::new(publisher.url()).with_token(admin_token().await);
+    let tb = Testbed::get();
+
+    // Credentials work at once: several partners, each calling right away.
+    let partners: Vec<String> = (0..6).map(|_| unique("burst")).collect();
+    for partner in &partners {
+        let onboarded = admin.post("/v1/admin/partners", &json!({"name": partner})).await.expect(201);
+        let as_partner = admin.with_token(partner_token(&onboarded).await);
+        as_partner.get("/v1/exchange/vregions").await.expect(200);
+    }
+    let partner = partners[0].clone();
+    let onboarded_again = admin.get(&format!("/v1/admin/partners/{partner}")).await.expect(200);
+    assert_eq!(onboarded_again["state"], "active");
+
+    let vregion = unique("burst");
+    let spec = json!({
+        "name": vregion, "region": tb.region(Cloud::B), "service_types": ["identity"], "roles": ["reader"],
+        "max_subscriptions": 1, "partners": [partner],
+    });
+    admin.post("/v1/admin/vregions", &spec).await.expect(201);
+    admin.post_empty(&format!("/v1/admin/vregions/{vregion}/publish")).await.expect(200);
+    // A new credential for the partner's requests (its first one was used above).
+    admin.delete(&format!("/v1/admin/partners/{partner}")).await.expect(204);
+    let onboarded = admin.post("/v1/admin/partners", &json!({"name": partner})).await.expect(201);
+    let as_partner = admin.with_token(partner_token(&onboarded).await);
+
+    let entity = format!("https://{partner}.example/idp");
+    let body =
+        json!({"vregion": vregion, "entity_id": entity, "metadata": mercador_tests::publisher::fake_metadata(&entity)});
+    for round in 0..3 {
+        let answers =
+            futures::future::join_all((0..20).map(|_| as_partner.post("/v1/exchange/subscriptions", &body))).await;
+        let statuses: BTreeSet<u16> = answers.iter().map(|a| a.status).collect();
+        assert!(
+            statuses.iter().all(|s| *s == 200 || *s == 201),
+            "round {round}: {statuses:?}: {:?}",
+            answers.iter().filter(|a| a.status >= 300).map(ToString::to_string).collect::<Vec<_>>()
+        );
+        let ids: BTreeSet<String> =
+            answers.iter().map(|a| a.json()["subscription"]["id"].as_str().unwrap().to_string()).collect();
+        assert_eq!(ids.len(), 1, "round {round}: one subscription: {ids:?}");
+        let with_password = answers.iter().filter(|a| a.json()["admin"]["password"].is_string()).count();
+        assert_eq!(with_password, 1, "round {round}: the password reaches exactly one answer");
+        for a in answers.iter().filter(|a| !a.json()["admin"]["password"].is_string()) {
+            let json = a.json();
+            let note = json["note"].as_str().unwrap_or_default();
+            assert!(note.contains("returned once"), "round {round}: an answer without the password says why: {a}");
+        }
+        let id = ids.into_iter().next().unwrap();
+        as_partner.delete(&format!("/v1/exchange/subscriptions/{id}")).await.expect(200);
+    }
+
+    admin.post_empty(&format!("/v1/admin/vregions/{vregion}/withdraw")).await.expect(200);
+    admin.request(Method::DELETE, &format!("/v1/admin/vregions/{vregion}?purge=true"), None).await.expect(204);
+    for partner in &partners {
+        admin.delete(&format!("/v1/admin/partners/{partner}")).await.expect(204);
+    }
+}
