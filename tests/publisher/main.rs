@@ -15,11 +15,11 @@ use std::sync::Arc;
 use mercador_core::k2k::Keystone2Keystone;
 use mercador_core::keystone::ensure;
 use mercador_core::keystone::types::{
-    DomainUpdate, Filter, NewIdentityProvider, NewMapping, NewProtocol, NewServiceProvider,
+    DomainUpdate, Filter, NewDomain, NewIdentityProvider, NewMapping, NewProject, NewProtocol, NewServiceProvider,
 };
 use mercador_core::keystone::{Credentials, ErrorKind, IdentityApi, KeystoneClient, Scope};
 use mercador_core::model::{SubscriptionState, VRegionSpec, VRegionState};
-use mercador_core::publisher::{NewPartner, Publisher, PublisherError, SubscribeRequest};
+use mercador_core::publisher::{NewPartner, PublishOptions, Publisher, PublisherError, SubscribeRequest};
 use mercador_tests::publisher::{
     a_entity_turn, alice, engine, fake_metadata, federation_objects_of, free_entity_on_b, name, session_with,
     sqlite_url, test_catalog, users_domain_of,
@@ -515,4 +515,76 @@ async fn replacing_a_published_vregion_converges_its_quotas() {
     engine.withdraw_vregion(&vregion.name).await.unwrap();
     engine.delete_vregion(&vregion.name, true).await.unwrap();
     assert!(b.get_domain(&domain_id).await.is_err(), "purge deletes the domain");
+}
+
+#[tokio::test]
+async fn a_vregion_never_takes_over_a_domain_that_is_not_its_own() {
+    test_catalog().await;
+    let b = Testbed::get().admin(Cloud::B);
+    let engine = engine(&sqlite_url()).await;
+    let with_domain = |domain: &str| {
+        let mut s = spec(&name("dom"), &[], 1);
+        s.domain = Some(domain.to_string());
+        s
+    };
+
+    // A domain of B's own, holding a project: refused, adopted neither way.
+    let theirs = b
+        .create_domain(&NewDomain { name: unique("theirs"), description: Some("B's own".into()), enabled: true })
+        .await
+        .unwrap();
+    let project = NewProject {
+        name: unique("p"),
+        domain_id: theirs.id.clone(),
+        description: None,
+        enabled: true,
+        parent_id: None,
+        tags: Vec::new(),
+    };
+    let project = b.create_project(&project).await.unwrap();
+    let v = with_domain(&theirs.name);
+    engine.create_vregion(v.clone()).await.unwrap();
+    let e = engine.publish_vregion(&v.name).await.unwrap_err();
+    assert!(matches!(e, PublisherError::Conflict(_)), "{e}");
+    assert!(e.to_string().contains("did not create") && e.to_string().contains("--adopt-domain"), "{e}");
+    let adopt = PublishOptions { adopt_domain: true };
+    let e = engine.publish_vregion_with(&v.name, &adopt).await.unwrap_err();
+    assert!(e.to_string().contains("holds 1 project(s)") && e.to_string().contains("only an empty domain"), "{e}");
+    engine.delete_vregion(&v.name, true).await.unwrap();
+    let untouched = b.get_domain(&theirs.id).await.unwrap();
+    assert!(untouched.enabled && untouched.description.as_deref() == Some("B's own"), "{untouched:?}");
+    b.delete_project(&project.id).await.unwrap();
+
+    // The same domain, empty: adopted only when asked; then it is the
+    // vregion's (deleting the vregion disables it).
+    let v = with_domain(&theirs.name);
+    engine.create_vregion(v.clone()).await.unwrap();
+    assert!(engine.publish_vregion(&v.name).await.is_err(), "not without adopt_domain");
+    let published = engine.publish_vregion_with(&v.name, &adopt).await.unwrap();
+    assert_eq!(published.domain_id.as_deref(), Some(theirs.id.as_str()));
+    let adopted = b.get_domain(&theirs.id).await.unwrap();
+    assert_eq!(adopted.description, Some(format!("Mercador vregion {}", v.name)));
+
+    // Another vregion naming that domain is refused at definition.
+    let e = engine.create_vregion(with_domain(&theirs.name)).await.unwrap_err();
+    let PublisherError::Invalid(errors) = &e else { panic!("{e}") };
+    assert!(errors.iter().any(|x| x.field == "domain" && x.message.contains(v.name.as_str())), "{e}");
+    engine.withdraw_vregion(&v.name).await.unwrap();
+    engine.delete_vregion(&v.name, false).await.unwrap();
+    assert!(!b.get_domain(&theirs.id).await.unwrap().enabled, "the adopted domain was the vregion's own");
+
+    // A vregion's domain whose description an operator changed is no longer
+    // taken for the vregion's own: deleting the vregion leaves it alone.
+    let v = spec(&name("dom"), &[], 1);
+    engine.create_vregion(v.clone()).await.unwrap();
+    let domain_id = engine.publish_vregion(&v.name).await.unwrap().domain_id.unwrap();
+    let update = DomainUpdate { description: Some("now B's".into()), ..Default::default() };
+    b.update_domain(&domain_id, &update).await.unwrap();
+    engine.withdraw_vregion(&v.name).await.unwrap();
+    engine.delete_vregion(&v.name, true).await.unwrap();
+    assert!(b.get_domain(&domain_id).await.unwrap().enabled, "left alone");
+    assert!(b.list_limits(&Filter::new().domain_id(&domain_id)).await.unwrap().is_empty(), "its quotas went");
+    for id in [&domain_id, &theirs.id] {
+        b.delete_domain(id).await.unwrap();
+    }
 }
