@@ -513,7 +513,11 @@ async fn what_a_partner_holds_stays_inside_its_vregion() {
     }
     let filter = RoleAssignmentFilter { user_id: Some(access.admin.user_id.clone()), ..Default::default() };
     let left: Vec<_> = b.list_role_assignments(&filter).await.unwrap().into_iter().map(|a| a.role.id).collect();
-    assert_eq!(left, [manager_role.clone()], "the vregion admin holds manager on its domain, nothing else");
+    assert_eq!(
+        left,
+        std::slice::from_ref(&manager_role),
+        "the vregion admin holds manager on its domain, nothing else"
+    );
 
     // A role that implies service (Keystone refuses to let a role imply
     // admin) is refused at definition and before a subscription (when
