@@ -2,6 +2,11 @@
 # Mercador K2K testbed: two real OpenStack Keystones on one machine.
 #
 #   Keystone A = SAML2 identity provider : uwsgi --http             127.0.0.1:$A_PORT   (5001)
+#                and $A_IDPS-1 more SAML identities of A: one uwsgi each over A's database, fernet
+#                and credential keys, with its own [saml] idp_entity_id and signing key
+#                                                                   127.0.0.1:$A_IDP_PORT.. (5021..)
+#                (Keystone B accepts one identity provider per remote id: tests that subscribe
+#                with a real identity of A each take one, so they run side by side).
 #   Keystone B = SAML2 service provider  : uwsgi --socket (uwsgi)   127.0.0.1:$B_UWSGI  (5012)
 #                behind Apache 2.4 + mod_shib (Shibboleth SP 3, ECP) + mod_proxy_uwsgi
 #                                                                   127.0.0.1:$B_PORT   (5002)
@@ -24,6 +29,8 @@
 #              MERCADOR_TESTBED_A_PORT=5001 MERCADOR_TESTBED_B_PORT=5002
 #              MERCADOR_TESTBED_B_UWSGI_PORT=5012 MERCADOR_TESTBED_PG_PORT=5003
 #              MERCADOR_TESTBED_HORIZON_PORT=5004
+#              MERCADOR_TESTBED_A_IDENTITIES=4 (SAML identities of A, the first on A_PORT)
+#              MERCADOR_TESTBED_A_IDP_PORT=A_PORT+20 (first port of the other identities)
 #
 # Derived from the proven reference recipe in shared/reference/k2k-testbed; its gotchas are
 # repeated in comments where they matter.
@@ -39,6 +46,8 @@ B_PORT=${MERCADOR_TESTBED_B_PORT:-5002}
 B_UWSGI=${MERCADOR_TESTBED_B_UWSGI_PORT:-5012}
 PG_PORT=${MERCADOR_TESTBED_PG_PORT:-5003}
 H_PORT=${MERCADOR_TESTBED_HORIZON_PORT:-5004}
+A_IDPS=${MERCADOR_TESTBED_A_IDENTITIES:-4}
+A_IDP_PORT=${MERCADOR_TESTBED_A_IDP_PORT:-$(( ${A_PORT//[^0-9]/} + 20 ))}
 
 KEYSTONE_VERSION=30.0.0
 # Pinned so that CI resolves the same set every time (what an unpinned install resolved with
@@ -75,7 +84,13 @@ H_URL=http://127.0.0.1:$H_PORT/
 H=$STATE/horizon             # Horizon's secret key and session files
 H_IDP_ID=localkeystone       # Horizon's id and name of A itself in its keystone-provider menu
 H_IDP_NAME="Keystone A"
-SERVICES=(horizon apache-b shibd uwsgi-b uwsgi-a)   # stop order: front to back
+# The other SAML identities of A: identity i (1..A_IDPS-1) is uwsgi-a$i on port A_IDP_PORT+i-1.
+A_EXTRA=()
+for ((i = 1; i < ${A_IDPS//[^0-9]/}; i++)); do A_EXTRA+=("$i"); done
+a_idp_port() { echo $(( A_IDP_PORT + $1 - 1 )); }
+a_idp_url() { echo "http://127.0.0.1:$(a_idp_port "$1")/v3"; }
+A_IDP_SERVICES=(); for i in "${A_EXTRA[@]}"; do A_IDP_SERVICES+=("uwsgi-a$i"); done
+SERVICES=(horizon apache-b shibd uwsgi-b uwsgi-a "${A_IDP_SERVICES[@]}")   # stop order: front to back
 # PostgreSQL is not in SERVICES: it is stopped with pg_ctl (a fast shutdown; SIGTERM would wait
 # for every client to disconnect) and its cluster outlives wipe_state.
 PG=$STATE/pg                 # the cluster's dir (kept across starts)
@@ -122,8 +137,17 @@ validate_settings() {
   check_port_number MERCADOR_TESTBED_B_UWSGI_PORT "$B_UWSGI"
   check_port_number MERCADOR_TESTBED_PG_PORT "$PG_PORT"
   check_port_number MERCADOR_TESTBED_HORIZON_PORT "$H_PORT"
-  [ "$(printf '%s\n' "$A_PORT" "$B_PORT" "$B_UWSGI" "$PG_PORT" "$H_PORT" | sort -u | wc -l)" = 5 ] \
-    || die "ports must be distinct (A=$A_PORT B=$B_PORT B_UWSGI=$B_UWSGI PG=$PG_PORT HORIZON=$H_PORT)"
+  [[ $A_IDPS =~ ^[0-9]+$ ]] && [ "$A_IDPS" -ge 1 ] && [ "$A_IDPS" -le 16 ] \
+    || die "MERCADOR_TESTBED_A_IDENTITIES=$A_IDPS: give 1 to 16"
+  check_port_number MERCADOR_TESTBED_A_IDP_PORT "$A_IDP_PORT"
+  local i; for i in "${A_EXTRA[@]}"; do check_port_number "MERCADOR_TESTBED_A_IDP_PORT+$((i - 1))" "$(a_idp_port "$i")"; done
+  local all; all=$(all_ports)
+  [ "$(printf '%s\n' $all | sort -u | wc -l)" = "$(printf '%s\n' $all | wc -l)" ] \
+    || die "ports must be distinct (A=$A_PORT B=$B_PORT B_UWSGI=$B_UWSGI PG=$PG_PORT HORIZON=$H_PORT, A's other identities from $A_IDP_PORT: $all)"
+}
+all_ports() {  # every port this testbed listens on
+  local i; echo "$A_PORT" "$B_PORT" "$B_UWSGI" "$PG_PORT" "$H_PORT"
+  for i in "${A_EXTRA[@]}"; do a_idp_port "$i"; done
 }
 
 # One lock per state dir so that two concurrent start/stop on the same state cannot interleave.
@@ -138,6 +162,7 @@ take_state_lock() {
 expected_cmdline() {  # unique substring of the command line of each service (and its children)
   case $1 in
     uwsgi-a)  echo "OS_KEYSTONE_CONFIG_FILES=$A/keystone.conf" ;;
+    uwsgi-a*) echo "OS_KEYSTONE_CONFIG_FILES=$A/idp-${1#uwsgi-a}/keystone.conf" ;;
     uwsgi-b)  echo "OS_KEYSTONE_CONFIG_FILES=$B/keystone.conf" ;;
     shibd)    echo "-c $S/shibboleth2.xml" ;;
     apache-b) echo "-f $B/apache/httpd.conf" ;;
@@ -236,6 +261,9 @@ keystones_healthy() {
     service_alive "$n" || { HEALTH_REASON="$n is not running"; return 1; }
   done
   http_ok "$A_URL" || { HEALTH_REASON="Keystone A does not answer at $A_URL"; return 1; }
+  for n in "${A_EXTRA[@]}"; do
+    http_ok "$(a_idp_url "$n")" || { HEALTH_REASON="Keystone A's identity $n does not answer at $(a_idp_url "$n")"; return 1; }
+  done
   http_ok "$B_URL" || { HEALTH_REASON="Keystone B does not answer at $B_URL"; return 1; }
   http_ok "http://127.0.0.1:$B_PORT/Shibboleth.sso/Status" \
     || { HEALTH_REASON="the Shibboleth status handler (shibd) does not answer"; return 1; }
@@ -257,7 +285,7 @@ horizon_healthy() {
   grep -x "HORIZON_URL=$H_URL" "$ENV_FILE" >/dev/null 2>&1 \
     || { HEALTH_REASON="$ENV_FILE has no HORIZON_URL for port $H_PORT"; return 1; }
 }
-settings_line() { echo "A_PORT=$A_PORT B_PORT=$B_PORT B_UWSGI_PORT=$B_UWSGI VENV=$VENV"; }
+settings_line() { echo "A_PORT=$A_PORT B_PORT=$B_PORT B_UWSGI_PORT=$B_UWSGI A_IDENTITIES=$A_IDPS A_IDP_PORT=$A_IDP_PORT VENV=$VENV"; }
 
 # ------------------------------------------------------------------------------ build steps
 ensure_apt_packages() {
@@ -349,11 +377,11 @@ wipe_state() {
 
 check_ports_free() {
   local p
-  for p in "$A_PORT" "$B_PORT" "$B_UWSGI" "$PG_PORT" "$H_PORT"; do
+  for p in $(all_ports); do
     if port_in_use "$p"; then
       echo "[testbed] ERROR: port $p is already in use by a process this state dir did not start:" >&2
       ss -Hltnp "( sport = :$p )" >&2 2>/dev/null || true
-      echo "[testbed] choose other ports with MERCADOR_TESTBED_A_PORT / _B_PORT / _B_UWSGI_PORT / _PG_PORT / _HORIZON_PORT" >&2
+      echo "[testbed] choose other ports with MERCADOR_TESTBED_A_PORT / _B_PORT / _B_UWSGI_PORT / _PG_PORT / _HORIZON_PORT / _A_IDP_PORT" >&2
       exit 1
     fi
   done
@@ -410,6 +438,24 @@ idp_metadata_path = $A/saml/idp_metadata.xml
 EOF
 }
 
+# Identity $1 of A: another Keystone over A's database and keys, with its own SAML identity
+# (entity id, SSO URL, signing key pair, metadata) and log.
+configure_keystone_a_identity() {
+  local i=$1 d=$A/idp-$1 url; url=$(a_idp_url "$1")
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=keystone-a-idp-$i" \
+    -keyout "$d/idp.key" -out "$d/idp.crt" 2>/dev/null
+  sed -e "s|^log_file = .*|log_file = $LOGS/keystone-a$i.log|" -e '/^\[saml\]/,$d' "$A/keystone.conf" >"$d/keystone.conf"
+  cat >>"$d/keystone.conf" <<EOF
+[saml]
+idp_entity_id = $url/OS-FEDERATION/saml2/idp
+idp_sso_endpoint = $url/OS-FEDERATION/saml2/sso
+certfile = $d/idp.crt
+keyfile = $d/idp.key
+idp_metadata_path = $d/idp_metadata.xml
+EOF
+}
+
 configure_keystone_b() {
   write_keystone_conf "$B" b
   # The protocol id (saml2) is the auth method name, so it must be listed; 'external' is left
@@ -438,6 +484,12 @@ keystone_manage_all() {
   if [ "$name" = a ]; then
     "$V/keystone-manage" --config-file "$d/keystone.conf" saml_idp_metadata \
       >"$A/saml/idp_metadata.xml" 2>>"$klog"
+    local i; for i in "${A_EXTRA[@]}"; do
+      "$V/keystone-manage" --config-file "$A/idp-$i/keystone.conf" saml_idp_metadata \
+        >"$A/idp-$i/idp_metadata.xml" 2>>"$klog" &
+    done
+    wait
+    for i in "${A_EXTRA[@]}"; do [ -s "$A/idp-$i/idp_metadata.xml" ]; done
   fi
   # WAL journal: with the default rollback journal, concurrent federated logins
   # (two uwsgi workers writing expiring_user_group_membership) fail with
@@ -451,6 +503,7 @@ init_keystones() {
   step "keystone-manage db_sync/fernet/credential/bootstrap on A and B (in parallel)" \
        "$LOGS/keystone-manage-a.log" "$LOGS/keystone-manage-b.log"
   configure_keystone_a
+  local i; for i in "${A_EXTRA[@]}"; do configure_keystone_a_identity "$i"; done
   configure_keystone_b
   local pa pb rc=0
   # Subshells without the ERR trap: the parent reports a failure once, after wait.
@@ -469,24 +522,37 @@ start_keystones() {
   # --die-on-term: SIGTERM stops the master and its workers (uwsgi's default is a reload).
   # lib/keystone_wsgi.py wraps keystone.wsgi.api:application so that requests which may
   # write to SQLite take turns across the workers (see that file).
-  UWSGI_COMMON=(--pythonpath "$HERE/lib" --module keystone_wsgi:application --master --processes 2
+  UWSGI_COMMON=(--pythonpath "$HERE/lib" --module keystone_wsgi:application --master
                 --threads 1 --die-on-term --lazy-apps --virtualenv "$VENV")
   step "starting Keystone A (uwsgi --http 127.0.0.1:$A_PORT) and B's uwsgi (127.0.0.1:$B_UWSGI)" \
        "$LOGS/uwsgi-a.log" "$LOGS/uwsgi-b.log" "$LOGS/keystone-a.log" "$LOGS/keystone-b.log"
   # Gotcha: --http needs --http-keepalive, or the http router answers HTTP/1.1 without
   # "Connection: close" and then closes, and clients that reuse connections get ECONNRESET.
-  setsid "$V/uwsgi" --http "127.0.0.1:$A_PORT" --http-keepalive "${UWSGI_COMMON[@]}" \
+  setsid "$V/uwsgi" --http "127.0.0.1:$A_PORT" --http-keepalive "${UWSGI_COMMON[@]}" --processes 2 \
     --env OS_KEYSTONE_CONFIG_FILES="$A/keystone.conf" --env MERCADOR_KEYSTONE_WRITE_LOCK="$A/write.lock" \
     --pidfile "$PIDS/uwsgi-a.pid" \
     --logto "$LOGS/uwsgi-a.log" </dev/null >/dev/null 2>&1 9>&- &
-  setsid "$V/uwsgi" --socket "127.0.0.1:$B_UWSGI" "${UWSGI_COMMON[@]}" \
+  # A's other identities: one worker each (a test holds an identity for itself); A's write
+  # lock, since they write to A's database.
+  local i
+  for i in "${A_EXTRA[@]}"; do
+    setsid "$V/uwsgi" --http "127.0.0.1:$(a_idp_port "$i")" --http-keepalive "${UWSGI_COMMON[@]}" --processes 1 \
+      --env OS_KEYSTONE_CONFIG_FILES="$A/idp-$i/keystone.conf" --env MERCADOR_KEYSTONE_WRITE_LOCK="$A/write.lock" \
+      --pidfile "$PIDS/uwsgi-a$i.pid" \
+      --logto "$LOGS/uwsgi-a$i.log" </dev/null >/dev/null 2>&1 9>&- &
+  done
+  setsid "$V/uwsgi" --socket "127.0.0.1:$B_UWSGI" "${UWSGI_COMMON[@]}" --processes 2 \
     --env OS_KEYSTONE_CONFIG_FILES="$B/keystone.conf" --env MERCADOR_KEYSTONE_WRITE_LOCK="$B/write.lock" \
     --pidfile "$PIDS/uwsgi-b.pid" \
     --logto "$LOGS/uwsgi-b.log" </dev/null >/dev/null 2>&1 9>&- &
   wait_file "$PIDS/uwsgi-a.pid" 30
   wait_file "$PIDS/uwsgi-b.pid" 30
   wait_http "$A_URL" "Keystone A" 60
-  log "Keystone A answers at $A_URL"
+  for i in "${A_EXTRA[@]}"; do
+    wait_file "$PIDS/uwsgi-a$i.pid" 30
+    wait_http "$(a_idp_url "$i")" "Keystone A's identity $i" 90
+  done
+  log "Keystone A answers at $A_URL${A_EXTRA[*]:+ (and as ${#A_EXTRA[@]} more SAML identities from port $A_IDP_PORT)}"
 }
 
 configure_shibboleth() {
@@ -675,6 +741,8 @@ KEYSTONE_A_DEMO_USER=alice
 KEYSTONE_A_DEMO_PASSWORD=$KEYSTONE_A_DEMO_PASSWORD
 KEYSTONE_A_DEMO_PROJECT=demo
 KEYSTONE_A_DEMO_DOMAIN=Default
+KEYSTONE_A_IDENTITIES=$A_IDPS
+$(for i in "${A_EXTRA[@]}"; do u=$(a_idp_url "$i"); printf 'KEYSTONE_A_IDP_%s_URL=%s\nKEYSTONE_A_IDP_%s_ENTITY_ID=%s\nKEYSTONE_A_IDP_%s_METADATA_URL=%s\n' "$i" "$u" "$i" "$u/OS-FEDERATION/saml2/idp" "$i" "$u/OS-FEDERATION/saml2/metadata"; done)
 KEYSTONE_B_URL=$B_URL
 KEYSTONE_B_ADMIN_USER=admin
 KEYSTONE_B_ADMIN_PASSWORD=$KEYSTONE_B_ADMIN_PASSWORD
@@ -955,7 +1023,7 @@ print_status() {
   local n pid
   echo "state dir : $STATE"
   echo "venv      : $VENV"
-  for n in uwsgi-a uwsgi-b shibd apache-b; do
+  for n in uwsgi-a "${A_IDP_SERVICES[@]}" uwsgi-b shibd apache-b; do
     pid=$(saved_pid "$n")
     if service_alive "$n"; then
       echo "  $n: running, pid $pid (children: $(descendants "$pid" | tr '\n' ' '))"
@@ -964,6 +1032,9 @@ print_status() {
     fi
   done
   echo "Keystone A: $A_URL ($(http_ok "$A_URL" && echo answers || echo 'no answer'))"
+  for n in "${A_EXTRA[@]}"; do
+    echo "  identity $n: $(a_idp_url "$n") ($(http_ok "$(a_idp_url "$n")" && echo answers || echo 'no answer')), entity $(a_idp_url "$n")/OS-FEDERATION/saml2/idp"
+  done
   echo "Keystone B: $B_URL ($(http_ok "$B_URL" && echo answers || echo 'no answer'))  [Apache+mod_shib -> uwsgi 127.0.0.1:$B_UWSGI]"
   echo "Shibboleth: $SP_ENTITY_ID, ECP $SP_ECP_URL, trusted IdP metadata in $MD_DIR ($(ls "$MD_DIR" 2>/dev/null | grep -c '\.xml$' || true) file(s))"
   pid=$(saved_pid postgres)

@@ -34,7 +34,7 @@ mod support;
 use mercador_core::keystone::IdentityApi as _;
 use mercador_core::keystone::ensure;
 use mercador_core::keystone::types::{Filter, NewRegion, NewServiceProvider};
-use mercador_tests::publisher::{a_entity_turn, fake_metadata, free_entity_on_b, test_catalog};
+use mercador_tests::publisher::{a_entity_turn_of, fake_metadata, free_entity_on_b, test_catalog};
 use mercador_tests::{Cloud, Testbed, unique};
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
@@ -247,7 +247,7 @@ fn names(value: &Value, key: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn admin_and_partner_faces_output_formats_and_exit_codes() {
-    let _turn = a_entity_turn().await;
+    let _turn = a_entity_turn_of(0).await; // alice logs in through testbed-a-alice: identity 0
     let dir = tempfile::tempdir().unwrap();
     let region = CatalogRegion::create(dir.path()).await;
     let admin = |args: &[&str]| region.admin(args);
@@ -413,7 +413,7 @@ async fn admin_and_partner_faces_output_formats_and_exit_codes() {
 
 #[tokio::test]
 async fn k2k_token_issue_and_catalogs_of_every_cloud() {
-    let _turn = a_entity_turn().await;
+    let _turn = a_entity_turn_of(0).await; // alice logs in through testbed-a-alice: identity 0
     let tb = Testbed::get();
     let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_owned();
     free_entity_on_b(&entity_id).await;
@@ -605,7 +605,7 @@ fn subscriber_commands_refuse_bad_command_lines() {
 /// does not exist to hand over.
 #[tokio::test]
 async fn subscriber_side_the_demo_story_end_to_end() {
-    let _turn = a_entity_turn().await;
+    let _turn = a_entity_turn_of(0).await; // alice logs in through testbed-a-alice: identity 0
     let tb = Testbed::get();
     let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_owned();
     free_entity_on_b(&entity_id).await;
@@ -613,7 +613,7 @@ async fn subscriber_side_the_demo_story_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let region = CatalogRegion::create(dir.path()).await;
     let mut publisher = PublisherProcess::start(region.options()).await;
-    let subscriber = SubscriberProcess::start(3600).await; // `mercador serve subscriber`, through the wrapper
+    let subscriber = SubscriberProcess::start(&Testbed::get().identity(0), 3600).await; // `mercador serve subscriber`, through the wrapper
     let subscriber_url = subscriber.url().to_string();
     let clouds = testbed_clouds();
     let transcript = Transcript::default();

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use mercador_core::keystone::types::Filter;
 use mercador_core::keystone::{HttpClient, HttpConfig, IdentityApi};
-use mercador_tests::publisher::{a_entity_turn, alice, free_entity_on_b, name, test_catalog};
+use mercador_tests::publisher::{a_entity_turn_of, alice, free_entity_on_b, name, test_catalog};
 use mercador_tests::{Cloud, Testbed};
 use reqwest::Method;
 use scraper::{ElementRef, Html, Selector};
@@ -266,9 +266,9 @@ async fn alice_logs_in() -> (Browser, Page) {
 #[tokio::test]
 async fn a_bound_vregion_in_horizon_region_and_provider_menus_and_horizon_k2k_into_it() {
     let started = Instant::now();
-    let _turn = a_entity_turn().await;
+    let turn = a_entity_turn_of(0).await; // Horizon logs in to the Keystone A of identity 0
     let tb = Testbed::get();
-    let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_string();
+    let entity_id = turn.entity_id().to_string();
     free_entity_on_b(&entity_id).await;
     let idp_id = tb.var("HORIZON_KEYSTONE_PROVIDER_IDP_ID").to_owned();
     let (_, alice_password, alice_project) = tb.demo_user();
@@ -301,7 +301,7 @@ async fn a_bound_vregion_in_horizon_region_and_provider_menus_and_horizon_k2k_in
     let vregion_domain = view["domain_id"].as_str().expect("a published vregion has a domain").to_owned();
 
     // Subscriber A with B registered.
-    let service = SubscriberProcess::start(300).await;
+    let service = SubscriberProcess::start(turn.identity(), 300).await;
     let a_token = tb.admin_session(Cloud::A).token().await.unwrap().secret().clone();
     let api = ApiClient::new(service.url()).with_token(a_token.clone());
     let b_name = name("hz-pub");

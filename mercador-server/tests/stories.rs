@@ -43,7 +43,7 @@ use support::{
 /// onboarded at B, and B registered at A with that partner's credential.
 struct Stage {
     /// Held for the whole story (the tests share A's entity id).
-    _turn: EntityTurn,
+    turn: EntityTurn,
     /// When the turn came (the story's own time starts there).
     turn_at: Instant,
     publisher: PublisherProcess,
@@ -71,7 +71,7 @@ impl Stage {
         let turn_at = Instant::now();
         eprintln!("{prefix}: waited {:?} for the turn on A's entity id", turn_at - waiting);
         let tb = Testbed::get();
-        free_entity_on_b(tb.var("KEYSTONE_A_IDP_ENTITY_ID")).await;
+        free_entity_on_b(turn.entity_id()).await;
         test_catalog().await;
 
         let publisher = PublisherProcess::start(PublisherOptions::default()).await;
@@ -80,6 +80,7 @@ impl Stage {
         let onboarded = b_admin.post("/v1/admin/partners", &json!({"name": partner})).await.expect(201);
         let secret = onboarded["application_credential_secret"].as_str().unwrap().to_owned();
 
+        let options = SubscriberOptions { identity: Some(turn.identity().clone()), ..options };
         let subscriber = SubscriberProcess::start_with(options).await;
         let a_token = tb.admin_session(Cloud::A).token().await.unwrap().secret().clone();
         let a_admin = ApiClient::new(subscriber.url()).with_token(a_token.clone());
@@ -98,7 +99,7 @@ impl Stage {
             )
             .await
             .expect(201);
-        Self { _turn: turn, turn_at, publisher, b_admin, subscriber, a_admin, a_token, b_name, partner, secret }
+        Self { turn, turn_at, publisher, b_admin, subscriber, a_admin, a_token, b_name, partner, secret }
     }
 
     /// B's admin defines and publishes a vregion in B's region, exposing
@@ -267,24 +268,27 @@ impl ViewOfA {
 /// --os-remote-project-name <her project> --os-remote-project-domain-name
 /// <domain> token issue`); returns the project id of the token on B, or
 /// the CLI's error. The token itself is never printed.
-fn alice_through(service_provider: &str, domain_name: &str) -> Result<String, String> {
-    cli_output(spawn_alice(service_provider, domain_name)).map(|out| out.trim().to_owned())
+fn alice_through(stage: &Stage, service_provider: &str, domain_name: &str) -> Result<String, String> {
+    cli_output(spawn_alice(stage, service_provider, domain_name)).map(|out| out.trim().to_owned())
 }
 
 /// Starts [`alice_through`]'s CLI run.
-fn spawn_alice(service_provider: &str, domain_name: &str) -> std::process::Child {
+fn spawn_alice(stage: &Stage, service_provider: &str, domain_name: &str) -> std::process::Child {
     let (_, _, project) = Testbed::get().demo_user();
-    spawn_cli("testbed-a-alice", &mercador_tests::k2k_token_project_id_args(service_provider, &project, domain_name))
+    let args = mercador_tests::k2k_token_project_id_args(service_provider, &project, domain_name);
+    spawn_cli("testbed-a-alice", &[&["--os-auth-url", stage.turn.keystone_url().as_str()][..], &args].concat())
 }
 
 /// alice's K2K token on B through `service_provider` into `domain_name`
 /// with the real CLI (`... token issue -f json -c project_id -c user_id`):
 /// its project id and user id, or the CLI's error.
-fn alice_token_through(service_provider: &str, domain_name: &str) -> Result<(String, String), String> {
+fn alice_token_through(stage: &Stage, service_provider: &str, domain_name: &str) -> Result<(String, String), String> {
     let (_, _, project) = Testbed::get().demo_user();
     let child = spawn_cli(
         "testbed-a-alice",
         &[
+            "--os-auth-url",
+            stage.turn.keystone_url().as_str(),
             "--os-service-provider",
             service_provider,
             "--os-remote-project-name",
@@ -310,8 +314,9 @@ fn alice_token_through(service_provider: &str, domain_name: &str) -> Result<(Str
 /// alice's K2K through `service_provider` must land in the vregion domain
 /// `domain_id` (her project) as a user of the partner's users' domain
 /// `mercador-k2k-<partner>` (never a vregion domain, which B may retire).
-async fn alice_reaches_as_partner_user(service_provider: &str, domain_name: &str, domain_id: &str, partner: &Name) {
-    let (project_id, user_id) = alice_token_through(service_provider, domain_name)
+async fn alice_reaches_as_partner_user(stage: &Stage, service_provider: &str, domain_name: &str, domain_id: &str) {
+    let partner = &stage.partner;
+    let (project_id, user_id) = alice_token_through(stage, service_provider, domain_name)
         .unwrap_or_else(|e| panic!("alice's K2K through {service_provider} into {domain_name} failed: {e}"));
     let b = keystone_b();
     assert_eq!(b.get_project(&project_id).await.unwrap().domain_id, domain_id, "alice landed in the vregion");
@@ -322,8 +327,8 @@ async fn alice_reaches_as_partner_user(service_provider: &str, domain_name: &str
 
 /// alice's K2K into `domain_name` through `service_provider` must work and
 /// land in a project of domain `domain_id` on B; returns that project's id.
-async fn alice_reaches(service_provider: &str, domain_name: &str, domain_id: &str) -> String {
-    let project_id = alice_through(service_provider, domain_name)
+async fn alice_reaches(stage: &Stage, service_provider: &str, domain_name: &str, domain_id: &str) -> String {
+    let project_id = alice_through(stage, service_provider, domain_name)
         .unwrap_or_else(|e| panic!("alice's K2K through {service_provider} into {domain_name} failed: {e}"));
     let project = keystone_b().get_project(&project_id).await.unwrap();
     assert_eq!(project.domain_id, domain_id, "alice landed in the vregion's domain");
@@ -395,8 +400,8 @@ async fn story3_a_vregion_offered_to_another_partner_stays_hidden() {
 
     // alice reaches the plain vregion through K2K, never the hidden one.
     let sp = format!("mercador-{alias}");
-    let denied = spawn_alice(&sp, &stage.domain_name(&extra).await);
-    alice_reaches(&sp, &stage.domain_name(&plain).await, &stage.domain_id(&plain).await).await;
+    let denied = spawn_alice(&stage, &sp, &stage.domain_name(&extra).await);
+    alice_reaches(&stage, &sp, &stage.domain_name(&plain).await, &stage.domain_id(&plain).await).await;
     let denied = cli_output(denied);
     assert!(denied.is_err(), "alice reached the hidden vregion's domain: project {denied:?}");
 
@@ -426,7 +431,7 @@ async fn story4_one_subscription_replaced_by_another() {
     // Bound to V1 under X; alice works there.
     let bound_x = stage.bind(&v1, &x).await;
     let remote_x = bound_x["remote_subscription_id"].as_str().unwrap().to_owned();
-    alice_reaches(&sp_x, &v1_domain_name, &v1_domain).await;
+    alice_reaches(&stage, &sp_x, &v1_domain_name, &v1_domain).await;
 
     // Subscribe V2 under Y, then cancel X.
     let bound_y = stage.bind(&v2, &y).await;
@@ -435,8 +440,8 @@ async fn story4_one_subscription_replaced_by_another() {
     assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
 
     // alice: through Y into V2; through X nothing any more (run meanwhile).
-    let through_x = spawn_alice(&sp_x, &v1_domain_name);
-    let through_y = spawn_alice(&sp_y, &v2_domain_name);
+    let through_x = spawn_alice(&stage, &sp_x, &v1_domain_name);
+    let through_y = spawn_alice(&stage, &sp_y, &v2_domain_name);
 
     // A: region Y and not X, only Y's service provider, Y's endpoint still
     // on the shared mercador-compute service.
@@ -479,11 +484,11 @@ async fn story4_one_subscription_replaced_by_another() {
     stage.b_admin.post_empty(&format!("/v1/admin/vregions/{v1}/withdraw")).await.expect(200);
     stage.b_admin.delete(&format!("/v1/admin/vregions/{v1}")).await.expect(204);
     assert!(!keystone_b().get_domain(&v1_domain).await.unwrap().enabled, "V1's domain is disabled");
-    alice_reaches_as_partner_user(&sp_y, &v2_domain_name, &v2_domain, &stage.partner).await;
+    alice_reaches_as_partner_user(&stage, &sp_y, &v2_domain_name, &v2_domain).await;
     // V1's domain deleted too (what `purge` does; the vregion is gone, so by
     // hand): alice is not affected either.
     keystone_b().delete_domain(&v1_domain).await.unwrap();
-    alice_reaches_as_partner_user(&sp_y, &v2_domain_name, &v2_domain, &stage.partner).await;
+    alice_reaches_as_partner_user(&stage, &sp_y, &v2_domain_name, &v2_domain).await;
     let refreshed = stage.a_admin.post_empty(&format!("/v1/bindings/{y}/refresh")).await.expect(200);
     assert_eq!(refreshed["repaired"], json!([]), "nothing to repair at B or A: {refreshed}");
 
@@ -512,7 +517,7 @@ async fn revoked_and_purged_by_the_publisher_a_ends_clean_by_itself() {
     let domain_id = stage.domain_id(&vregion).await;
     let domain_name = stage.domain_name(&vregion).await;
     // alice works in the vregion: her project there is created at her first login.
-    let project_id = alice_reaches(&format!("mercador-{alias}"), &domain_name, &domain_id).await;
+    let project_id = alice_reaches(&stage, &format!("mercador-{alias}"), &domain_name, &domain_id).await;
 
     let revoked =
         stage.b_admin.post(&format!("/v1/admin/subscriptions/{remote}/revoke"), &json!({"purge": true})).await;
@@ -535,7 +540,7 @@ async fn revoked_and_purged_by_the_publisher_a_ends_clean_by_itself() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     eprintln!("A cleaned up {:?} after the revocation (refresh every {REFRESH_SECS} s)", revoked_at.elapsed());
-    let denied = spawn_alice(&format!("mercador-{alias}"), &domain_name);
+    let denied = spawn_alice(&stage, &format!("mercador-{alias}"), &domain_name);
     assert!(ViewOfA::now().clean_of(&alias), "region, endpoints or service provider of {alias} left on A");
     let binding = stage.a_admin.get(&format!("/v1/bindings/{alias}")).await.expect(200);
     assert_eq!(binding["state"], "revoked", "{binding}");
@@ -667,7 +672,7 @@ async fn both_services_restarted_mid_way_keep_their_state() {
     let types: BTreeSet<&str> = a.endpoints_in(&alias).iter().filter_map(|e| e["Service Type"].as_str()).collect();
     assert_eq!(types, BTreeSet::from(["compute"]));
     let domain_id = stage.domain_id(&vregion).await;
-    alice_reaches(&format!("mercador-{alias}"), &stage.domain_name(&vregion).await, &domain_id).await;
+    alice_reaches(&stage, &format!("mercador-{alias}"), &stage.domain_name(&vregion).await, &domain_id).await;
 
     // Cancel cleans both sides.
     let cancelled = stage.a_admin.delete(&format!("/v1/bindings/{alias}")).await.expect(200);

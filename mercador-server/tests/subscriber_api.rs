@@ -12,7 +12,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use mercador_core::model::Name;
-use mercador_tests::publisher::{a_entity_turn, alice, free_entity_on_b, name, test_catalog};
+use mercador_tests::publisher::{a_entity_turn, free_entity_on_b, name, test_catalog};
 use mercador_tests::{Cloud, Testbed};
 use reqwest::Method;
 use secrecy::ExposeSecret;
@@ -40,9 +40,9 @@ fn sp_on_a(alias: &Name) -> bool {
 
 #[tokio::test]
 async fn register_discover_subscribe_restart_cancel_and_scheduled_revocation() {
-    let _turn = a_entity_turn().await;
+    let turn = a_entity_turn().await;
     let tb = Testbed::get();
-    let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_string();
+    let entity_id = turn.entity_id().to_string();
     free_entity_on_b(&entity_id).await;
 
     // Publisher B: a partner for A and a vregion offered to it.
@@ -70,7 +70,7 @@ async fn register_discover_subscribe_restart_cancel_and_scheduled_revocation() {
     b_admin.post_empty(&format!("/v1/admin/vregions/{vregion}/publish")).await.expect(200);
 
     // Subscriber A.
-    let mut service = SubscriberProcess::start(REFRESH_SECS).await;
+    let mut service = SubscriberProcess::start(turn.identity(), REFRESH_SECS).await;
     let a_token = tb.admin_session(Cloud::A).token().await.unwrap().secret().clone();
     let api = ApiClient::new(service.url()).with_token(a_token.clone());
 
@@ -80,7 +80,7 @@ async fn register_discover_subscribe_restart_cancel_and_scheduled_revocation() {
     assert!(anonymous.get("/openapi.json").await.expect(200)["paths"]["/v1/bindings/{name}/refresh"].is_object());
     anonymous.get("/v1").await.expect(200);
     assert_eq!(anonymous.get("/v1/publishers").await.expect(401)["error"]["code"], "missing_token");
-    let alice_token = alice().token().await.unwrap().secret().clone();
+    let alice_token = turn.alice().token().await.unwrap().secret().clone();
     let alice_api = ApiClient::new(service.url()).with_token(alice_token);
     assert_eq!(alice_api.get("/v1/bindings").await.expect(403)["error"]["code"], "admin_required");
     assert_eq!(alice_api.post("/v1/refresh", &json!({})).await.status, 403);

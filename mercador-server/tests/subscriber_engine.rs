@@ -22,7 +22,7 @@ use mercador_core::subscriber::{
     ExchangeClient, NewPublisher, PublisherView, SubscribeRequest, Subscriber, SubscriberConfig,
 };
 use mercador_tests::publisher::{
-    a_entity_turn, alice, free_entity_on_b, fresh_postgres_database, name, secrets_key, sqlite_url, test_catalog,
+    EntityTurn, a_entity_turn, free_entity_on_b, fresh_postgres_database, name, secrets_key, sqlite_url, test_catalog,
 };
 use mercador_tests::{Cloud, Testbed};
 use serde_json::{Value, json};
@@ -30,21 +30,23 @@ use support::{ApiClient, PublisherOptions, PublisherProcess, admin_token};
 
 /// A subscriber over the database at `database_url`, pausing for two
 /// minutes after the step `pause` when given.
-async fn subscriber_with(database_url: &str, pause: Option<&str>) -> Subscriber {
+async fn subscriber_with(turn: &EntityTurn, database_url: &str, pause: Option<&str>) -> Subscriber {
     let pause = pause.map(|step| (step, Duration::from_secs(120)));
-    subscriber_leasing(database_url, Duration::from_secs(3), pause).await
+    subscriber_leasing(turn, database_url, Duration::from_secs(3), pause).await
 }
 
 /// A subscriber over the database at `database_url` whose leases last
 /// `lease_ttl`, pausing after the step `pause.0` for `pause.1` when given.
-async fn subscriber_leasing(database_url: &str, lease_ttl: Duration, pause: Option<(&str, Duration)>) -> Subscriber {
+/// A's SAML identity is the test's turn (`turn`).
+async fn subscriber_leasing(
+    turn: &EntityTurn,
+    database_url: &str,
+    lease_ttl: Duration,
+    pause: Option<(&str, Duration)>,
+) -> Subscriber {
     let tb = Testbed::get();
     let store = SqlStore::connect(database_url).await.unwrap();
-    let mut config = SubscriberConfig::new(
-        tb.url(Cloud::A),
-        tb.var("KEYSTONE_A_IDP_ENTITY_ID"),
-        tb.var("KEYSTONE_A_IDP_METADATA_URL").parse().unwrap(),
-    );
+    let mut config = SubscriberConfig::new(turn.keystone_url(), turn.entity_id(), turn.metadata_url());
     config.lease_ttl = lease_ttl;
     config.pause_after_step = pause.map(|(step, pause)| (step.to_owned(), pause));
     Subscriber::new(
@@ -132,9 +134,9 @@ async fn register_discover_subscribe_k2k_refresh_revoke_cancel_postgres() {
 }
 
 async fn register_discover_subscribe_k2k_refresh_revoke_cancel(database_url: &str) {
-    let _turn = a_entity_turn().await;
+    let turn = a_entity_turn().await;
     let tb = Testbed::get();
-    let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_string();
+    let entity_id = turn.entity_id().to_string();
     free_entity_on_b(&entity_id).await;
 
     // Publisher B: a partner for A and a vregion offered to it.
@@ -144,7 +146,7 @@ async fn register_discover_subscribe_k2k_refresh_revoke_cancel(database_url: &st
 
     // Subscriber A registers B with the partner credential, and a
     // publisher nobody answers for.
-    let sub = subscriber_with(database_url, None).await;
+    let sub = subscriber_with(&turn, database_url, None).await;
     let view = register(&sub, &service, &onboarded).await;
     let b_name = view.name.clone();
     assert!(!serde_json::to_string(&view).unwrap().contains("secret"), "no secret in the view");
@@ -208,7 +210,7 @@ async fn register_discover_subscribe_k2k_refresh_revoke_cancel(database_url: &st
     assert_eq!(sub.subscribe(request.clone()).await.unwrap().id, binding.id);
 
     // alice of A reaches the vregion through the new service provider.
-    let k2k = Keystone2Keystone::new(alice(), &format!("mercador-{alias}")).await.unwrap();
+    let k2k = Keystone2Keystone::new(turn.alice(), &format!("mercador-{alias}")).await.unwrap();
     let token = k2k.unscoped_token().await.expect("K2K through the binding's service provider");
     assert!(token.info().is_federated());
 
@@ -267,14 +269,13 @@ async fn killed_after_the_region_step_then_reconciled_postgres() {
 }
 
 async fn killed_after_the_region_step_then_reconciled(database_url: &str) {
-    let _turn = a_entity_turn().await;
-    let tb = Testbed::get();
-    free_entity_on_b(tb.var("KEYSTONE_A_IDP_ENTITY_ID")).await;
+    let turn = a_entity_turn().await;
+    free_entity_on_b(turn.entity_id()).await;
     let service = PublisherProcess::start(PublisherOptions::default()).await;
     let admin = ApiClient::new(service.url()).with_token(admin_token().await);
     let (partner, onboarded, vregion) = offer(&admin, "subc", &["compute"]).await;
 
-    let first = subscriber_with(database_url, Some("region")).await;
+    let first = subscriber_with(&turn, database_url, Some("region")).await;
     let b_name = register(&first, &service, &onboarded).await.name;
     let alias = name("vr-c");
     let request = SubscribeRequest { publisher: b_name.clone(), vregion: vregion.clone(), alias: alias.clone() };
@@ -299,13 +300,13 @@ async fn killed_after_the_region_step_then_reconciled(database_url: &str) {
     assert_eq!(half.len(), 2, "service provider and region, no endpoint yet: {half:?}");
 
     // A new engine over the same database resumes it (once the lease expires).
-    let second = subscriber_with(database_url, None).await;
+    let second = subscriber_with(&turn, database_url, None).await;
     let report = second.reconcile().await.unwrap();
     assert_eq!(report.resumed, [alias.to_string()], "{report:?}");
     let binding = second.get_binding(&alias).await.unwrap();
     assert_eq!(binding.state, SubscriptionState::Active);
     assert!(objects_on_a(&alias).await.iter().any(|o| o.starts_with("endpoint public")));
-    let k2k = Keystone2Keystone::new(alice(), &format!("mercador-{alias}")).await.unwrap();
+    let k2k = Keystone2Keystone::new(turn.alice(), &format!("mercador-{alias}")).await.unwrap();
     k2k.unscoped_token().await.expect("K2K works after the resumed binding");
 
     assert_eq!(second.cancel(&alias).await.unwrap().state, SubscriptionState::Cancelled);
@@ -329,14 +330,14 @@ async fn forced_cancel_once_the_publisher_is_gone_postgres() {
 /// stay); a forced cancel, interrupted once it gave the publisher up, is
 /// finished by another engine's reconcile without the publisher.
 async fn forced_cancel_once_the_publisher_is_gone(database_url: &str) {
-    let _turn = a_entity_turn().await;
+    let turn = a_entity_turn().await;
     let tb = Testbed::get();
-    free_entity_on_b(tb.var("KEYSTONE_A_IDP_ENTITY_ID")).await;
+    free_entity_on_b(turn.entity_id()).await;
     let mut service = PublisherProcess::start(PublisherOptions::default()).await;
     let admin = ApiClient::new(service.url()).with_token(admin_token().await);
     let (partner, onboarded, vregion) = offer(&admin, "subf", &["compute"]).await;
 
-    let first = subscriber_with(database_url, Some("cancel_remote")).await;
+    let first = subscriber_with(&turn, database_url, Some("cancel_remote")).await;
     let b_name = register(&first, &service, &onboarded).await.name;
     let alias = name("vr-f");
     let request = SubscribeRequest { publisher: b_name.clone(), vregion: vregion.clone(), alias: alias.clone() };
@@ -389,7 +390,7 @@ async fn forced_cancel_once_the_publisher_is_gone(database_url: &str) {
 
     // Another engine (the publisher still gone) finishes it without waiting
     // for the publisher.
-    let second = subscriber_with(database_url, None).await;
+    let second = subscriber_with(&turn, database_url, None).await;
     let report = second.reconcile().await.unwrap();
     assert_eq!(report.finished, [alias.to_string()], "{report:?}");
     let cancelled = second.get_binding(&alias).await.unwrap();
@@ -410,7 +411,7 @@ async fn forced_cancel_once_the_publisher_is_gone(database_url: &str) {
     admin.post(&format!("/v1/admin/subscriptions/{remote}/revoke"), &json!({})).await.expect(200);
     second.remove_publisher(&b_name).await.unwrap();
     clean_b(&admin, &partner, &vregion).await;
-    free_entity_on_b(tb.var("KEYSTONE_A_IDP_ENTITY_ID")).await;
+    free_entity_on_b(turn.entity_id()).await;
 }
 
 /// A binding of `publisher` in `revoking` with nothing left at the
@@ -478,9 +479,9 @@ async fn lease_renewed_while_a_step_runs_long_postgres() {
 async fn lease_renewed_while_a_step_runs_long(database_url: &str) {
     // The teardowns remove mercador services left without endpoints on A:
     // not in the middle of another test's subscribe.
-    let _turn = a_entity_turn().await;
+    let turn = a_entity_turn().await;
     let ttl = Duration::from_secs(1);
-    let slow = subscriber_leasing(database_url, ttl, Some(("remove_endpoints", ttl * 3))).await;
+    let slow = subscriber_leasing(&turn, database_url, ttl, Some(("remove_endpoints", ttl * 3))).await;
     let publisher = name("pub-gone");
     slow.register_publisher(NewPublisher {
         name: publisher.clone(),
@@ -516,7 +517,8 @@ async fn lease_renewed_while_a_step_runs_long(database_url: &str) {
     assert_eq!(report.finished, [b.alias.to_string()], "{report:?}");
 
     // Dropped in the middle: renewed until then, free a TTL later.
-    let stuck = subscriber_leasing(database_url, ttl, Some(("remove_endpoints", Duration::from_secs(120)))).await;
+    let stuck =
+        subscriber_leasing(&turn, database_url, ttl, Some(("remove_endpoints", Duration::from_secs(120)))).await;
     let b = revoking_binding(&stuck, &publisher, "vr-drop").await;
     let key = format!("binding:{}", b.id);
     let pending = {
@@ -557,14 +559,13 @@ async fn revocation_noticed_while_a_cancel_runs_postgres() {
 /// The refresh is held between its read and the binding's turn by another
 /// binding listed first, whose teardown pauses after a step (test hook).
 async fn revocation_noticed_while_a_cancel_runs(database_url: &str) {
-    let _turn = a_entity_turn().await;
-    let tb = Testbed::get();
-    free_entity_on_b(tb.var("KEYSTONE_A_IDP_ENTITY_ID")).await;
+    let turn = a_entity_turn().await;
+    free_entity_on_b(turn.entity_id()).await;
     let service = PublisherProcess::start(PublisherOptions::default()).await;
     let admin = ApiClient::new(service.url()).with_token(admin_token().await);
     let (partner, onboarded, vregion) = offer(&admin, "subr", &["compute"]).await;
 
-    let sub = subscriber_with(database_url, None).await;
+    let sub = subscriber_with(&turn, database_url, None).await;
     let b_name = register(&sub, &service, &onboarded).await.name;
     let alias = name("vr-r");
     let request = SubscribeRequest { publisher: b_name.clone(), vregion: vregion.clone(), alias: alias.clone() };
@@ -575,9 +576,13 @@ async fn revocation_noticed_while_a_cancel_runs(database_url: &str) {
 
     // The refresh lists both, then stops in the first one's teardown.
     let first = revoking_binding(&sub, &b_name, "vr-first").await;
-    let refresher =
-        subscriber_leasing(database_url, Duration::from_secs(3), Some(("remove_endpoints", Duration::from_secs(5))))
-            .await;
+    let refresher = subscriber_leasing(
+        &turn,
+        database_url,
+        Duration::from_secs(3),
+        Some(("remove_endpoints", Duration::from_secs(5))),
+    )
+    .await;
     let pending = {
         let refresher = refresher.clone();
         tokio::spawn(async move { refresher.refresh_all().await })

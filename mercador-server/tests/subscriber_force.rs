@@ -53,9 +53,9 @@ async fn objects_on_a(alias: &Name) -> Vec<String> {
 
 #[tokio::test]
 async fn cancel_with_force_true_once_the_publisher_is_gone() {
-    let _turn = a_entity_turn().await;
+    let turn = a_entity_turn().await;
     let tb = Testbed::get();
-    let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_string();
+    let entity_id = turn.entity_id().to_string();
     free_entity_on_b(&entity_id).await;
 
     // Publisher B: a partner for A and a vregion offered to it.
@@ -74,7 +74,7 @@ async fn cancel_with_force_true_once_the_publisher_is_gone() {
     b_admin.post_empty(&format!("/v1/admin/vregions/{vregion}/publish")).await.expect(200);
 
     // Subscriber A binds it.
-    let service = SubscriberProcess::start(300).await;
+    let service = SubscriberProcess::start(turn.identity(), 300).await;
     let a_token = tb.admin_session(Cloud::A).token().await.unwrap().secret().clone();
     let api = ApiClient::new(service.url()).with_token(a_token.clone());
     let openapi = ApiClient::new(service.url()).get("/openapi.json").await.expect(200);

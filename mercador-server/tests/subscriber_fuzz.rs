@@ -131,9 +131,9 @@ fn schemathesis(service: &SubscriberProcess, token: &SecretString, publisher: &N
 
 #[tokio::test]
 async fn generated_requests_never_break_the_subscriber() {
-    let _turn = a_entity_turn().await;
+    let turn = a_entity_turn().await;
     let tb = Testbed::get();
-    let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_string();
+    let entity_id = turn.entity_id().to_string();
     free_entity_on_b(&entity_id).await;
 
     // Publisher B: a partner for A and a vregion offered to it.
@@ -151,7 +151,7 @@ async fn generated_requests_never_break_the_subscriber() {
     b_admin.post_empty(&format!("/v1/admin/vregions/{vregion}/publish")).await.expect(200);
 
     // Subscriber A, with B registered and one binding.
-    let service = SubscriberProcess::start(0).await;
+    let service = SubscriberProcess::start(turn.identity(), 0).await;
     let admin = tb.admin_session(Cloud::A).token().await.unwrap().secret().clone();
     let api = ApiClient::new(service.url()).with_token(admin.clone());
 

@@ -36,7 +36,7 @@ use mercador_core::store::SqlStore;
 use mercador_core::subscriber::{NewPublisher, SubscribeRequest, Subscriber, SubscriberConfig};
 use mercador_server::PublisherServiceConfig;
 use mercador_tests::publisher::{
-    a_entity_turn, engine, free_entity_on_b, fresh_postgres_database, name, secrets_key, sqlite_url, test_catalog,
+    a_entity_turn_of, engine, free_entity_on_b, fresh_postgres_database, name, secrets_key, sqlite_url, test_catalog,
 };
 use mercador_tests::{Cloud, Testbed, children_peak_rss_mib, median, ms, peak_rss_mib, unique};
 use serde_json::{Value, json};
@@ -128,7 +128,7 @@ async fn main() {
     let tb = Testbed::get();
     let scale: f64 = std::env::var("MERCADOR_BENCH_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0);
     let iterations = ((5.0 * scale).round() as usize).max(2);
-    let _turn = a_entity_turn().await;
+    let _turn = a_entity_turn_of(0).await;
     let entity = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_string();
     free_entity_on_b(&entity).await;
     test_catalog().await;

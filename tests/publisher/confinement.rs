@@ -112,11 +112,11 @@ fn allowed_by_cli(holder: &Holder, args: &[&str]) -> String {
 
 #[tokio::test]
 async fn what_a_partner_holds_stays_inside_its_vregion() {
-    let _turn = a_entity_turn().await;
+    let turn = a_entity_turn().await;
     let tb = Testbed::get();
     let (a, b) = (tb.admin(Cloud::A), tb.admin(Cloud::B));
     let engine = engine(&sqlite_url()).await;
-    let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_string();
+    let entity_id = turn.entity_id().to_string();
     free_entity_on_b(&entity_id).await;
     test_catalog().await;
     let http = HttpClient::new(&HttpConfig::default()).unwrap().reqwest().clone();
@@ -174,8 +174,8 @@ async fn what_a_partner_holds_stays_inside_its_vregion() {
                 vregion: vregion.name.clone(),
                 entity_id: entity_id.clone(),
                 metadata: None,
-                metadata_url: Some(tb.var("KEYSTONE_A_IDP_METADATA_URL").parse().unwrap()),
-                keystone_url: Some(tb.url(Cloud::A)),
+                metadata_url: Some(turn.metadata_url()),
+                keystone_url: Some(turn.keystone_url()),
             },
         )
         .await
@@ -197,8 +197,7 @@ async fn what_a_partner_holds_stays_inside_its_vregion() {
     )
     .await
     .unwrap();
-    let carol_at_a = tb.session(
-        Cloud::A,
+    let carol_at_a = turn.session(
         Credentials::password(&carol, "Default", carol_password.clone()),
         Scope::project(a_project.name.clone(), "Default"),
     );
@@ -544,7 +543,7 @@ async fn what_a_partner_holds_stays_inside_its_vregion() {
         vregion: bad.name.clone(),
         entity_id: entity_id.clone(),
         metadata: None,
-        metadata_url: Some(tb.var("KEYSTONE_A_IDP_METADATA_URL").parse().unwrap()),
+        metadata_url: Some(turn.metadata_url()),
         keystone_url: None,
     };
     let e = engine.subscribe(&partner, request).await.unwrap_err();

@@ -28,7 +28,7 @@ use mercador_core::keystone::{IdentityApi, KeystoneClient, Scope};
 use mercador_core::model::{SubscriptionState, VRegionSpec};
 use mercador_core::publisher::{NewPartner, SubscribeRequest};
 use mercador_tests::publisher::{
-    a_entity_turn, alice, engine, free_entity_on_b, name, session_with, sqlite_url, test_catalog,
+    a_entity_turn, engine, free_entity_on_b, name, session_with, sqlite_url, test_catalog,
 };
 use mercador_tests::{Cloud, Testbed, unique};
 use serde_json::json;
@@ -84,11 +84,11 @@ fn spec(name: &mercador_core::model::Name, partners: &[&mercador_core::model::Na
 
 #[tokio::test]
 async fn nothing_outlives_a_subscription_or_a_purged_vregion() {
-    let _turn = a_entity_turn().await;
+    let turn = a_entity_turn().await;
     let tb = Testbed::get();
     let (a, b) = (tb.admin(Cloud::A), tb.admin(Cloud::B));
     let engine = engine(&sqlite_url()).await;
-    let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_string();
+    let entity_id = turn.entity_id().to_string();
     free_entity_on_b(&entity_id).await;
     // What lives longer than any partner: the catalog the vregions expose
     // and the partners' domain (shared by all partners).
@@ -122,8 +122,8 @@ async fn nothing_outlives_a_subscription_or_a_purged_vregion() {
                 vregion: purged.name.clone(),
                 entity_id: entity_id.clone(),
                 metadata: None,
-                metadata_url: Some(tb.var("KEYSTONE_A_IDP_METADATA_URL").parse().unwrap()),
-                keystone_url: Some(tb.url(Cloud::A)),
+                metadata_url: Some(turn.metadata_url()),
+                keystone_url: Some(turn.keystone_url()),
             },
         )
         .await
@@ -141,7 +141,7 @@ async fn nothing_outlives_a_subscription_or_a_purged_vregion() {
     )
     .await
     .unwrap();
-    let k2k = Keystone2Keystone::new(alice(), &sp_id).await.unwrap();
+    let k2k = Keystone2Keystone::new(turn.alice(), &sp_id).await.unwrap();
     let projects = k2k.projects().await.unwrap();
     assert_eq!(projects.len(), 1, "{projects:?}");
     let token = session_with(Arc::new(k2k), Scope::project_id(projects[0].id.clone())).token().await.unwrap();

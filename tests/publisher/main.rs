@@ -21,8 +21,8 @@ use mercador_core::keystone::{Credentials, ErrorKind, IdentityApi, KeystoneClien
 use mercador_core::model::{SubscriptionState, VRegionSpec, VRegionState};
 use mercador_core::publisher::{NewPartner, PublishOptions, Publisher, PublisherError, SubscribeRequest};
 use mercador_tests::publisher::{
-    a_entity_turn, alice, engine, fake_metadata, federation_objects_of, free_entity_on_b, name, session_with,
-    sqlite_url, test_catalog, users_domain_of,
+    a_entity_turn, engine, fake_metadata, federation_objects_of, free_entity_on_b, name, session_with, sqlite_url,
+    test_catalog, users_domain_of,
 };
 use mercador_tests::{Cloud, Testbed, unique};
 use secrecy::ExposeSecret;
@@ -63,12 +63,12 @@ fn fake_request(vregion: &VRegionSpec, entity: &str) -> SubscribeRequest {
 
 #[tokio::test]
 async fn the_whole_story_subscribe_k2k_confined_refresh_cancel() {
-    let _turn = a_entity_turn().await;
+    let turn = a_entity_turn().await;
     let tb = Testbed::get();
     let b = tb.admin(Cloud::B);
     let a = tb.admin(Cloud::A);
     let engine = engine(&sqlite_url()).await;
-    let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_string();
+    let entity_id = turn.entity_id().to_string();
     free_entity_on_b(&entity_id).await;
 
     // B's admin onboards partner A; the credential identifies the partner.
@@ -111,8 +111,8 @@ async fn the_whole_story_subscribe_k2k_confined_refresh_cancel() {
                 vregion: vregion.name.clone(),
                 entity_id: entity_id.clone(),
                 metadata: None,
-                metadata_url: Some(tb.var("KEYSTONE_A_IDP_METADATA_URL").parse().unwrap()),
-                keystone_url: Some(tb.url(Cloud::A)),
+                metadata_url: Some(turn.metadata_url()),
+                keystone_url: Some(turn.keystone_url()),
             },
         )
         .await
@@ -170,7 +170,7 @@ async fn the_whole_story_subscribe_k2k_confined_refresh_cancel() {
     .unwrap();
 
     // alice of A lands in the vregion domain, with only the vregion's roles.
-    let alice = alice();
+    let alice = turn.alice();
     let k2k = Keystone2Keystone::new(alice.clone(), &sp_id).await.unwrap();
     let projects = k2k.projects().await.unwrap();
     let (_, _, alice_project) = tb.demo_user();
@@ -194,7 +194,7 @@ async fn the_whole_story_subscribe_k2k_confined_refresh_cancel() {
     let (user, alice_password, _) = tb.demo_user();
     let out = std::process::Command::new(tb.var("TESTBED_PYTHON"))
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/k2k/keystoneauth_k2k.py"))
-        .args(["--idp-url", tb.url(Cloud::A).as_str(), "--user", &user, "--project", &alice_project])
+        .args(["--idp-url", turn.keystone_url().as_str(), "--user", &user, "--project", &alice_project])
         .args(["--sp", &sp_id, "--sp-project", &alice_project, "--sp-project-domain", &access.domain_name])
         .env("K2K_PASSWORD", alice_password.expose_secret())
         .output()

@@ -104,7 +104,9 @@ impl K2k {
 }
 
 async fn setup() -> K2k {
-    let turn = crate::publisher::a_entity_turn().await;
+    // Identity 0: the tests of this fixture also log in with the openstack
+    // CLI's testbed-a-alice cloud, which is on KEYSTONE_A_URL.
+    let turn = crate::publisher::a_entity_turn_of(0).await;
     let tb = Testbed::get();
     let a = tb.admin(Cloud::A);
     let b = tb.admin(Cloud::B);

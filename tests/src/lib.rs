@@ -27,6 +27,22 @@ pub struct Testbed {
     env_file: PathBuf,
 }
 
+/// One SAML identity of Keystone A: a Keystone A process with its own
+/// entity id, over A's database (users, projects and service providers are
+/// shared by all identities).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// 0 for the Keystone A on `KEYSTONE_A_URL`.
+    pub index: usize,
+    /// Identity v3 URL of this process (a K2K login through it is asserted
+    /// with its entity id).
+    pub keystone_url: Url,
+    /// Its `[saml] idp_entity_id`.
+    pub entity_id: String,
+    /// Its SAML metadata.
+    pub metadata_url: Url,
+}
+
 /// One of the two clouds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cloud {
@@ -95,6 +111,36 @@ impl Testbed {
                 self.env_file.display()
             )
         })
+    }
+
+    /// Keystone A's SAML identities: the testbed runs several Keystone A
+    /// processes over A's database (`KEYSTONE_A_IDENTITIES`), each with its
+    /// own `[saml] idp_entity_id` and signing key; identity 0 is the one on
+    /// `KEYSTONE_A_URL`. Take one with
+    /// [`publisher::a_entity_turn`](crate::publisher::a_entity_turn).
+    pub fn identities(&self) -> Vec<Identity> {
+        let n = self.vars.get("KEYSTONE_A_IDENTITIES").and_then(|v| v.parse().ok()).unwrap_or(1);
+        (0..n).map(|i| self.identity(i)).collect()
+    }
+
+    /// Keystone A's SAML identity `index` (0: the one on `KEYSTONE_A_URL`).
+    pub fn identity(&self, index: usize) -> Identity {
+        let var = |suffix: &str| {
+            let key = if index == 0 {
+                format!("KEYSTONE_A_{suffix}")
+            } else {
+                format!("KEYSTONE_A_IDP_{index}_{}", suffix.trim_start_matches("IDP_"))
+            };
+            self.var(&key).to_owned()
+        };
+        let url =
+            |suffix: &str| Url::parse(&var(suffix)).unwrap_or_else(|e| panic!("{suffix} of identity {index}: {e}"));
+        Identity {
+            index,
+            keystone_url: url("URL"),
+            entity_id: var("IDP_ENTITY_ID"),
+            metadata_url: url("IDP_METADATA_URL"),
+        }
     }
 
     /// Identity v3 URL of a cloud.

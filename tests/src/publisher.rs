@@ -3,7 +3,7 @@
 //! catalog entries a vregion needs; SAML identities (A's real one, or
 //! synthetic ones for tests that need no login).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use mercador_core::keystone::ensure;
 use mercador_core::keystone::types::{Filter, NewEndpoint, NewRegisteredLimit, NewService};
@@ -16,9 +16,8 @@ use mercador_core::publisher::{Publisher, PublisherConfig, ShibbolethMetadataDir
 use mercador_core::secrets::SecretsKey;
 use mercador_core::store::SqlStore;
 use secrecy::SecretString;
-use tokio::sync::{Mutex, MutexGuard};
 
-use crate::{Cloud, Testbed, unique};
+use crate::{Cloud, Identity, Testbed, unique};
 
 /// A fresh secrets key (random, for one test run).
 pub fn secrets_key() -> SecretsKey {
@@ -64,29 +63,90 @@ pub fn name(prefix: &str) -> Name {
     Name::parse("name", &unique(prefix)).expect("valid name")
 }
 
-/// Tests that subscribe with Keystone A's real entity id take turns (B
-/// accepts one identity provider per remote id): within a test binary, and
-/// across processes (two test runs on one testbed) through a file lock in
-/// the testbed's state dir.
+/// A SAML identity of Keystone A for a test that subscribes with a real
+/// one (B accepts one identity provider per remote id): whichever of the
+/// testbed's identities is free first ([`Testbed::identities`]), held
+/// until the turn is dropped. Turns are file locks in the testbed's state
+/// dir (`a-entity.lock` for identity 0, `a-entity-<i>.lock` for the
+/// others), so tests, test binaries and the demo never share one.
 pub async fn a_entity_turn() -> EntityTurn {
-    static TURN: OnceLock<Mutex<()>> = OnceLock::new();
-    let local = TURN.get_or_init(|| Mutex::new(())).lock().await;
-    let path = std::path::PathBuf::from(Testbed::get().var("MERCADOR_TESTBED_STATE")).join("a-entity.lock");
-    let file = tokio::task::spawn_blocking(move || {
+    let identities = Testbed::get().identities();
+    loop {
+        for identity in &identities {
+            if let Some(turn) = try_lock(identity.clone(), nix::fcntl::FlockArg::LockExclusiveNonblock).await {
+                return turn;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// The turn of one given identity (identity 0 is the one the testbed's
+/// Horizon and the demo use); waits for it.
+pub async fn a_entity_turn_of(index: usize) -> EntityTurn {
+    let identity = Testbed::get().identity(index);
+    try_lock(identity, nix::fcntl::FlockArg::LockExclusive).await.expect("lock an identity of A")
+}
+
+async fn try_lock(identity: Identity, how: nix::fcntl::FlockArg) -> Option<EntityTurn> {
+    let file =
+        if identity.index == 0 { "a-entity.lock".to_string() } else { format!("a-entity-{}.lock", identity.index) };
+    let path = std::path::PathBuf::from(Testbed::get().var("MERCADOR_TESTBED_STATE")).join(file);
+    let locked = tokio::task::spawn_blocking(move || {
         let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
-        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))
+        match nix::fcntl::Flock::lock(file, how) {
+            Ok(lock) => Ok(Some(lock)),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(std::io::Error::from(e)),
+        }
     })
     .await
     .expect("lock task")
-    .expect("lock the testbed's a-entity.lock");
-    EntityTurn { _local: local, _file: file }
+    .expect("lock a file of the testbed's state dir");
+    locked.map(|file| EntityTurn { identity, _file: file })
 }
 
-/// The turn of a test using Keystone A's entity id; released when dropped.
+/// A test's SAML identity of Keystone A; released when dropped.
 #[derive(Debug)]
 pub struct EntityTurn {
-    _local: MutexGuard<'static, ()>,
+    identity: Identity,
     _file: nix::fcntl::Flock<std::fs::File>,
+}
+
+impl EntityTurn {
+    /// The identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Its entity id.
+    pub fn entity_id(&self) -> &str {
+        &self.identity.entity_id
+    }
+
+    /// Its SAML metadata URL.
+    pub fn metadata_url(&self) -> url::Url {
+        self.identity.metadata_url.clone()
+    }
+
+    /// Its Keystone A (identity v3 URL): K2K logins through it carry its
+    /// entity id.
+    pub fn keystone_url(&self) -> url::Url {
+        self.identity.keystone_url.clone()
+    }
+
+    /// A session on this identity's Keystone A.
+    pub fn session(&self, credentials: Credentials, scope: Scope) -> Arc<Session> {
+        let auth =
+            mercador_core::keystone::DirectAuth::new(&self.identity.keystone_url, credentials).expect("auth url");
+        Arc::new(Session::new(Arc::new(auth), scope).expect("session"))
+    }
+
+    /// alice's project-scoped session on this identity's Keystone A.
+    pub fn alice(&self) -> Arc<Session> {
+        let (user, password, project) = Testbed::get().demo_user();
+        self.session(Credentials::password(user, "Default", password), Scope::project(project, "Default"))
+    }
 }
 
 /// Deletes identity providers of Keystone B holding `entity_id`: the K2K

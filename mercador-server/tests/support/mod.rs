@@ -37,7 +37,7 @@ use mercador_core::keystone::{
     Credentials, DirectAuth, HttpClient, HttpConfig, IdentityApi, KeystoneClient, Scope, Session, types::Actor,
     types::Filter, types::Target,
 };
-use mercador_tests::{Cloud, Testbed, unique};
+use mercador_tests::{Cloud, Identity, Testbed, unique};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
@@ -684,26 +684,42 @@ pub struct SubscriberOptions {
     pub lease_ttl_secs: Option<u64>,
     /// `[testing] pause_after_step`, e.g. `"region:120s"`.
     pub pause_after_step: Option<String>,
+    /// Keystone A's SAML identity (`[federation]`; default: identity 0, the
+    /// one on `KEYSTONE_A_URL`): the test's turn.
+    pub identity: Option<Identity>,
 }
 
 impl Default for SubscriberOptions {
     fn default() -> Self {
-        Self { refresh_interval_secs: 300, reconcile_interval_secs: 30, lease_ttl_secs: None, pause_after_step: None }
+        Self {
+            refresh_interval_secs: 300,
+            reconcile_interval_secs: 30,
+            lease_ttl_secs: None,
+            pause_after_step: None,
+            identity: None,
+        }
     }
 }
 
 impl SubscriberProcess {
     /// Writes a configuration for the testbed (Keystone A's admin, A's SAML
     /// identity), starts the binary and waits until `/healthz` answers 200.
-    pub async fn start(refresh_interval_secs: u64) -> Self {
-        Self::start_with(SubscriberOptions { refresh_interval_secs, ..SubscriberOptions::default() }).await
+    pub async fn start(identity: &Identity, refresh_interval_secs: u64) -> Self {
+        let identity = Some(identity.clone());
+        Self::start_with(SubscriberOptions { refresh_interval_secs, identity, ..SubscriberOptions::default() }).await
     }
 
     /// [`Self::start`] with more settings (intervals, lease, test hook).
     pub async fn start_with(options: SubscriberOptions) -> Self {
-        let SubscriberOptions { refresh_interval_secs, reconcile_interval_secs, lease_ttl_secs, pause_after_step } =
-            options;
+        let SubscriberOptions {
+            refresh_interval_secs,
+            reconcile_interval_secs,
+            lease_ttl_secs,
+            pause_after_step,
+            identity,
+        } = options;
         let tb = Testbed::get();
+        let identity = identity.unwrap_or_else(|| tb.identity(0));
         let mut service = ServiceProcess::prepare(
             "subscriber",
             "info,mercador_core=debug,mercador_server=debug,tower_http=debug".into(),
@@ -734,8 +750,8 @@ key_file = "secrets.key"
 "#,
             region = tb.region(Cloud::A),
             clouds = tb.clouds_yaml().display().to_string(),
-            entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID"),
-            metadata_url = tb.var("KEYSTONE_A_IDP_METADATA_URL"),
+            entity_id = identity.entity_id,
+            metadata_url = identity.metadata_url.as_str(),
             lease_ttl = lease_ttl_secs.map(|t| format!("lease_ttl_secs = {t}")).unwrap_or_default(),
         );
         if let Some(pause) = &pause_after_step {
