@@ -54,7 +54,7 @@ pub struct Ensured<T> {
 }
 
 impl<T> Ensured<T> {
-    fn new(object: T, outcome: Outcome) -> Self {
+    pub(crate) fn new(object: T, outcome: Outcome) -> Self {
         Self { object, outcome }
     }
 }

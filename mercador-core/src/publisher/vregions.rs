@@ -21,8 +21,8 @@ pub struct PublishOptions {
     pub adopt_domain: bool,
 }
 
-/// The description of a vregion's domain: how Mercador recognises the
-/// domain it created for that vregion.
+/// The description of a vregion's domain and of its limits: how Mercador
+/// recognises what it created for that vregion.
 pub(crate) fn domain_description(vregion: &Name) -> String {
     format!("Mercador vregion {vregion}")
 }
@@ -183,8 +183,12 @@ impl Publisher {
         }
         if let Some(domain_id) = &record.domain_id {
             let keystone = self.keystone().as_ref();
+            // The limits Mercador set (their description names the vregion).
+            let ours = domain_description(name);
             for limit in keystone.list_limits(&Filter::new().domain_id(domain_id)).await? {
-                if limit.domain_id.as_deref() == Some(domain_id.as_str()) {
+                if limit.domain_id.as_deref() == Some(domain_id.as_str())
+                    && limit.description.as_deref() == Some(ours.as_str())
+                {
                     super::gone_is_fine(keystone.delete_limit(&limit.id).await)?;
                 }
             }
@@ -444,7 +448,7 @@ impl Publisher {
                     resource_limit: quota.limit,
                     project_id: None,
                     domain_id: Some(domain_id.to_string()),
-                    description: Some(format!("Mercador vregion {}", spec.name)),
+                    description: Some(domain_description(&spec.name)),
                 },
             )
             .await?;

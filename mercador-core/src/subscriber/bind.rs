@@ -25,7 +25,7 @@ use super::{
 };
 use crate::keystone::Interface;
 use crate::keystone::ensure;
-use crate::keystone::types::{Filter, NewEndpoint, NewRegion, NewService, NewServiceProvider, Service};
+use crate::keystone::types::{Filter, NewEndpoint, NewRegion, NewService, NewServiceProvider, Service, ServiceUpdate};
 use crate::model::{Name, ObjectKind, SubscriptionState, ValidationError};
 use crate::store::{BindingFilter, BindingRecord, StoreError};
 
@@ -283,8 +283,13 @@ impl Subscriber {
 
     /// Catalog services `mercador-<type>` and the binding's endpoints in
     /// its region converge to the stored services; endpoints no longer
-    /// offered are removed. Returns what changed.
+    /// offered are removed. Returns what changed. Runs under the catalog
+    /// lease ([`Subscriber::with_catalog_lease`]).
     pub(crate) async fn converge_endpoints(&self, b: &mut BindingRecord) -> SubscriberResult<Vec<String>> {
+        self.with_catalog_lease(move |_lease| async move { self.converge_endpoints_held(b).await }).await
+    }
+
+    async fn converge_endpoints_held(&self, b: &mut BindingRecord) -> SubscriberResult<Vec<String>> {
         let keystone = self.keystone().as_ref();
         let region = b.alias.to_string();
         let mut changed = Vec::new();
@@ -293,16 +298,7 @@ impl Subscriber {
             if NOT_CATALOGUED.contains(&s.service_type.as_str()) {
                 continue;
             }
-            let service = ensure::ensure_service(
-                keystone,
-                &NewService {
-                    service_type: s.service_type.clone(),
-                    name: Some(service_name(&s.service_type)),
-                    description: Some(SERVICE_DESCRIPTION.into()),
-                    enabled: true,
-                },
-            )
-            .await?;
+            let service = self.shared_service(&s.service_type).await?;
             record(b, ObjectKind::Service, &service.object.id, None, !service.outcome.created());
             for e in &s.endpoints {
                 let interface: Interface = e.interface.parse()?;
@@ -335,6 +331,32 @@ impl Subscriber {
             }
         }
         Ok(changed)
+    }
+
+    /// The service `mercador-<type>` of A's catalog, created when absent,
+    /// enabled. Should earlier versions have left two (created at the same
+    /// time), the one with the smallest id is used; the other loses its
+    /// endpoints as the bindings converge, and goes with the last of them.
+    async fn shared_service(&self, service_type: &str) -> SubscriberResult<ensure::Ensured<Service>> {
+        let keystone = self.keystone().as_ref();
+        let mut ours: Vec<Service> =
+            self.our_services().await?.into_iter().filter(|s| s.service_type == service_type).collect();
+        ours.sort_by(|a, b| a.id.cmp(&b.id));
+        let Some(service) = ours.into_iter().next() else {
+            let new = NewService {
+                service_type: service_type.to_string(),
+                name: Some(service_name(service_type)),
+                description: Some(SERVICE_DESCRIPTION.into()),
+                enabled: true,
+            };
+            return Ok(ensure::Ensured::new(keystone.create_service(&new).await?, ensure::Outcome::Created));
+        };
+        if !service.enabled {
+            let update = ServiceUpdate { enabled: Some(true), ..Default::default() };
+            let updated = keystone.update_service(&service.id, &update).await?;
+            return Ok(ensure::Ensured::new(updated, ensure::Outcome::Updated));
+        }
+        Ok(ensure::Ensured::new(service, ensure::Outcome::Adopted))
     }
 
     /// The catalog services Mercador created on A (`mercador-<type>`).

@@ -190,6 +190,22 @@ impl Subscriber {
         let lease = Lease::new(format!("binding:{binding_id}"), &config.replica_id, config.lease_ttl);
         lease.hold(self.store().as_ref(), &format!("binding {binding_id}"), work).await
     }
+
+    /// Runs `work` holding the lease on the `mercador-<type>` services of
+    /// Keystone A's catalog, which all bindings share: Keystone has no
+    /// unique services, so two bindings creating one at once would make two,
+    /// and a teardown removing an unused one could race a binding adding
+    /// its endpoint to it. Held for a few Keystone calls at a time, inside a
+    /// binding's own lease (never the other way round).
+    pub(crate) async fn with_catalog_lease<T, F, Fut>(&self, work: F) -> SubscriberResult<T>
+    where
+        F: FnOnce(Lease) -> Fut,
+        Fut: std::future::Future<Output = SubscriberResult<T>>,
+    {
+        let config = self.config();
+        let lease = Lease::new("catalog:services".into(), &config.replica_id, config.lease_ttl);
+        lease.hold(self.store().as_ref(), "Keystone A's mercador services", work).await
+    }
 }
 
 impl std::fmt::Debug for Subscriber {

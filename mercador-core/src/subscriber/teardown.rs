@@ -227,12 +227,16 @@ impl Subscriber {
             b = self.pause_after(b, "remove_endpoints").await?;
 
             b = self.step(b, "remove_services", &lease).await?;
-            for service in &services {
-                if keystone.list_endpoints(&Filter::new().service_id(&service.id)).await?.is_empty() {
-                    gone_is_fine(keystone.delete_service(&service.id).await)?;
-                    tracing::info!(service = %service.service_type, "removed an unused mercador service from A's catalog");
+            self.with_catalog_lease(|_catalog| async {
+                for service in self.our_services().await? {
+                    if keystone.list_endpoints(&Filter::new().service_id(&service.id)).await?.is_empty() {
+                        gone_is_fine(keystone.delete_service(&service.id).await)?;
+                        tracing::info!(service = %service.service_type, "removed an unused mercador service from A's catalog");
+                    }
                 }
-            }
+                Ok(())
+            })
+            .await?;
             b.objects.retain(|o| o.kind != ObjectKind::Service);
             b = self.pause_after(b, "remove_services").await?;
 
