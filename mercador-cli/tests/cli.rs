@@ -34,7 +34,7 @@ mod support;
 use mercador_core::keystone::IdentityApi as _;
 use mercador_core::keystone::ensure;
 use mercador_core::keystone::types::{Filter, NewRegion, NewServiceProvider};
-use mercador_tests::publisher::{a_entity_turn_of, fake_metadata, free_entity_on_b, test_catalog};
+use mercador_tests::publisher::{a_entity_turn, a_entity_turn_of, fake_metadata, free_entity_on_b, test_catalog};
 use mercador_tests::{Cloud, Testbed, unique};
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
@@ -247,7 +247,7 @@ fn names(value: &Value, key: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn admin_and_partner_faces_output_formats_and_exit_codes() {
-    let _turn = a_entity_turn_of(0).await; // alice logs in through testbed-a-alice: identity 0
+    let _turn = a_entity_turn().await;
     let dir = tempfile::tempdir().unwrap();
     let region = CatalogRegion::create(dir.path()).await;
     let admin = |args: &[&str]| region.admin(args);
@@ -605,15 +605,18 @@ fn subscriber_commands_refuse_bad_command_lines() {
 /// does not exist to hand over.
 #[tokio::test]
 async fn subscriber_side_the_demo_story_end_to_end() {
-    let _turn = a_entity_turn_of(0).await; // alice logs in through testbed-a-alice: identity 0
+    let turn = a_entity_turn().await;
     let tb = Testbed::get();
-    let entity_id = tb.var("KEYSTONE_A_IDP_ENTITY_ID").to_owned();
+    let entity_id = turn.entity_id().to_owned();
+    // alice logs in to the Keystone A of the test's SAML identity.
+    let alice_at = turn.keystone_url().to_string();
+    let alice_at = ["--os-auth-url", alice_at.as_str()];
     free_entity_on_b(&entity_id).await;
     test_catalog().await; // a compute endpoint in B's region
     let dir = tempfile::tempdir().unwrap();
     let region = CatalogRegion::create(dir.path()).await;
     let mut publisher = PublisherProcess::start(region.options()).await;
-    let subscriber = SubscriberProcess::start(&Testbed::get().identity(0), 3600).await; // `mercador serve subscriber`, through the wrapper
+    let subscriber = SubscriberProcess::start(turn.identity(), 3600).await; // `mercador serve subscriber`, through the wrapper
     let subscriber_url = subscriber.url().to_string();
     let clouds = testbed_clouds();
     let transcript = Transcript::default();
@@ -623,8 +626,11 @@ async fn subscriber_side_the_demo_story_end_to_end() {
     // catalog lookup is checked once, right after the start.
     let a_admin =
         |args: &[&str]| transcript.keep(mercador(&clouds, "testbed-a", &[args, &["--url", &subscriber_url]].concat()));
-    let alice = |args: &[&str]| transcript.keep(mercador(&clouds, "testbed-a-alice", args));
-    let os = |cloud: &str, args: &[&str]| transcript.keep(openstack(cloud, args));
+    let alice = |args: &[&str]| transcript.keep(mercador(&clouds, "testbed-a-alice", &[&alice_at, args].concat()));
+    let os = |cloud: &str, args: &[&str]| {
+        let at: &[&str] = if cloud == "testbed-a-alice" { &alice_at } else { &[] };
+        transcript.keep(openstack(cloud, &[at, args].concat()))
+    };
     let publisher_name = unique("demo-pub");
     let partner = unique("demo-partner");
     let vregion = unique("demo-lisbon");
