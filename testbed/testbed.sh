@@ -804,7 +804,8 @@ EOF
 # role `mercador` (scram-sha-256; it may create databases, which the store tests do); the unix
 # socket (in $PG_RUN, mode 700) trusts the server's own user, for the setup below.
 pg_user() { if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi; }
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# (In /: the caller's cwd, e.g. a checkout in root's home, may be out of postgres' reach.)
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- env -C / "$@"; else "$@"; fi; }
 pg_bin() {  # binaries of the cluster's version, or the newest installed for a new cluster
   local v
   v=$(cat "$PG_DATA/PG_VERSION" 2>/dev/null || true)
