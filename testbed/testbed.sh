@@ -24,7 +24,7 @@
 #
 # Usage: testbed.sh start|stop|restart|status|check [--measure-revocation]|env|shibd stop|start
 #                   |horizon stop|start
-# Knobs (env): MERCADOR_TESTBED_STATE  (default <repo>/testbed/state)
+# Knobs (env): MERCADOR_TESTBED_STATE  (default <repo>/testbed/state, or /var/lib/mercador-testbed/...: README.md)
 #              MERCADOR_TESTBED_VENV   (default <repo>/testbed/.venv, may be shared)
 #              MERCADOR_TESTBED_A_PORT=5001 MERCADOR_TESTBED_B_PORT=5002
 #              MERCADOR_TESTBED_B_UWSGI_PORT=5012 MERCADOR_TESTBED_PG_PORT=5003
@@ -39,7 +39,30 @@ set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 abspath() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
 
-STATE=$(abspath "${MERCADOR_TESTBED_STATE:-$HERE/state}"); STATE=${STATE%/}
+# The state dir. MERCADOR_TESTBED_STATE wins. Else <checkout>/testbed/state, unless (as root) the
+# users that run services from it (postgres, Apache's www-data) cannot reach it (tried as user
+# nobody: postgres may not exist yet), as in a checkout under root's mode-700 home: then
+# /var/lib/mercador-testbed/<checkout name>-<hash of its path>, with testbed/state a symlink to it
+# (made by start). A checkout whose testbed/state links into /var/lib/mercador-testbed (a copied
+# checkout) also gets its own dir there. See README.md.
+STATE_HOME=/var/lib/mercador-testbed
+STATE_OUTSIDE=0    # 1: the default state dir is under $STATE_HOME (start links testbed/state to it)
+CHECKOUT=$(cd "$HERE/.." && pwd -P)
+if [ -n "${MERCADOR_TESTBED_STATE:-}" ]; then
+  STATE=$(abspath "$MERCADOR_TESTBED_STATE"); STATE_WHY="MERCADOR_TESTBED_STATE"
+elif [ "$(id -u)" = 0 ] && ! runuser -u nobody -- test -x "$HERE" 2>/dev/null; then
+  STATE_OUTSIDE=1
+  STATE_WHY="default for the checkout $CHECKOUT, whose testbed/ users postgres and www-data cannot reach"
+elif [ "$(id -u)" = 0 ] && [[ $(readlink "$HERE/state" 2>/dev/null || true) == "$STATE_HOME"/* ]]; then
+  STATE_OUTSIDE=1
+  STATE_WHY="default for the checkout $CHECKOUT, whose testbed/state is a link into $STATE_HOME"
+else
+  STATE=$HERE/state; STATE_WHY="default: in the checkout"
+fi
+if [ "$STATE_OUTSIDE" = 1 ]; then
+  STATE=$STATE_HOME/$(basename "$CHECKOUT" | tr -c 'A-Za-z0-9._\n-' _)-$(printf %s "$CHECKOUT" | sha256sum | cut -c1-12)
+fi
+STATE=${STATE%/}
 VENV=$(abspath "${MERCADOR_TESTBED_VENV:-$HERE/.venv}"); VENV=${VENV%/}
 A_PORT=${MERCADOR_TESTBED_A_PORT:-5001}
 B_PORT=${MERCADOR_TESTBED_B_PORT:-5002}
@@ -153,9 +176,30 @@ all_ports() {  # every port this testbed listens on
 # One lock per state dir so that two concurrent start/stop on the same state cannot interleave.
 # fd 9 is closed (9>&-) for every daemon we launch, or the daemons would hold the lock forever.
 take_state_lock() {
+  if [ "$STATE_OUTSIDE" = 1 ]; then install -d -m 755 "$STATE_HOME"; fi
   mkdir -p "$STATE"
   exec 9>"$STATE/.lock"
   flock -w 900 9 || die "could not lock $STATE/.lock (another testbed.sh on this state dir?)"
+}
+
+# A default state dir outside the checkout (STATE_OUTSIDE): $STATE/checkout names the checkout, and
+# the checkout's testbed/state becomes a symlink to $STATE, so that paths under testbed/state keep
+# working. A directory there is never replaced, except what an earlier start that could not run
+# there left (marked as ours, no saved PID, no PostgreSQL cluster).
+link_state() {
+  [ "$STATE_OUTSIDE" = 1 ] || return 0
+  printf '%s\n' "$CHECKOUT" >"$STATE/checkout"
+  local old=$HERE/state
+  if [ -d "$old" ] && [ ! -L "$old" ] && [ -f "$old/$(basename "$MARKER")" ] \
+     && ! ls "$old"/pids/*.pid >/dev/null 2>&1 && [ ! -e "$old/pg/data" ]; then
+    log "removing $old: an earlier start that could not run there left it"
+    rm -rf "$old"
+  fi
+  if [ -L "$old" ] || [ ! -e "$old" ]; then
+    ln -sfn "$STATE" "$old"
+  else
+    log "note: $old is a directory, left as it is; this testbed's state dir is $STATE"
+  fi
 }
 
 # ------------------------------------------------------------------------------ processes
@@ -364,7 +408,7 @@ wipe_state() {
     step "stopping processes of a previous run (saved PIDs)"
     stop_all
   fi
-  if [ ! -f "$MARKER" ] && [ -n "$(ls -A "$STATE" 2>/dev/null | grep -vx '.lock' || true)" ]; then
+  if [ ! -f "$MARKER" ] && [ -n "$(ls -A "$STATE" 2>/dev/null | grep -vx -e '.lock' -e checkout || true)" ]; then
     die "$STATE is not empty and not a testbed state dir (no $(basename "$MARKER")); refusing to wipe it"
   fi
   rm -rf "$A" "$B" "$H" "$LOGS" "$PIDS" "$STATE/secrets.env" "$ENV_FILE" "$STATE/clouds.yaml" \
@@ -828,7 +872,8 @@ EOF
 # role `mercador` (scram-sha-256; it may create databases, which the store tests do); the unix
 # socket (in $PG_RUN, mode 700) trusts the server's own user, for the setup below.
 pg_user() { if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi; }
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# (In /: the caller's cwd, e.g. a checkout in root's home, may be out of postgres' reach.)
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- env -C / "$@"; else "$@"; fi; }
 pg_bin() {  # binaries of the cluster's version, or the newest installed for a new cluster
   local v
   v=$(cat "$PG_DATA/PG_VERSION" 2>/dev/null || true)
@@ -1021,7 +1066,7 @@ start_horizon_alone() {
 # ------------------------------------------------------------------------------ subcommands
 print_status() {
   local n pid
-  echo "state dir : $STATE"
+  echo "state dir : $STATE ($STATE_WHY)"
   echo "venv      : $VENV"
   for n in uwsgi-a "${A_IDP_SERVICES[@]}" uwsgi-b shibd apache-b; do
     pid=$(saved_pid "$n")
@@ -1053,6 +1098,8 @@ print_status() {
 cmd_start() {
   validate_settings
   take_state_lock
+  log "state dir $STATE ($STATE_WHY)"
+  link_state
   if healthy; then
     log "testbed already running and healthy ($STATE); nothing to do"
     echo "env file: $ENV_FILE"

@@ -9,11 +9,14 @@ use std::process::Command;
 
 use mercador_core::k2k::MultiCloud;
 use mercador_core::keystone::{ErrorKind, Scope};
+use mercador_tests::Testbed;
 use mercador_tests::federation::K2k;
 
 fn testbed(args: &[&str]) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../testbed/testbed.sh");
-    let status = Command::new("bash").arg(script).args(args).status().unwrap();
+    // The testbed the env file describes, wherever its state dir is.
+    let state = Testbed::get().var("MERCADOR_TESTBED_STATE");
+    let status = Command::new("bash").arg(script).args(args).env("MERCADOR_TESTBED_STATE", state).status().unwrap();
     assert!(status.success(), "testbed.sh {args:?} failed");
 }
 

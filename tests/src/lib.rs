@@ -65,19 +65,31 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
+/// The env file `testbed/testbed.sh env` prints (it prints the path even
+/// when the file is not written yet, then fails); panics when the script
+/// cannot run.
+fn testbed_env_file() -> PathBuf {
+    let script = repo_root().join("testbed/testbed.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("env")
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} env: {e}", script.display()));
+    let path = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
+    assert!(!path.is_empty(), "{} env printed no path", script.display());
+    PathBuf::from(path)
+}
+
 impl Testbed {
-    /// The testbed described by `$MERCADOR_TESTBED_ENV`, or by
-    /// `$MERCADOR_TESTBED_STATE/testbed.env`, or by `testbed/state/testbed.env`.
-    /// Panics with instructions when there is none.
+    /// The testbed described by `$MERCADOR_TESTBED_ENV`, or else by the env
+    /// file `testbed/testbed.sh env` names (`$MERCADOR_TESTBED_STATE/testbed.env`,
+    /// or the default state dir's, which may be outside the checkout: see
+    /// testbed/README.md). Panics with instructions when there is none.
     pub fn get() -> &'static Testbed {
         static TESTBED: OnceLock<Testbed> = OnceLock::new();
         TESTBED.get_or_init(|| {
-            let env_file = std::env::var_os("MERCADOR_TESTBED_ENV").map(PathBuf::from).unwrap_or_else(|| {
-                std::env::var_os("MERCADOR_TESTBED_STATE")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| repo_root().join("testbed/state"))
-                    .join("testbed.env")
-            });
+            let env_file = std::env::var_os("MERCADOR_TESTBED_ENV").map(PathBuf::from).unwrap_or_else(testbed_env_file);
             let text = std::fs::read_to_string(&env_file).unwrap_or_else(|e| {
                 panic!(
                     "no testbed: cannot read {} ({e}). Start it with `testbed/testbed.sh start` \
