@@ -13,12 +13,10 @@ use std::process::Command;
 use std::sync::Arc;
 
 use mercador_core::k2k::Keystone2Keystone;
-use mercador_core::keystone::types::{
-    Actor, Filter, NewProject, NewRole, NewServiceProvider, NewUser, RoleAssignmentFilter, Target,
-};
+use mercador_core::keystone::types::{Actor, Filter, NewProject, NewRole, NewUser, RoleAssignmentFilter, Target};
 use mercador_core::keystone::{Credentials, HttpClient, HttpConfig, IdentityApi, Scope};
 use mercador_core::model::{SubscriptionState, VRegionSpec};
-use mercador_core::publisher::{NewPartner, PublisherConfig, PublisherError, SubscribeRequest};
+use mercador_core::publisher::{NewPartner, PublisherConfig, PublisherError};
 use mercador_tests::publisher::{
     a_entity_turn, engine, engine_with, free_entity_on_b, name, session_with, sqlite_url, test_catalog, users_domain_of,
 };
@@ -116,8 +114,7 @@ async fn what_a_partner_holds_stays_inside_its_vregion() {
     let tb = Testbed::get();
     let (a, b) = (tb.admin(Cloud::A), tb.admin(Cloud::B));
     let engine = engine(&sqlite_url()).await;
-    let entity_id = turn.entity_id().to_string();
-    free_entity_on_b(&entity_id).await;
+    free_entity_on_b(turn.entity_id()).await;
     test_catalog().await;
     let http = HttpClient::new(&HttpConfig::default()).unwrap().reqwest().clone();
     let role_of = |roles: &[mercador_core::keystone::types::Role], n: &str| {
@@ -167,36 +164,12 @@ async fn what_a_partner_holds_stays_inside_its_vregion() {
     }
     let domain_id = engine.publish_vregion(&vregion.name).await.unwrap().domain_id.unwrap();
     let other_domain = engine.publish_vregion(&other.name).await.unwrap().domain_id.unwrap();
-    let access = engine
-        .subscribe(
-            &partner,
-            SubscribeRequest {
-                vregion: vregion.name.clone(),
-                entity_id: entity_id.clone(),
-                metadata: None,
-                metadata_url: Some(turn.metadata_url()),
-                keystone_url: Some(turn.keystone_url()),
-            },
-        )
-        .await
-        .unwrap();
+    let access = engine.subscribe(&partner, turn.subscribe_request(&vregion.name)).await.unwrap();
     let admin_password = access.admin.password.clone().unwrap().0;
     let users_domain = users_domain_of(&partner).await;
 
     // The subscriber's service provider on A, by hand; carol logs in to B.
-    let sp_id = unique("conf-sp");
-    a.create_service_provider(
-        &sp_id,
-        &NewServiceProvider {
-            auth_url: access.k2k.auth_url.to_string(),
-            sp_url: access.k2k.sp_url.to_string(),
-            enabled: true,
-            description: None,
-            relay_state_prefix: None,
-        },
-    )
-    .await
-    .unwrap();
+    let sp_id = turn.service_provider_on_a(&access, "conf-sp").await;
     let carol_at_a = turn.session(
         Credentials::password(&carol, "Default", carol_password.clone()),
         Scope::project(a_project.name.clone(), "Default"),
@@ -537,14 +510,7 @@ async fn what_a_partner_holds_stays_inside_its_vregion() {
     assert!(report.configuration.is_empty(), "{report:?}");
     assert_eq!(report.vregions.len(), 1, "{report:?}");
     assert!(report.vregions[0].starts_with(&format!("vregion {}: roles[1]", bad.name)), "{report:?}");
-    let request = SubscribeRequest {
-        vregion: bad.name.clone(),
-        entity_id: entity_id.clone(),
-        metadata: None,
-        metadata_url: Some(turn.metadata_url()),
-        keystone_url: None,
-    };
-    let e = engine.subscribe(&partner, request).await.unwrap_err();
+    let e = engine.subscribe(&partner, turn.subscribe_request(&bad.name)).await.unwrap_err();
     assert!(matches!(e, PublisherError::Conflict(_)) && e.to_string().contains(&operator.name), "{e}");
     b.delete_implied_role(&operator.id, &service_role).await.unwrap();
 

@@ -23,14 +23,14 @@ use std::sync::Arc;
 
 use mercador_core::k2k::Keystone2Keystone;
 use mercador_core::keystone::ensure;
-use mercador_core::keystone::types::{Filter, NewDomain, NewServiceProvider, RoleAssignmentFilter};
+use mercador_core::keystone::types::{Filter, NewDomain, RoleAssignmentFilter};
 use mercador_core::keystone::{IdentityApi, KeystoneClient, Scope};
 use mercador_core::model::{SubscriptionState, VRegionSpec};
-use mercador_core::publisher::{NewPartner, SubscribeRequest};
+use mercador_core::publisher::NewPartner;
 use mercador_tests::publisher::{
     a_entity_turn, engine, free_entity_on_b, name, session_with, sqlite_url, test_catalog,
 };
-use mercador_tests::{Cloud, Testbed, unique};
+use mercador_tests::{Cloud, Testbed};
 use serde_json::json;
 
 /// Everything Keystone B holds, one line per object.
@@ -88,8 +88,7 @@ async fn nothing_outlives_a_subscription_or_a_purged_vregion() {
     let tb = Testbed::get();
     let (a, b) = (tb.admin(Cloud::A), tb.admin(Cloud::B));
     let engine = engine(&sqlite_url()).await;
-    let entity_id = turn.entity_id().to_string();
-    free_entity_on_b(&entity_id).await;
+    free_entity_on_b(turn.entity_id()).await;
     // What lives longer than any partner: the catalog the vregions expose
     // and the partners' domain (shared by all partners).
     test_catalog().await;
@@ -115,32 +114,8 @@ async fn nothing_outlives_a_subscription_or_a_purged_vregion() {
     let disabled_domain = engine.publish_vregion(&disabled.name).await.unwrap().domain_id.unwrap();
     let published = inventory(&b).await;
 
-    let access = engine
-        .subscribe(
-            &partner,
-            SubscribeRequest {
-                vregion: purged.name.clone(),
-                entity_id: entity_id.clone(),
-                metadata: None,
-                metadata_url: Some(turn.metadata_url()),
-                keystone_url: Some(turn.keystone_url()),
-            },
-        )
-        .await
-        .unwrap();
-    let sp_id = unique("inv-sp");
-    a.create_service_provider(
-        &sp_id,
-        &NewServiceProvider {
-            auth_url: access.k2k.auth_url.to_string(),
-            sp_url: access.k2k.sp_url.to_string(),
-            enabled: true,
-            description: None,
-            relay_state_prefix: None,
-        },
-    )
-    .await
-    .unwrap();
+    let access = engine.subscribe(&partner, turn.subscribe_request(&purged.name)).await.unwrap();
+    let sp_id = turn.service_provider_on_a(&access, "inv-sp").await;
     let k2k = Keystone2Keystone::new(turn.alice(), &sp_id).await.unwrap();
     let projects = k2k.projects().await.unwrap();
     assert_eq!(projects.len(), 1, "{projects:?}");

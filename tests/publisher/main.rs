@@ -13,9 +13,8 @@ mod confinement;
 use std::sync::Arc;
 
 use mercador_core::k2k::Keystone2Keystone;
-use mercador_core::keystone::ensure;
 use mercador_core::keystone::types::{
-    DomainUpdate, Filter, NewDomain, NewIdentityProvider, NewMapping, NewProject, NewProtocol, NewServiceProvider,
+    DomainUpdate, Filter, NewDomain, NewIdentityProvider, NewMapping, NewProject, NewProtocol,
 };
 use mercador_core::keystone::{Credentials, ErrorKind, IdentityApi, KeystoneClient, Scope};
 use mercador_core::model::{SubscriptionState, VRegionSpec, VRegionState};
@@ -104,19 +103,7 @@ async fn the_whole_story_subscribe_k2k_confined_refresh_cancel() {
     assert_eq!((offered[0].places_left, offered[0].subscription_id.as_deref()), (1, None));
 
     // A subscribes with its real SAML identity, fetched from its Keystone.
-    let access = engine
-        .subscribe(
-            &partner,
-            SubscribeRequest {
-                vregion: vregion.name.clone(),
-                entity_id: entity_id.clone(),
-                metadata: None,
-                metadata_url: Some(turn.metadata_url()),
-                keystone_url: Some(turn.keystone_url()),
-            },
-        )
-        .await
-        .unwrap();
+    let access = engine.subscribe(&partner, turn.subscribe_request(&vregion.name)).await.unwrap();
     assert_eq!(access.subscription.state, SubscriptionState::Active);
     let password = access.admin.password.clone().expect("the admin password comes with the first answer");
     let mut types: Vec<&str> = access.services.iter().map(|s| s.service_type.as_str()).collect();
@@ -154,20 +141,7 @@ async fn the_whole_story_subscribe_k2k_confined_refresh_cancel() {
     assert!(matches!(e, PublisherError::Conflict(_)) && e.to_string().contains("refresh"), "{e}");
 
     // The subscriber's side, by hand: a service provider on A.
-    let sp_id = unique("vr-sp");
-    ensure::ensure_service_provider(
-        &a,
-        &sp_id,
-        &NewServiceProvider {
-            auth_url: access.k2k.auth_url.to_string(),
-            sp_url: access.k2k.sp_url.to_string(),
-            enabled: true,
-            description: None,
-            relay_state_prefix: None,
-        },
-    )
-    .await
-    .unwrap();
+    let sp_id = turn.service_provider_on_a(&access, "vr-sp").await;
 
     // alice of A lands in the vregion domain, with only the vregion's roles.
     let alice = turn.alice();

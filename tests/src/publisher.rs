@@ -149,6 +149,36 @@ impl EntityTurn {
     }
 }
 
+impl EntityTurn {
+    /// The request subscribing to `vregion` with this identity, its
+    /// metadata fetched from its Keystone A.
+    pub fn subscribe_request(&self, vregion: &Name) -> mercador_core::publisher::SubscribeRequest {
+        mercador_core::publisher::SubscribeRequest {
+            vregion: vregion.clone(),
+            entity_id: self.entity_id().to_string(),
+            metadata: None,
+            metadata_url: Some(self.metadata_url()),
+            keystone_url: Some(self.keystone_url()),
+        }
+    }
+
+    /// The subscriber's side by hand: an enabled service provider on
+    /// Keystone A (named `<prefix>-<unique>`) for what subscribe returned;
+    /// returns its id.
+    pub async fn service_provider_on_a(&self, access: &mercador_core::publisher::Access, prefix: &str) -> String {
+        let id = unique(prefix);
+        let sp = mercador_core::keystone::types::NewServiceProvider {
+            auth_url: access.k2k.auth_url.to_string(),
+            sp_url: access.k2k.sp_url.to_string(),
+            enabled: true,
+            description: None,
+            relay_state_prefix: None,
+        };
+        Testbed::get().admin(Cloud::A).create_service_provider(&id, &sp).await.expect("service provider on A");
+        id
+    }
+}
+
 /// Deletes identity providers of Keystone B holding `entity_id`: the K2K
 /// tests' fixture (which recreates its own when it runs) or what an
 /// interrupted run left.
