@@ -117,6 +117,30 @@ async fn objects_on_a(alias: &Name) -> Vec<String> {
     found
 }
 
+/// The shared `mercador-compute` service of A goes with its last endpoint.
+/// Other tests' bindings run at the same time and may hold endpoints on it
+/// (or be between removing their last endpoint and the service): it is
+/// gone, or still serves someone, within a few seconds.
+async fn shared_service_goes_with_its_last_endpoint() {
+    let a = Testbed::get().admin(Cloud::A);
+    let mut unused = Vec::new();
+    for _ in 0..50 {
+        unused.clear();
+        for s in a.list_services(&Filter::new().service_type("compute")).await.unwrap() {
+            if s.name.as_deref() == Some("mercador-compute")
+                && a.list_endpoints(&Filter::new().service_id(&s.id)).await.unwrap().is_empty()
+            {
+                unused.push(s.id);
+            }
+        }
+        if unused.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the shared service did not go with its last endpoint: {unused:?} left unused");
+}
+
 fn region_listed(alias: &Name) -> bool {
     let out = Testbed::get().openstack(Cloud::A, &["region", "list", "-f", "json"]);
     let regions: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
@@ -244,11 +268,7 @@ async fn register_discover_subscribe_k2k_refresh_revoke_cancel(database_url: &st
     let at_b = admin.get(&format!("/v1/admin/subscriptions/{remote}")).await.expect(200);
     assert_eq!(at_b["state"], "cancelled");
     assert_eq!(objects_on_a(&alias).await, Vec::<String>::new());
-    let services = a.list_services(&Filter::new().service_type("compute")).await.unwrap();
-    assert!(
-        !services.iter().any(|s| s.name.as_deref() == Some("mercador-compute")),
-        "the shared service went with its last endpoint"
-    );
+    shared_service_goes_with_its_last_endpoint().await;
     assert!(sub.cancel(&alias).await.unwrap().state == SubscriptionState::Cancelled, "cancel is idempotent");
     assert!(sub.reconcile().await.unwrap() == Default::default());
 
@@ -331,7 +351,6 @@ async fn forced_cancel_once_the_publisher_is_gone_postgres() {
 /// finished by another engine's reconcile without the publisher.
 async fn forced_cancel_once_the_publisher_is_gone(database_url: &str) {
     let turn = a_entity_turn().await;
-    let tb = Testbed::get();
     free_entity_on_b(turn.entity_id()).await;
     let mut service = PublisherProcess::start(PublisherOptions::default()).await;
     let admin = ApiClient::new(service.url()).with_token(admin_token().await);
@@ -398,9 +417,7 @@ async fn forced_cancel_once_the_publisher_is_gone(database_url: &str) {
     assert_eq!(cancelled.error.as_deref(), Some(note.as_str()), "the abandonment stays recorded");
     assert_eq!(objects_on_a(&alias).await, Vec::<String>::new());
     assert!(!region_listed(&alias), "openstack region list on A no longer shows {alias}");
-    let a = tb.admin(Cloud::A);
-    let services = a.list_services(&Filter::new().service_type("compute")).await.unwrap();
-    assert!(!services.iter().any(|s| s.name.as_deref() == Some("mercador-compute")), "{services:?}");
+    shared_service_goes_with_its_last_endpoint().await;
     assert_eq!(second.cancel_forced(&alias).await.unwrap().state, SubscriptionState::Cancelled, "idempotent");
     assert_eq!(second.reconcile().await.unwrap(), Default::default());
 
