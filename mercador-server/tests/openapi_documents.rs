@@ -165,6 +165,21 @@ fn the_documents_refuse_bad_names_in_the_four_bodies() {
         "application_credential_id": "0123abcd", "application_credential_secret": "s3cret",
     });
     assert_name_rule("post /v1/publishers", &v, &registration, "name", Name::MAX_LEN);
+    // The credential's rules the engine enforces (register_publisher).
+    let id64 = "a".repeat(64);
+    for (field, value) in [("application_credential_id", id64.as_str()), ("keystone_url", "http://k.example/v3")] {
+        assert!(v.is_valid(&with(&registration, field, value)), "post /v1/publishers: {field} = {value:?}");
+    }
+    let id65 = "a".repeat(65);
+    for (field, value) in [
+        ("application_credential_id", ""),
+        ("application_credential_id", "   "),
+        ("application_credential_id", id65.as_str()),
+        ("application_credential_secret", ""),
+        ("keystone_url", "ftp://keystone.b.example/v3"),
+    ] {
+        assert!(!v.is_valid(&with(&registration, field, value)), "post /v1/publishers allows {field} = {value:?}");
+    }
 }
 
 #[test]

@@ -20,16 +20,19 @@ pub struct NewPublisher {
     /// Local name of the publisher.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub name: Name,
-    /// The publisher's Keystone URL (`.../v3`).
+    /// The publisher's Keystone URL (`.../v3`), http or https.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^https?://"))]
     pub keystone_url: Url,
     /// The exchange API's URL (`.../v1/exchange`), when the publisher's
     /// catalog should not be used; by default it is found there.
     #[serde(default)]
     pub exchange_url: Option<Url>,
-    /// The partner application credential's id.
+    /// The partner application credential's id (1 to 64 characters, not
+    /// blank).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64, pattern = "\\S"))]
     pub application_credential_id: String,
-    /// Its secret (stored sealed; `Debug` redacts it).
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    /// Its secret (stored sealed; `Debug` redacts it), not empty.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1))]
     pub application_credential_secret: SecretString,
 }
 
