@@ -12,41 +12,15 @@
 
 mod support;
 
-use mercador_tests::Testbed;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::json;
-use support::{ApiClient, PublisherOptions, PublisherProcess, admin_token, partner_token};
+use support::{ApiClient, FuzzRun, PublisherOptions, PublisherProcess, admin_token, partner_token};
 
-/// Every check but `positive_data_acceptance`: the document cannot express
-/// every rule (a region must exist in Keystone, `admin` is never a vregion
-/// role...), so some schema-valid requests are rightly refused with 400.
-const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
-                      response_headers_conformance,response_schema_conformance,negative_data_rejection,\
-                      missing_required_header,unsupported_method,ignored_auth";
-
+/// Schemathesis on the routes matching `paths`.
 fn schemathesis(service: &PublisherProcess, token: &SecretString, paths: &str) {
-    let tb = Testbed::get();
-    let report = service.dir().join(format!("schemathesis-{}.txt", paths.replace(['/', '^', '.', '*'], "_")));
-    let output = std::process::Command::new(tb.var("SCHEMATHESIS"))
-        .arg("run")
-        .arg(service.url().join("openapi.json").unwrap().as_str())
-        .args(["--checks", CHECKS])
-        .args(["--include-path-regex", paths])
-        .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-examples", "25", "--seed", "20261122", "--no-color"])
-        .args(["--header", &format!("X-Auth-Token: {}", token.expose_secret())])
-        .current_dir(service.dir())
-        .output()
-        .expect("run schemathesis (testbed/testbed.sh start installs it)");
-    let stdout = String::from_utf8_lossy(&output.stdout).replace(token.expose_secret(), "[TOKEN]");
-    std::fs::write(&report, stdout.as_bytes()).unwrap();
-    assert!(
-        output.status.success(),
-        "schemathesis found failures on {paths} (report {}):\n{}\n{}",
-        report.display(),
-        stdout.lines().rev().take(80).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"),
-        String::from_utf8_lossy(&output.stderr).replace(token.expose_secret(), "[TOKEN]"),
-    );
+    let report = format!("schemathesis-{}.txt", paths.replace(['/', '^', '.', '*'], "_"));
+    let how = FuzzRun { run: &["--include-path-regex", paths], ..FuzzRun::default() };
+    support::schemathesis(&service.url(), service.dir(), &report, token, how);
 }
 
 #[tokio::test]

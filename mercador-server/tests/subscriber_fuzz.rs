@@ -29,16 +29,9 @@ mod support;
 use mercador_core::model::Name;
 use mercador_tests::publisher::{a_entity_turn, free_entity_on_b, name, test_catalog};
 use mercador_tests::{Cloud, Testbed};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::json;
-use support::{ApiClient, PublisherOptions, PublisherProcess, SubscriberProcess, admin_token};
-
-/// The publisher's checks: every one but `positive_data_acceptance` (the
-/// document cannot express every rule: a binding's publisher must be
-/// registered, its vregion offered...).
-const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
-                      response_headers_conformance,response_schema_conformance,negative_data_rejection,\
-                      missing_required_header,unsupported_method,ignored_auth";
+use support::{ApiClient, FuzzRun, PublisherOptions, PublisherProcess, SubscriberProcess, admin_token};
 
 /// Where the publishers the fuzzer registers point: port 9 (discard) on
 /// the loopback, where nothing listens.
@@ -99,34 +92,13 @@ parameters = {{ "body.publisher" = {{ dictionary = "publishers", probability = 0
 }
 
 fn schemathesis(service: &SubscriberProcess, token: &SecretString, publisher: &Name, alias: &Name) {
-    let tb = Testbed::get();
-    let report = service.dir().join("schemathesis.txt");
     let hooks = service.dir().join("fuzz_hooks.py");
     std::fs::write(&hooks, HOOKS).unwrap();
     let config_file = service.dir().join("schemathesis.toml");
     std::fs::write(&config_file, config(publisher, alias)).unwrap();
-    let output = std::process::Command::new(tb.var("SCHEMATHESIS"))
-        .env("SCHEMATHESIS_HOOKS", &hooks)
-        .arg("--config-file")
-        .arg(&config_file)
-        .arg("run")
-        .arg(service.url().join("openapi.json").unwrap().as_str())
-        .args(["--checks", CHECKS])
-        .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-examples", "25", "--seed", "20261122", "--no-color"])
-        .args(["--header", &format!("X-Auth-Token: {}", token.expose_secret())])
-        .current_dir(service.dir())
-        .output()
-        .expect("run schemathesis (testbed/testbed.sh start installs it)");
-    let stdout = String::from_utf8_lossy(&output.stdout).replace(token.expose_secret(), "[TOKEN]");
-    std::fs::write(&report, stdout.as_bytes()).unwrap();
-    assert!(
-        output.status.success(),
-        "schemathesis found failures (report {}):\n{}\n{}",
-        report.display(),
-        stdout.lines().rev().take(80).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"),
-        String::from_utf8_lossy(&output.stderr).replace(token.expose_secret(), "[TOKEN]"),
-    );
+    let (hooks, config_file) = (hooks.to_str().unwrap(), config_file.to_str().unwrap());
+    let how = FuzzRun { global: &["--config-file", config_file], env: &[("SCHEMATHESIS_HOOKS", hooks)], run: &[] };
+    support::schemathesis(&service.url(), service.dir(), "schemathesis.txt", token, how);
 }
 
 #[tokio::test]

@@ -762,3 +762,56 @@ key_file = "secrets.key"
         Self { service }
     }
 }
+
+// ---- schemathesis (publisher_fuzz.rs, subscriber_fuzz.rs)
+
+/// The checks of the fuzz tests: every one but `positive_data_acceptance`
+/// (the documents cannot express every rule: a region must exist in
+/// Keystone, a binding's publisher must be registered...), so some
+/// schema-valid requests are rightly refused with 400.
+pub const FUZZ_CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
+                               response_headers_conformance,response_schema_conformance,negative_data_rejection,\
+                               missing_required_header,unsupported_method,ignored_auth";
+
+/// How one [`schemathesis`] run differs from the others.
+#[derive(Debug, Default)]
+pub struct FuzzRun<'a> {
+    /// Options before `run` (e.g. `--config-file F`).
+    pub global: &'a [&'a str],
+    /// More options of `run` (e.g. `--include-path-regex R`).
+    pub run: &'a [&'a str],
+    /// More environment variables (e.g. `SCHEMATHESIS_HOOKS`).
+    pub env: &'a [(&'a str, &'a str)],
+}
+
+/// Runs the testbed's schemathesis (`SCHEMATHESIS`) against the OpenAPI
+/// document of the service at `base` as the holder of `token`, with
+/// [`FUZZ_CHECKS`], every phase, 25 examples per operation and a fixed
+/// seed; writes its report (the token redacted) to `dir/report`, and fails
+/// with the report's tail when schemathesis found anything.
+pub fn schemathesis(base: &Url, dir: &Path, report: &str, token: &SecretString, how: FuzzRun<'_>) {
+    let tb = Testbed::get();
+    let report = dir.join(report);
+    let output = Command::new(tb.var("SCHEMATHESIS"))
+        .envs(how.env.iter().copied())
+        .args(how.global)
+        .arg("run")
+        .arg(base.join("openapi.json").expect("openapi URL").as_str())
+        .args(["--checks", FUZZ_CHECKS])
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--max-examples", "25", "--seed", "20261122", "--no-color"])
+        .args(["--header", &format!("X-Auth-Token: {}", token.expose_secret())])
+        .args(how.run)
+        .current_dir(dir)
+        .output()
+        .expect("run schemathesis (testbed/testbed.sh start installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout).replace(token.expose_secret(), "[TOKEN]");
+    std::fs::write(&report, stdout.as_bytes()).expect("write the schemathesis report");
+    assert!(
+        output.status.success(),
+        "schemathesis found failures (report {}):\n{}\n{}",
+        report.display(),
+        stdout.lines().rev().take(80).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"),
+        String::from_utf8_lossy(&output.stderr).replace(token.expose_secret(), "[TOKEN]"),
+    );
+}
