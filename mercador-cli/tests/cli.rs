@@ -38,7 +38,7 @@ use mercador_tests::publisher::{a_entity_turn, a_entity_turn_of, fake_metadata, 
 use mercador_tests::{Cloud, Testbed, unique};
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
-use support::{PublisherOptions, PublisherProcess, SubscriberProcess};
+use support::{PublisherOptions, PublisherProcess, SubscriberOptions, SubscriberProcess};
 
 const MERCADOR: &str = env!("CARGO_BIN_EXE_mercador");
 
@@ -616,14 +616,27 @@ async fn subscriber_side_the_demo_story_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let region = CatalogRegion::create(dir.path()).await;
     let mut publisher = PublisherProcess::start(region.options()).await;
-    let subscriber = SubscriberProcess::start(turn.identity(), 3600).await; // `mercador serve subscriber`, through the wrapper
+    // The subscriber registers in a throwaway region of A (another
+    // subscriber started on the shared testbed takes the entry of A's own
+    // region): `--os-region-name` finds this one in the catalog.
+    let a_region = unique("mercador-cli-sub-region");
+    let a = tb.admin(Cloud::A);
+    a.create_region(&NewRegion { id: Some(a_region.clone()), description: None, parent_region_id: None })
+        .await
+        .unwrap();
+    let options = SubscriberOptions {
+        identity: Some(turn.identity().clone()),
+        refresh_interval_secs: 3600,
+        region: Some(a_region.clone()),
+        ..SubscriberOptions::default()
+    };
+    let subscriber = SubscriberProcess::start_with(options).await; // `mercador serve subscriber`, through the wrapper
     let subscriber_url = subscriber.url().to_string();
     let clouds = testbed_clouds();
     let transcript = Transcript::default();
     let b_admin = |args: &[&str]| transcript.keep(region.admin(args));
-    // A's admin reaches this test's subscriber by --url (another subscriber
-    // started on the shared testbed would take the catalog's entry); the
-    // catalog lookup is checked once, right after the start.
+    // A's admin reaches this test's subscriber by --url; the catalog lookup
+    // is checked once, right after the start.
     let a_admin =
         |args: &[&str]| transcript.keep(mercador(&clouds, "testbed-a", &[args, &["--url", &subscriber_url]].concat()));
     let alice = |args: &[&str]| transcript.keep(mercador(&clouds, "testbed-a-alice", &[&alice_at, args].concat()));
@@ -675,8 +688,11 @@ async fn subscriber_side_the_demo_story_end_to_end() {
     assert_eq!(registered["name"], publisher_name.as_str());
     assert_eq!(registered["application_credential_id"], credential_id.as_str());
     a_admin(&register).fails_with(4, "already registered");
-    let by_catalog =
-        transcript.keep(mercador(&clouds, "testbed-a", &["publisher", "list", "-f", "value", "-c", "name"]));
+    let by_catalog = transcript.keep(mercador(
+        &clouds,
+        "testbed-a",
+        &["--os-region-name", &a_region, "publisher", "list", "-f", "value", "-c", "name"],
+    ));
     assert!(
         by_catalog.ok().lines().any(|l| l == publisher_name),
         "found as mercador-subscriber: {}",
@@ -838,6 +854,10 @@ async fn subscriber_side_the_demo_story_end_to_end() {
     drop(subscriber);
     drop(publisher);
     region.delete().await;
+    for endpoint in a.list_endpoints(&Filter::new().region_id(&a_region)).await.unwrap() {
+        a.delete_endpoint(&endpoint.id).await.unwrap();
+    }
+    a.delete_region(&a_region).await.unwrap();
     free_entity_on_b(&entity_id).await;
 }
 

@@ -91,8 +91,15 @@ pub async fn a_entity_turn_of(index: usize) -> EntityTurn {
 async fn try_lock(identity: Identity, how: nix::fcntl::FlockArg) -> Option<EntityTurn> {
     let file =
         if identity.index == 0 { "a-entity.lock".to_string() } else { format!("a-entity-{}.lock", identity.index) };
+    state_lock(&file, how).await.map(|file| EntityTurn { identity, _file: file })
+}
+
+/// A file lock in the testbed's state dir, shared by every test binary (the
+/// binaries of a run go side by side): `None` if `how` is non-blocking and
+/// another holds it.
+pub async fn state_lock(file: &str, how: nix::fcntl::FlockArg) -> Option<nix::fcntl::Flock<std::fs::File>> {
     let path = std::path::PathBuf::from(Testbed::get().var("MERCADOR_TESTBED_STATE")).join(file);
-    let locked = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
         match nix::fcntl::Flock::lock(file, how) {
             Ok(lock) => Ok(Some(lock)),
@@ -102,8 +109,7 @@ async fn try_lock(identity: Identity, how: nix::fcntl::FlockArg) -> Option<Entit
     })
     .await
     .expect("lock task")
-    .expect("lock a file of the testbed's state dir");
-    locked.map(|file| EntityTurn { identity, _file: file })
+    .expect("lock a file of the testbed's state dir")
 }
 
 /// A test's SAML identity of Keystone A; released when dropped.
@@ -208,10 +214,13 @@ pub fn fake_metadata(entity_id: &str) -> String {
 /// Catalog entries of Keystone B the vregion tests use, created once:
 /// a `compute` service with an endpoint in B's region and a registered
 /// limit for `class:VCPU` there, and an `image` service (never exposed by
-/// the tests' vregions, so it must never be offered).
+/// the tests' vregions, so it must never be offered). Test binaries that
+/// run at the same time take turns (a file lock), so they never create
+/// them twice.
 pub async fn test_catalog() {
     static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     DONE.get_or_init(|| async {
+        let _turn = state_lock("test-catalog.lock", nix::fcntl::FlockArg::LockExclusive).await;
         let tb = Testbed::get();
         let b = tb.admin(Cloud::B);
         let region = tb.region(Cloud::B).to_string();

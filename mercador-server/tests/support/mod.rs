@@ -595,7 +595,9 @@ impl ApiClient {
         self.try_request(builder, None).await.unwrap_or_else(|e| panic!("request failed: {e}"))
     }
 
-    async fn try_request(
+    /// A built request with an optional body; `Err` (the transport's
+    /// error, `Debug`-formatted) when no answer came.
+    pub async fn try_request(
         &self,
         mut builder: reqwest::RequestBuilder,
         body: Option<(&str, Vec<u8>)>,
@@ -687,6 +689,9 @@ pub struct SubscriberOptions {
     /// Keystone A's SAML identity (`[federation]`; default: identity 0, the
     /// one on `KEYSTONE_A_URL`): the test's turn.
     pub identity: Option<Identity>,
+    /// `[server] region`, where it registers in A's catalog (default: A's
+    /// region, where the last subscriber started takes the entry).
+    pub region: Option<String>,
 }
 
 impl Default for SubscriberOptions {
@@ -697,6 +702,7 @@ impl Default for SubscriberOptions {
             lease_ttl_secs: None,
             pause_after_step: None,
             identity: None,
+            region: None,
         }
     }
 }
@@ -717,6 +723,7 @@ impl SubscriberProcess {
             lease_ttl_secs,
             pause_after_step,
             identity,
+            region,
         } = options;
         let tb = Testbed::get();
         let identity = identity.unwrap_or_else(|| tb.identity(0));
@@ -748,7 +755,7 @@ metadata_url = {metadata_url:?}
 key_id = "test-1"
 key_file = "secrets.key"
 "#,
-            region = tb.region(Cloud::A),
+            region = region.as_deref().unwrap_or(tb.region(Cloud::A)),
             clouds = tb.clouds_yaml().display().to_string(),
             entity_id = identity.entity_id,
             metadata_url = identity.metadata_url.as_str(),
