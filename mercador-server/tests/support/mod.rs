@@ -807,6 +807,9 @@ pub fn schemathesis(base: &Url, dir: &Path, report: &str, token: &SecretString, 
         .args(["--checks", FUZZ_CHECKS])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--max-examples", "25", "--seed", "20261122", "--no-color"])
+        // Every request validates a token with Keystone: on a loaded 2-core
+        // machine an answer can take longer than schemathesis's default 10 s.
+        .args(["--request-timeout", "30"])
         .args(["--header", &format!("X-Auth-Token: {}", token.expose_secret())])
         .args(how.run)
         .current_dir(dir)
