@@ -5,7 +5,8 @@
 in parallel). Most of this suite's time is tests waiting on Keystone, not on
 the CPU, so scripts/test builds every test binary once, then runs them in
 LANES lanes side by side, longest first (by the durations of the previous
-run, kept in target/mercador-test-durations.json), each binary in its
+run, kept in target/mercador-test-durations.json; on a fresh clone those
+of scripts/lib/test-durations.json), each binary in its
 package's directory as cargo would. Binaries that change what every other
 test sees (EXCLUSIVE below) run alone, after the lanes. Doc tests run as one
 more job (`cargo test --doc`).
@@ -117,10 +118,15 @@ def main() -> int:
     lanes = max(1, parser.parse_args().lanes)
 
     durations_file = ROOT / "target" / "mercador-test-durations.json"
-    try:
-        durations = json.loads(durations_file.read_text())
-    except (OSError, ValueError):
-        durations = {}
+    durations: dict[str, float] = {}
+    # This checkout's last run, else the committed figures of one run (a
+    # fresh clone): only the order depends on them.
+    for source in (durations_file, Path(__file__).with_name("test-durations.json")):
+        try:
+            durations = json.loads(source.read_text())
+            break
+        except (OSError, ValueError):
+            continue
 
     jobs = test_binaries()
     jobs.append(Job("doc tests", ["cargo", "test", "--workspace", "--locked", "--doc"], ROOT))
