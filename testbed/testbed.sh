@@ -26,7 +26,7 @@
 # $STATE/b/shib/metadata (LocalDynamic provider, see README.md), which starts empty.
 #
 # Usage: testbed.sh start|stop|restart|status|check [--measure-revocation]|env|shibd stop|start
-#                   |horizon stop|start
+#                   |horizon stop|start|glance stop|start
 # Knobs (env): MERCADOR_TESTBED_STATE  (default <repo>/testbed/state, or /var/lib/mercador-testbed/...: README.md)
 #              MERCADOR_TESTBED_VENV   (default <repo>/testbed/.venv, may be shared)
 #              MERCADOR_TESTBED_A_PORT=5001 MERCADOR_TESTBED_B_PORT=5002
@@ -1125,7 +1125,7 @@ ensure_glance_venv() {
 # Configuration (without [oslo_limit] endpoint_id, known once Glance is in B's catalog) and the
 # database (a copy of the venv's migrated template, in WAL mode as Keystone's: two workers write).
 init_glance() {
-  mkdir -p "$G"/{images,staging,tasks,locks}
+  mkdir -p "$G"/{images,staging,tasks,locks,uploads}
   cp "$GLANCE_VENV/testbed-template.db" "$G/glance.db"
   "$V/python" -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL")' "$G/glance.db"
   chmod 600 "$G/glance.db"
@@ -1194,10 +1194,17 @@ provision_glance() {
 
 # Launches Glance (uwsgi of the Keystone venv with --virtualenv of Glance's: the same interpreter);
 # wait_glance waits for it. uwsgi options after Glance's own sample (doc/source/admin/apache-httpd.rst):
-# native threads (Glance 33's task pool), chunked input for uploads of unknown size.
+# native threads (Glance 33's task pool), chunked input for uploads of unknown size, and
+# "Connection: close" on every answer (clients never reuse a connection the router closes).
+# --post-buffering: the worker reads a request's whole body (beyond 64 KiB into a temporary file in
+# $G/uploads, uwsgi's TMPDIR) before Glance sees it, so that an upload Glance refuses at once (413 over quota) is
+# answered after the client has sent it: otherwise the client, still sending, gets a broken pipe
+# instead of Glance's answer. The cost: an upload is on disk twice for a moment.
 launch_glance() {
-  setsid "$V/uwsgi" --http "127.0.0.1:$G_PORT" --http-keepalive --http-auto-chunked --http-chunked-input \
-    --http-raw-body --master --processes 2 --threads 1 --enable-threads --thunder-lock --buffer-size 65535 \
+  mkdir -p "$G/uploads"
+  TMPDIR=$G/uploads setsid "$V/uwsgi" --http "127.0.0.1:$G_PORT" --add-header "Connection: close" \
+    --http-auto-chunked --http-chunked-input --http-raw-body --post-buffering 65536 \
+    --master --processes 2 --threads 1 --enable-threads --thunder-lock --buffer-size 65535 \
     --die-on-term --lazy-apps --virtualenv "$GLANCE_VENV" --module glance.wsgi.api:application \
     --env OS_GLANCE_CONFIG_DIR="$G" \
     --pidfile "$PIDS/glance.pid" --logto "$LOGS/uwsgi-glance.log" </dev/null >/dev/null 2>&1 9>&- 8>&- 7>&- &
@@ -1376,6 +1383,26 @@ cmd_horizon() {
   esac
 }
 
+# Stop or start Glance alone (the rest keeps running), by saved PID; start relaunches it with the
+# configuration, database and registration of this testbed's last fresh start.
+cmd_glance() {
+  [ -f "$ENV_FILE" ] || die "no $ENV_FILE: run '$0 start' first"
+  take_state_lock
+  case ${1:-} in
+    stop)  stop_one glance ;;
+    start) if glance_healthy; then log "Glance already running at $G_URL"; return 0; fi
+           keystones_healthy || die "the testbed is not healthy ($HEALTH_REASON): run '$0 start'"
+           grep '^endpoint_id = ' "$G/glance-api.conf" >/dev/null 2>&1 \
+             || die "Glance of $STATE was never registered in Keystone B: run '$0 restart'"
+           stop_one glance
+           port_in_use "$G_PORT" && die "port $G_PORT is already in use by a process this state dir did not start"
+           step "starting Glance alone (uwsgi --http 127.0.0.1:$G_PORT)" "$LOGS/uwsgi-glance.log" "$LOGS/glance-api.log"
+           launch_glance
+           wait_glance ;;
+    *) die "usage: $0 glance stop|start" ;;
+  esac
+}
+
 usage() {
   sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-2}"
@@ -1392,6 +1419,7 @@ main() {
     check)   cmd_check "$@" ;;
     shibd)   cmd_shibd "$@" ;;
     horizon) cmd_horizon "$@" ;;
+    glance)  cmd_glance "$@" ;;
     env)     echo "$ENV_FILE"; [ -f "$ENV_FILE" ] || { echo "(not written yet: run '$0 start')" >&2; exit 1; } ;;
     -h|--help|help) usage 0 ;;
     *) usage 2 ;;
