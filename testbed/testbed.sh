@@ -16,6 +16,9 @@
 #                reused by later starts), its unix socket inside the state dir.
 #   Horizon (OpenStack Dashboard) for A  : uwsgi --http             127.0.0.1:$H_PORT   (5004)
 #                in its own venv ($VENV-horizon), settings horizon/local_settings.py.
+#   Glance (image service) on B          : uwsgi --http             127.0.0.1:$G_PORT   (5005)
+#                in its own venv ($VENV-glance); SQLite, file store, auth_token against B, unified
+#                limits (oslo.limit) on; service `image` in B's catalog (region of B).
 #
 # Deliberately NOT created here: identity providers, mappings, protocols, service providers
 # and Shibboleth trust. Mercador configures those; `check` creates temporary ones and deletes
@@ -23,12 +26,12 @@
 # $STATE/b/shib/metadata (LocalDynamic provider, see README.md), which starts empty.
 #
 # Usage: testbed.sh start|stop|restart|status|check [--measure-revocation]|env|shibd stop|start
-#                   |horizon stop|start
+#                   |horizon stop|start|glance stop|start
 # Knobs (env): MERCADOR_TESTBED_STATE  (default <repo>/testbed/state, or /var/lib/mercador-testbed/...: README.md)
 #              MERCADOR_TESTBED_VENV   (default <repo>/testbed/.venv, may be shared)
 #              MERCADOR_TESTBED_A_PORT=5001 MERCADOR_TESTBED_B_PORT=5002
 #              MERCADOR_TESTBED_B_UWSGI_PORT=5012 MERCADOR_TESTBED_PG_PORT=5003
-#              MERCADOR_TESTBED_HORIZON_PORT=5004
+#              MERCADOR_TESTBED_HORIZON_PORT=5004 MERCADOR_TESTBED_GLANCE_PORT=5005
 #              MERCADOR_TESTBED_A_IDENTITIES=4 (SAML identities of A, the first on A_PORT)
 #              MERCADOR_TESTBED_A_IDP_PORT=A_PORT+20 (first port of the other identities)
 #
@@ -69,6 +72,7 @@ B_PORT=${MERCADOR_TESTBED_B_PORT:-5002}
 B_UWSGI=${MERCADOR_TESTBED_B_UWSGI_PORT:-5012}
 PG_PORT=${MERCADOR_TESTBED_PG_PORT:-5003}
 H_PORT=${MERCADOR_TESTBED_HORIZON_PORT:-5004}
+G_PORT=${MERCADOR_TESTBED_GLANCE_PORT:-5005}
 A_IDPS=${MERCADOR_TESTBED_A_IDENTITIES:-4}
 A_IDP_PORT=${MERCADOR_TESTBED_A_IDP_PORT:-$(( ${A_PORT//[^0-9]/} + 20 ))}
 
@@ -84,6 +88,12 @@ TOOLS_VENV=$VENV-tools
 # horizon 27.0.0 goes with keystone 30.0.0 (same keystoneauth1 and oslo.* versions).
 HORIZON_PACKAGES=("horizon==27.0.0")
 HORIZON_VENV=$VENV-horizon
+# Glance in a venv of its own too, served the same way (the Keystone venv's uwsgi, --virtualenv).
+GLANCE_PACKAGES=("glance==33.0.0")
+GLANCE_VENV=$VENV-glance
+# Registered limits (Keystone B, Glance's service, B's region): the default of every project.
+# Sizes in MiB, as Glance counts them.
+GLANCE_REGISTERED_LIMITS="image_size_total=1000,image_stage_total=1000,image_count_total=100,image_count_uploading=10"
 APT_PACKAGES=(xmlsec1 apache2 libapache2-mod-shib python3-venv python3-dev gcc libc6-dev curl openssl iproute2
               procps    # procps: ps, used to find the children of a service when stopping it
               postgresql)
@@ -107,13 +117,15 @@ H_URL=http://127.0.0.1:$H_PORT/
 H=$STATE/horizon             # Horizon's secret key and session files
 H_IDP_ID=localkeystone       # Horizon's id and name of A itself in its keystone-provider menu
 H_IDP_NAME="Keystone A"
+G_URL=http://127.0.0.1:$G_PORT
+G=$B/glance                  # Glance's configuration, database, image store
 # The other SAML identities of A: identity i (1..A_IDPS-1) is uwsgi-a$i on port A_IDP_PORT+i-1.
 A_EXTRA=()
 for ((i = 1; i < ${A_IDPS//[^0-9]/}; i++)); do A_EXTRA+=("$i"); done
 a_idp_port() { echo $(( A_IDP_PORT + $1 - 1 )); }
 a_idp_url() { echo "http://127.0.0.1:$(a_idp_port "$1")/v3"; }
 A_IDP_SERVICES=(); for i in "${A_EXTRA[@]}"; do A_IDP_SERVICES+=("uwsgi-a$i"); done
-SERVICES=(horizon apache-b shibd uwsgi-b uwsgi-a "${A_IDP_SERVICES[@]}")   # stop order: front to back
+SERVICES=(horizon glance apache-b shibd uwsgi-b uwsgi-a "${A_IDP_SERVICES[@]}")   # stop order: front to back
 # PostgreSQL is not in SERVICES: it is stopped with pg_ctl (a fast shutdown; SIGTERM would wait
 # for every client to disconnect) and its cluster outlives wipe_state.
 PG=$STATE/pg                 # the cluster's dir (kept across starts)
@@ -160,16 +172,17 @@ validate_settings() {
   check_port_number MERCADOR_TESTBED_B_UWSGI_PORT "$B_UWSGI"
   check_port_number MERCADOR_TESTBED_PG_PORT "$PG_PORT"
   check_port_number MERCADOR_TESTBED_HORIZON_PORT "$H_PORT"
+  check_port_number MERCADOR_TESTBED_GLANCE_PORT "$G_PORT"
   [[ $A_IDPS =~ ^[0-9]+$ ]] && [ "$A_IDPS" -ge 1 ] && [ "$A_IDPS" -le 16 ] \
     || die "MERCADOR_TESTBED_A_IDENTITIES=$A_IDPS: give 1 to 16"
   check_port_number MERCADOR_TESTBED_A_IDP_PORT "$A_IDP_PORT"
   local i; for i in "${A_EXTRA[@]}"; do check_port_number "MERCADOR_TESTBED_A_IDP_PORT+$((i - 1))" "$(a_idp_port "$i")"; done
   local all; all=$(all_ports)
   [ "$(printf '%s\n' $all | sort -u | wc -l)" = "$(printf '%s\n' $all | wc -l)" ] \
-    || die "ports must be distinct (A=$A_PORT B=$B_PORT B_UWSGI=$B_UWSGI PG=$PG_PORT HORIZON=$H_PORT, A's other identities from $A_IDP_PORT: $all)"
+    || die "ports must be distinct (A=$A_PORT B=$B_PORT B_UWSGI=$B_UWSGI PG=$PG_PORT HORIZON=$H_PORT GLANCE=$G_PORT, A's other identities from $A_IDP_PORT: $all)"
 }
 all_ports() {  # every port this testbed listens on
-  local i; echo "$A_PORT" "$B_PORT" "$B_UWSGI" "$PG_PORT" "$H_PORT"
+  local i; echo "$A_PORT" "$B_PORT" "$B_UWSGI" "$PG_PORT" "$H_PORT" "$G_PORT"
   for i in "${A_EXTRA[@]}"; do a_idp_port "$i"; done
 }
 
@@ -211,6 +224,7 @@ expected_cmdline() {  # unique substring of the command line of each service (an
     shibd)    echo "-c $S/shibboleth2.xml" ;;
     apache-b) echo "-f $B/apache/httpd.conf" ;;
     horizon)  echo "--pidfile $PIDS/horizon.pid" ;;
+    glance)   echo "--pidfile $PIDS/glance.pid" ;;
     postgres) echo "-D $PG_DATA" ;;   # the postmaster (its children rename themselves)
   esac
 }
@@ -287,10 +301,11 @@ port_in_use() {  # ss comes with iproute2, which may only be installed later on 
 # and turns a match into a failure.)
 # Healthy = this state dir was built for the current settings, every saved PID is alive with
 # the expected command line, both Keystones answer and shibd answers through Apache, and
-# PostgreSQL answers on its port with the env file naming it, and so does Horizon's login page.
+# PostgreSQL answers on its port with the env file naming it, and so do Glance's healthcheck and
+# Horizon's login page.
 # On failure the reason is left in HEALTH_REASON (no output, so it can be used in conditions).
 HEALTH_REASON=""
-healthy() { keystones_healthy && postgres_healthy && horizon_healthy; }
+healthy() { keystones_healthy && glance_healthy && postgres_healthy && horizon_healthy; }
 keystones_healthy() {
   local n
   HEALTH_REASON=""
@@ -301,7 +316,7 @@ keystones_healthy() {
     HEALTH_REASON="state dir was built for other settings: $(cat "$STATE/settings")"; return 1
   fi
   for n in "${SERVICES[@]}"; do
-    [ "$n" = horizon ] && continue   # horizon_healthy
+    case $n in horizon|glance) continue ;; esac   # horizon_healthy, glance_healthy
     service_alive "$n" || { HEALTH_REASON="$n is not running"; return 1; }
   done
   http_ok "$A_URL" || { HEALTH_REASON="Keystone A does not answer at $A_URL"; return 1; }
@@ -322,6 +337,13 @@ postgres_healthy() {
   grep -x "MERCADOR_POSTGRES_URL=$(postgres_url)" "$ENV_FILE" >/dev/null 2>&1 \
     || { HEALTH_REASON="$ENV_FILE has no MERCADOR_POSTGRES_URL for port $PG_PORT"; return 1; }
 }
+glance_healthy() {  # Glance answers, and the env file names it (start registered it in B's catalog)
+  HEALTH_REASON=""
+  service_alive glance || { HEALTH_REASON="glance is not running"; return 1; }
+  http_ok "$G_URL/healthcheck" || { HEALTH_REASON="Glance does not answer at $G_URL/healthcheck"; return 1; }
+  grep -x "GLANCE_URL=$G_URL" "$ENV_FILE" >/dev/null 2>&1 \
+    || { HEALTH_REASON="$ENV_FILE has no GLANCE_URL for port $G_PORT"; return 1; }
+}
 horizon_healthy() {
   HEALTH_REASON=""
   service_alive horizon || { HEALTH_REASON="horizon is not running"; return 1; }
@@ -329,7 +351,7 @@ horizon_healthy() {
   grep -x "HORIZON_URL=$H_URL" "$ENV_FILE" >/dev/null 2>&1 \
     || { HEALTH_REASON="$ENV_FILE has no HORIZON_URL for port $H_PORT"; return 1; }
 }
-settings_line() { echo "A_PORT=$A_PORT B_PORT=$B_PORT B_UWSGI_PORT=$B_UWSGI A_IDENTITIES=$A_IDPS A_IDP_PORT=$A_IDP_PORT VENV=$VENV"; }
+settings_line() { echo "A_PORT=$A_PORT B_PORT=$B_PORT B_UWSGI_PORT=$B_UWSGI GLANCE_PORT=$G_PORT A_IDENTITIES=$A_IDPS A_IDP_PORT=$A_IDP_PORT VENV=$VENV"; }
 
 # ------------------------------------------------------------------------------ build steps
 ensure_apt_packages() {
@@ -438,6 +460,7 @@ gen_secrets() {
 KEYSTONE_A_ADMIN_PASSWORD=$(openssl rand -hex 16)
 KEYSTONE_B_ADMIN_PASSWORD=$(openssl rand -hex 16)
 KEYSTONE_A_DEMO_PASSWORD=$(openssl rand -hex 16)
+GLANCE_SERVICE_PASSWORD=$(openssl rand -hex 16)
 EOF
   )
   # shellcheck disable=SC1091
@@ -805,6 +828,9 @@ KEYSTONE_B_SHIB_STATUS_URL=http://127.0.0.1:$B_PORT/Shibboleth.sso/Status
 MERCADOR_POSTGRES_URL=$(postgres_url)
 HORIZON_URL=$H_URL
 HORIZON_KEYSTONE_PROVIDER_IDP_ID=$H_IDP_ID
+GLANCE_URL=$G_URL
+$(cat "$G/catalog.env")
+GLANCE_REGISTERED_LIMITS=$GLANCE_REGISTERED_LIMITS
 EOF
     cat >"$STATE/clouds.yaml" <<EOF
 clouds:
@@ -1063,6 +1089,134 @@ start_horizon_alone() {
     mv "$ENV_FILE.new" "$ENV_FILE" )
 }
 
+# ------------------------------------------------------------------------------ Glance
+# A real image service on B (issue 15): Glance 33 under uWSGI (Glance 33 has no glance-api server:
+# glance.wsgi.api:application, its config dir from OS_GLANCE_CONFIG_DIR), SQLite, the `file` store,
+# keystonemiddleware's auth_token against Keystone B, and unified limits on (use_keystone_limits:
+# oslo.limit reads the registered limits and the project's limits from Keystone B at each check).
+
+# The venv, and a migrated empty database kept in it as a template, so that a start copies a file
+# instead of running glance-manage db_sync (about 5 s of CPU). Its own lock (inside the venv dir),
+# so that a fresh start installs it while the Keystone and Horizon venvs are being installed.
+glance_ready_line() { printf '%s\n' "${GLANCE_PACKAGES[*]} db-template"; }
+ensure_glance_venv() {
+  mkdir -p "$GLANCE_VENV"
+  exec 7>"$GLANCE_VENV/.install.lock"
+  flock -w 900 7 || die "could not lock $GLANCE_VENV/.install.lock"
+  if [ "$(cat "$GLANCE_VENV/.testbed-ready" 2>/dev/null)" != "$(glance_ready_line)" ]; then
+    local glog=$LOGS/pip-glance.log t; t=$(now)
+    step "pip install ${GLANCE_PACKAGES[*]} into $GLANCE_VENV; template database" "$glog"
+    find "$GLANCE_VENV" -mindepth 1 -maxdepth 1 ! -name .install.lock -exec rm -rf {} +
+    /usr/bin/python3 -m venv "$GLANCE_VENV" >"$glog" 2>&1
+    "$GLANCE_VENV/bin/pip" install -q "${GLANCE_PACKAGES[@]}" >>"$glog" 2>&1
+    "$GLANCE_VENV/bin/pip" freeze >"$GLANCE_VENV/.testbed-freeze.txt" 2>>"$glog"
+    local tmp; tmp=$(mktemp -d)
+    printf '[database]\nconnection = sqlite:///%s/glance.db\n' "$tmp" >"$tmp/glance.conf"
+    "$GLANCE_VENV/bin/glance-manage" --config-file "$tmp/glance.conf" db_sync >>"$glog" 2>&1
+    mv "$tmp/glance.db" "$GLANCE_VENV/testbed-template.db"
+    rm -rf "$tmp"
+    glance_ready_line >"$GLANCE_VENV/.testbed-ready"
+    log "Glance venv installed in $(since "$t")s"
+  fi
+  exec 7>&-
+  log "Glance venv ready ($GLANCE_VENV)"
+}
+
+# Configuration (without [oslo_limit] endpoint_id, known once Glance is in B's catalog) and the
+# database (a copy of the venv's migrated template, in WAL mode as Keystone's: two workers write).
+init_glance() {
+  mkdir -p "$G"/{images,staging,tasks,locks,uploads}
+  cp "$GLANCE_VENV/testbed-template.db" "$G/glance.db"
+  "$V/python" -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL")' "$G/glance.db"
+  chmod 600 "$G/glance.db"
+  cp "$GLANCE_VENV/etc/glance/glance-api-paste.ini" "$G/glance-api-paste.ini"
+  ( umask 077
+    cat >"$G/glance-api.conf" <<EOF
+# written by testbed/testbed.sh at every fresh start
+[DEFAULT]
+log_file = $LOGS/glance-api.log
+# Per-project quotas from Keystone's unified limits (oslo.limit, [oslo_limit] below).
+use_keystone_limits = True
+enabled_backends = fs:file
+[database]
+connection = sqlite:///$G/glance.db
+[glance_store]
+default_backend = fs
+[fs]
+filesystem_store_datadir = $G/images
+[os_glance_staging_store]
+filesystem_store_datadir = $G/staging
+[os_glance_tasks_store]
+filesystem_store_datadir = $G/tasks
+[oslo_concurrency]
+lock_path = $G/locks
+[paste_deploy]
+flavor = keystone
+config_file = $G/glance-api-paste.ini
+[keystone_authtoken]
+www_authenticate_uri = $B_URL
+auth_url = $B_URL
+auth_type = password
+username = glance
+user_domain_name = Default
+project_name = service
+project_domain_name = Default
+password = $GLANCE_SERVICE_PASSWORD
+region_name = RegionTwo
+[oslo_limit]
+# The glance user is a system reader (Keystone's policy for reading the endpoint and every
+# project's limits); endpoint_id names the endpoint whose service and region the limits are of.
+auth_url = $B_URL
+auth_type = password
+username = glance
+user_domain_name = Default
+system_scope = all
+password = $GLANCE_SERVICE_PASSWORD
+region_name = RegionTwo
+EOF
+  )
+}
+
+# Glance's service user, catalog entry and registered limits on Keystone B (lib/provision_glance.py),
+# then the endpoint id into [oslo_limit]. Needs Keystone B up.
+provision_glance() {
+  local out
+  out=$(KEYSTONE_B_URL=$B_URL KEYSTONE_B_ADMIN_PASSWORD=$KEYSTONE_B_ADMIN_PASSWORD KEYSTONE_B_REGION=RegionTwo \
+        GLANCE_URL=$G_URL GLANCE_SERVICE_PASSWORD=$GLANCE_SERVICE_PASSWORD \
+        GLANCE_REGISTERED_LIMITS=$GLANCE_REGISTERED_LIMITS \
+        "$V/python" "$HERE/lib/provision_glance.py" 2>"$LOGS/provision-glance.log")
+  echo "$out" >>"$LOGS/provision-glance.log"
+  GLANCE_SERVICE_ID=$("$V/python" -c 'import json, sys; print(json.loads(sys.argv[1])["service_id"])' "$out")
+  GLANCE_ENDPOINT_ID=$("$V/python" -c 'import json, sys; print(json.loads(sys.argv[1])["endpoint_id"])' "$out")
+  printf 'GLANCE_SERVICE_ID=%s\nGLANCE_ENDPOINT_ID=%s\n' "$GLANCE_SERVICE_ID" "$GLANCE_ENDPOINT_ID" >"$G/catalog.env"
+  echo "endpoint_id = $GLANCE_ENDPOINT_ID" >>"$G/glance-api.conf"
+}
+
+# Launches Glance (uwsgi of the Keystone venv with --virtualenv of Glance's: the same interpreter);
+# wait_glance waits for it. uwsgi options after Glance's own sample (doc/source/admin/apache-httpd.rst):
+# native threads (Glance 33's task pool), chunked input for uploads of unknown size, and
+# "Connection: close" on every answer (clients never reuse a connection the router closes).
+# --post-buffering: the worker reads a request's whole body (beyond 64 KiB into a temporary file in
+# $G/uploads, uwsgi's TMPDIR) before Glance sees it, so that an upload Glance refuses at once (413 over quota) is
+# answered after the client has sent it: otherwise the client, still sending, gets a broken pipe
+# instead of Glance's answer. The cost: an upload is on disk twice for a moment.
+launch_glance() {
+  mkdir -p "$G/uploads"
+  TMPDIR=$G/uploads setsid "$V/uwsgi" --http "127.0.0.1:$G_PORT" --add-header "Connection: close" \
+    --http-auto-chunked --http-chunked-input --http-raw-body --post-buffering 65536 \
+    --master --processes 2 --threads 1 --enable-threads --thunder-lock --buffer-size 65535 \
+    --die-on-term --lazy-apps --virtualenv "$GLANCE_VENV" --module glance.wsgi.api:application \
+    --env OS_GLANCE_CONFIG_DIR="$G" \
+    --pidfile "$PIDS/glance.pid" --logto "$LOGS/uwsgi-glance.log" </dev/null >/dev/null 2>&1 9>&- 8>&- 7>&- &
+}
+wait_glance() {
+  step "waiting for Glance at $G_URL" "$LOGS/uwsgi-glance.log" "$LOGS/glance-api.log"
+  wait_file "$PIDS/glance.pid" 30
+  wait_http "$G_URL/healthcheck" "Glance's healthcheck" 90
+  service_alive glance
+  log "Glance answers at $G_URL (pid $(saved_pid glance))"
+}
+
 # ------------------------------------------------------------------------------ subcommands
 print_status() {
   local n pid
@@ -1092,6 +1246,10 @@ print_status() {
   if service_alive horizon; then echo "  horizon: running, pid $pid (children: $(descendants "$pid" | tr '\n' ' '))"
   else echo "  horizon: not running${pid:+ (stale pid $pid)}"; fi
   echo "Horizon   : $H_URL ($(http_ok "${H_URL}auth/login/" && echo answers || echo 'no answer')) [for Keystone A; venv $HORIZON_VENV]"
+  pid=$(saved_pid glance)
+  if service_alive glance; then echo "  glance: running, pid $pid (children: $(descendants "$pid" | tr '\n' ' '))"
+  else echo "  glance: not running${pid:+ (stale pid $pid)}"; fi
+  echo "Glance    : $G_URL ($(http_ok "$G_URL/healthcheck" && echo answers || echo 'no answer')) [image service of B, $G; venv $GLANCE_VENV]"
   echo "env file  : $ENV_FILE"
 }
 
@@ -1105,7 +1263,7 @@ cmd_start() {
     echo "env file: $ENV_FILE"
     return 0
   fi
-  if keystones_healthy; then
+  if keystones_healthy && glance_healthy; then
     postgres_healthy || start_postgres_alone "$HEALTH_REASON"
     horizon_healthy || start_horizon_alone "$HEALTH_REASON"
     healthy || { echo "$HEALTH_REASON" >&2; false; }
@@ -1117,11 +1275,17 @@ cmd_start() {
   wipe_state
   check_ports_free
   ensure_apt_packages
+  # Glance's venv installs meanwhile (its own lock); a no-op when it is there.
+  local glance_venv_job
+  ( trap - ERR; ensure_glance_venv ) & glance_venv_job=$!
   ensure_venv
   ensure_horizon_venv
+  step "waiting for Glance's venv" "$LOGS/pip-glance.log"
+  wait "$glance_venv_job"
   local t_up; t_up=$(now)
   gen_secrets
   start_postgres
+  init_glance
   init_keystones
   start_keystones
   launch_horizon
@@ -1129,8 +1293,15 @@ cmd_start() {
   start_shibd
   configure_apache
   start_apache
+  # Glance's registration on B and alice's on A meanwhile.
+  local glance_job
+  ( trap - ERR; provision_glance && launch_glance ) & glance_job=$!
   provision_demo_user
+  step "registering Glance in Keystone B (user glance, service image, endpoint, registered limits), launching it" \
+       "$LOGS/provision-glance.log" "$LOGS/uwsgi-glance.log"
+  wait "$glance_job"
   wait_horizon
+  wait_glance
   write_client_files
   healthy || { echo "$HEALTH_REASON" >&2; false; }
   STARTING=0
@@ -1212,8 +1383,28 @@ cmd_horizon() {
   esac
 }
 
+# Stop or start Glance alone (the rest keeps running), by saved PID; start relaunches it with the
+# configuration, database and registration of this testbed's last fresh start.
+cmd_glance() {
+  [ -f "$ENV_FILE" ] || die "no $ENV_FILE: run '$0 start' first"
+  take_state_lock
+  case ${1:-} in
+    stop)  stop_one glance ;;
+    start) if glance_healthy; then log "Glance already running at $G_URL"; return 0; fi
+           keystones_healthy || die "the testbed is not healthy ($HEALTH_REASON): run '$0 start'"
+           grep '^endpoint_id = ' "$G/glance-api.conf" >/dev/null 2>&1 \
+             || die "Glance of $STATE was never registered in Keystone B: run '$0 restart'"
+           stop_one glance
+           port_in_use "$G_PORT" && die "port $G_PORT is already in use by a process this state dir did not start"
+           step "starting Glance alone (uwsgi --http 127.0.0.1:$G_PORT)" "$LOGS/uwsgi-glance.log" "$LOGS/glance-api.log"
+           launch_glance
+           wait_glance ;;
+    *) die "usage: $0 glance stop|start" ;;
+  esac
+}
+
 usage() {
-  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-2}"
 }
 
@@ -1228,6 +1419,7 @@ main() {
     check)   cmd_check "$@" ;;
     shibd)   cmd_shibd "$@" ;;
     horizon) cmd_horizon "$@" ;;
+    glance)  cmd_glance "$@" ;;
     env)     echo "$ENV_FILE"; [ -f "$ENV_FILE" ] || { echo "(not written yet: run '$0 start')" >&2; exit 1; } ;;
     -h|--help|help) usage 0 ;;
     *) usage 2 ;;

@@ -221,10 +221,12 @@ pub fn fake_metadata(entity_id: &str) -> String {
 
 /// Catalog entries of Keystone B the vregion tests use, created once:
 /// a `compute` service with an endpoint in B's region and a registered
-/// limit for `class:VCPU` there, and an `image` service (never exposed by
-/// the tests' vregions, so it must never be offered). Test binaries that
-/// run at the same time take turns (a file lock), so they never create
-/// them twice.
+/// limit for `class:VCPU` there (a stand-in: the testbed runs no Nova).
+/// The `image` service is the testbed's real Glance (`GLANCE_URL`,
+/// registered with its limits by `testbed.sh start`); the tests' vregions
+/// that do not list `image` must never offer it. Test binaries that run
+/// at the same time take turns (a file lock), so they never create the
+/// entries twice.
 pub async fn test_catalog() {
     static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     DONE.get_or_init(|| async {
@@ -232,39 +234,33 @@ pub async fn test_catalog() {
         let tb = Testbed::get();
         let b = tb.admin(Cloud::B);
         let region = tb.region(Cloud::B).to_string();
-        let mut compute_id = String::new();
-        for (service_type, port) in [("compute", 8774), ("image", 9292)] {
-            let service = ensure::ensure_service(
-                &b,
-                &NewService {
-                    service_type: service_type.into(),
-                    name: Some(format!("mercador-tests-{service_type}")),
-                    description: Some("catalog entry for Mercador's publisher tests (no server behind it)".into()),
-                    enabled: true,
-                },
-            )
-            .await
-            .expect("service");
-            ensure::ensure_endpoint(
-                &b,
-                &NewEndpoint {
-                    service_id: service.object.id.clone(),
-                    interface: Interface::Public,
-                    url: format!("http://127.0.0.1:{port}/{service_type}"),
-                    region_id: Some(region.clone()),
-                    enabled: true,
-                },
-            )
-            .await
-            .expect("endpoint");
-            if service_type == "compute" {
-                compute_id = service.object.id;
-            }
-        }
+        let service = ensure::ensure_service(
+            &b,
+            &NewService {
+                service_type: "compute".into(),
+                name: Some("mercador-tests-compute".into()),
+                description: Some("catalog entry for Mercador's publisher tests (no server behind it)".into()),
+                enabled: true,
+            },
+        )
+        .await
+        .expect("service");
+        ensure::ensure_endpoint(
+            &b,
+            &NewEndpoint {
+                service_id: service.object.id.clone(),
+                interface: Interface::Public,
+                url: "http://127.0.0.1:8774/compute".into(),
+                region_id: Some(region.clone()),
+                enabled: true,
+            },
+        )
+        .await
+        .expect("endpoint");
         ensure::ensure_registered_limit(
             &b,
             &NewRegisteredLimit {
-                service_id: compute_id,
+                service_id: service.object.id,
                 region_id: Some(region),
                 resource_name: "class:VCPU".into(),
                 default_limit: 8,
@@ -275,6 +271,11 @@ pub async fn test_catalog() {
         .expect("registered limit");
     })
     .await;
+}
+
+/// The testbed's Glance: its URL as B's catalog has it (`GLANCE_URL`).
+pub fn glance_url() -> String {
+    Testbed::get().var("GLANCE_URL").to_owned()
 }
 
 /// Everything Keystone B holds of a partner's federation: identity
