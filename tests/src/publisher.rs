@@ -185,15 +185,25 @@ impl EntityTurn {
     }
 }
 
-/// Deletes identity providers of Keystone B holding `entity_id`: the K2K
-/// tests' fixture (which recreates its own when it runs) or what an
-/// interrupted run left.
+/// Deletes identity providers of Keystone B holding `entity_id`, and the
+/// entity's metadata file in Shibboleth's directory: what the K2K tests'
+/// fixture leaves (it writes both again when it runs; test binaries that
+/// use it, `k2k`, `keystone` and `glance`, end with them in place) or what
+/// an interrupted run left. A test that holds the entity's turn then starts
+/// from a B that does not trust it.
 pub async fn free_entity_on_b(entity_id: &str) {
-    let b = Testbed::get().admin(Cloud::B);
+    let tb = Testbed::get();
+    let b = tb.admin(Cloud::B);
     for idp in b.list_identity_providers().await.expect("list identity providers") {
         if idp.remote_ids.iter().any(|r| r == entity_id) {
             b.delete_identity_provider(&idp.id).await.expect("delete the identity provider");
         }
+    }
+    let file = crate::federation::metadata_file(tb.var("KEYSTONE_B_SHIB_METADATA_DIR"), entity_id);
+    match std::fs::remove_file(&file) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => panic!("remove {}: {e}", file.display()),
     }
 }
 
