@@ -186,9 +186,11 @@ impl EntityTurn {
 }
 
 /// Deletes identity providers of Keystone B holding `entity_id`, and the
-/// entity's metadata in Shibboleth's metadata dir: the K2K tests' fixture
-/// (which recreates its own when it runs) or what an interrupted run or a
-/// test that kills a publisher mid-way left.
+/// entity's metadata file in Shibboleth's directory: what the K2K tests'
+/// fixture leaves (it writes both again when it runs; test binaries that
+/// use it, `k2k`, `keystone` and `glance`, end with them in place) or what
+/// an interrupted run left. A test that holds the entity's turn then starts
+/// from a B that does not trust it.
 pub async fn free_entity_on_b(entity_id: &str) {
     let tb = Testbed::get();
     let b = tb.admin(Cloud::B);
