@@ -67,7 +67,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _mercador_bin() -> str:
+def mercador_bin() -> str:
     binary = os.environ.get("MERCADOR_BIN") or str(REPO / "target/debug/mercador")
     if not Path(binary).is_file():
         raise RuntimeError(f"{binary} is missing: cargo build -p mercador-cli (scripts/lib/python-tests.sh does)")
@@ -110,7 +110,7 @@ class Service:
             )
         self.log = workdir / f"{kind}.log"
         self.proc = subprocess.Popen(
-            [_mercador_bin(), "serve", kind, "--config", str(REPO / f"examples/demo/{kind}.toml")],
+            [mercador_bin(), "serve", kind, "--config", str(REPO / f"examples/demo/{kind}.toml")],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=self.log.open("w"),

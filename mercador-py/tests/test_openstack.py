@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 import mercador
+from conftest import mercador_bin
 
 
 @pytest.fixture(scope="module")
@@ -26,17 +27,27 @@ def clouds_yaml(story: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
     path = tmp_path_factory.mktemp("clouds") / "clouds.yaml"
     shutil.copy(story["tb"]["OS_CLIENT_CONFIG_FILE"], path)
     env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(path))
+    printed = subprocess.run(
+        [mercador_bin(), "--os-cloud", "testbed-a-alice", "clouds-yaml"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert printed.returncode == 0, printed.stderr
+    shown = yaml.safe_load(printed.stdout)["clouds"]["testbed-a-alice"]["regions"]
     done = subprocess.run(
-        [sys.executable, "-m", "mercador.clouds", "--os-cloud", "testbed-a-alice", "--write"],
+        [mercador_bin(), "--os-cloud", "testbed-a-alice", "clouds-yaml", "--write"],
         env=env, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
+    assert (path.parent / "clouds.yaml.bak").is_file()
     cloud = yaml.safe_load(path.read_text())["clouds"]["testbed-a-alice"]
     entry = next(r for r in cloud["regions"] if isinstance(r, dict) and r["name"] == story["alias"])
     assert entry["values"]["auth_type"] == "mercador-k2k"
     assert entry["values"]["auth"]["mercador_service_provider"] == story["sp"]
     assert entry["values"]["auth"]["mercador_remote_region"] == story["tb"]["KEYSTONE_B_REGION"]
     assert story["tb"]["KEYSTONE_A_REGION"] in cloud["regions"]
+    assert cloud["regions"] == shown
+    assert cloud["auth"]["password"] == story["tb"]["KEYSTONE_A_DEMO_PASSWORD"]  # the rest of the file kept
+    assert oct(path.stat().st_mode & 0o777) == oct(Path(story["tb"]["OS_CLIENT_CONFIG_FILE"]).stat().st_mode & 0o777)
     return path
 
 

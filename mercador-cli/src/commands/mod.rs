@@ -23,6 +23,7 @@ use crate::auth::AuthArgs;
 use crate::error::CliResult;
 use mercador_core::client::{ExchangeClient, PublisherAdminClient, SubscriberClient};
 
+pub(crate) mod clouds;
 pub(crate) mod exchange;
 pub(crate) mod k2k;
 pub(crate) mod publisher;

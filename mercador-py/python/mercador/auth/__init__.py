@@ -25,8 +25,8 @@ with ``clouds.yaml``::
 ``openstack --os-cloud mycloud --os-region-name lisbon-b token issue`` and
 ``openstack.connect(cloud="mycloud", region_name="lisbon-b")`` work in the
 vregion: openstacksdk and the openstack CLI merge a region's ``values``
-into the cloud before loading the plugin. ``mercador clouds-yaml`` writes
-these entries. The plugin's own options are prefixed ``mercador-`` (CLI
+into the cloud before loading the plugin. ``mercador --os-cloud mycloud
+clouds-yaml --write`` (the Rust CLI) writes these entries. The plugin's own options are prefixed ``mercador-`` (CLI
 flags ``--os-mercador-*``), so they never clash with the openstack CLI's
 ``--os-service-provider`` and friends.
 """
