@@ -576,3 +576,44 @@ impl MultiCloud {
         format!("MultiCloud(home={:?})", self.home.config.auth_url.as_str())
     }
 }
+
+/// Benchmark support: `n` fresh K2K tokens made entirely in Rust (for each,
+/// a new home session from `auth`, its login, then K2K to `service_provider`
+/// scoped to `project_id`), with the GIL released; the seconds each took.
+/// What the Python API adds is the difference with the same done from Python.
+#[pyfunction]
+pub(crate) fn _bench_fresh_k2k(
+    py: Python<'_>,
+    auth: &Bound<'_, PyDict>,
+    service_provider: String,
+    project_id: String,
+    n: usize,
+) -> PyResult<Vec<f64>> {
+    let mut settings = CloudSettings::new();
+    settings_from_dict(py, auth, &mut settings)?;
+    let config = settings.into_config("the auth dict").map_err(|e| to_pyerr(py, e.into()))?;
+    block_on(py, async move {
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let started = std::time::Instant::now();
+            let multi = mercador_core::k2k::MultiCloud::new(Arc::new(config.session()?));
+            let session = multi.session(&service_provider, Scope::project_id(project_id.clone())).await?;
+            session.token().await?;
+            times.push(started.elapsed().as_secs_f64());
+        }
+        Ok::<_, mercador_core::Error>(times)
+    })
+}
+
+/// Benchmark support: `n` reads of a cached token in Rust (what
+/// `Token`-returning calls cost before Python's share); seconds in all.
+#[pyfunction]
+pub(crate) fn _bench_cached_token(py: Python<'_>, session: &ServiceProviderSession, n: usize) -> PyResult<f64> {
+    let session = session.session(py)?;
+    session.cached_token().ok_or_else(|| crate::errors::invalid(py, "no cached token: call token() first"))?;
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(session.cached_token());
+    }
+    Ok(started.elapsed().as_secs_f64())
+}

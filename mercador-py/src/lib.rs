@@ -24,6 +24,7 @@ mod cloud;
 mod convert;
 mod errors;
 mod runtime;
+mod store;
 
 use pyo3::prelude::*;
 
@@ -38,8 +39,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<clients::PublisherAdminClient>()?;
     m.add_class::<clients::ExchangeClient>()?;
     m.add_class::<clients::SubscriberClient>()?;
+    m.add_class::<store::Store>()?;
     m.add_function(wrap_pyfunction!(clients::validate_vregion_spec, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_pid, m)?)?;
+    m.add_function(wrap_pyfunction!(cloud::_bench_fresh_k2k, m)?)?;
+    m.add_function(wrap_pyfunction!(cloud::_bench_cached_token, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

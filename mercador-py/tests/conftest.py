@@ -13,6 +13,7 @@ identity 0 (``a-entity.lock``), as the demo and the Rust tests through
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import os
 import secrets
@@ -52,13 +53,18 @@ def _read_env(path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def tb() -> dict[str, str]:
+def load_testbed() -> dict[str, str]:
     """The testbed's env file, also applied to os.environ (OS_CLIENT_CONFIG_FILE...)."""
     env = _read_env(_env_file())
     os.environ["OS_CLIENT_CONFIG_FILE"] = env["OS_CLIENT_CONFIG_FILE"]
     os.environ.pop("OS_CLOUD", None)
     return env
+
+
+@pytest.fixture(scope="session")
+def tb() -> dict[str, str]:
+    """The running testbed's env file."""
+    return load_testbed()
 
 
 def _free_port() -> int:
@@ -137,12 +143,13 @@ class Service:
                 self.proc.wait()
 
 
-@pytest.fixture(scope="session")
-def story(tb: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+@contextlib.contextmanager
+def running_story(tb: dict[str, str], workdir: Path) -> Iterator[dict[str, Any]]:
+    """Both services running and a vregion of B bound on A, through this
+    package's API; all of it removed at the end. Holds A's SAML identity 0."""
     state = Path(tb["MERCADOR_TESTBED_STATE"])
     lock = (state / "a-entity.lock").open("w")
     fcntl.flock(lock, fcntl.LOCK_EX)  # A's SAML identity 0, in turn with the demo and the Rust tests
-    workdir = tmp_path_factory.mktemp("services")
     suffix = secrets.token_hex(3)
     names = {
         "partner": f"py-a-{suffix}",
@@ -218,6 +225,14 @@ def story(tb: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Itera
             publisher.stop()
             subscriber.stop()
             lock.close()
+
+
+
+
+@pytest.fixture(scope="session")
+def story(tb: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    with running_story(tb, tmp_path_factory.mktemp("services")) as story:
+        yield story
 
 
 @pytest.fixture

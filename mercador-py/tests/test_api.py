@@ -279,3 +279,21 @@ def test_no_secret_in_repr_log_or_exception(
     text = "\n".join(shown)
     leaked = [s[:4] + "..." for s in secrets if s in text]
     assert not leaked, f"secrets shown: {leaked}"
+
+
+def test_store_read_in_process(story: dict[str, Any]) -> None:
+    """What the Keystone and Horizon plugins read next to the services: their stores."""
+    publisher = mercador.Store.connect(f"sqlite://{story['workdir']}/mercador-publisher.db")
+    vregion = publisher.vregion(story["vregion"])
+    assert vregion is not None and vregion["state"] == "published" and vregion["region"] == story["tb"]["KEYSTONE_B_REGION"]
+    assert vregion["domain_id"] == story["admin"].vregion(story["vregion"])["domain_id"]
+    assert story["vregion"] in [v["name"] for v in publisher.vregions()]
+    assert publisher.vregion("no-such-vregion") is None
+    subscriber = mercador.Store.connect(f"sqlite://{story['workdir']}/mercador-subscriber.db")
+    bindings = {b["alias"]: b for b in subscriber.bindings()}
+    assert bindings[story["alias"]]["state"] == "active"
+    assert bindings[story["alias"]]["service_provider"] == story["sp"]
+    assert "admin_password_sealed" not in bindings[story["alias"]]
+    assert repr(subscriber) == 'Store(backend="sqlite")'
+    with pytest.raises(mercador.Unavailable):
+        mercador.Store.connect("sqlite:///nonexistent-dir/x/y.db").vregions()

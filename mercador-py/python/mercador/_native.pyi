@@ -21,8 +21,11 @@ __all__ = [
     "PublisherAdminClient",
     "ExchangeClient",
     "SubscriberClient",
+    "Store",
     "validate_vregion_spec",
     "runtime_pid",
+    "_bench_fresh_k2k",
+    "_bench_cached_token",
     "__version__",
 ]
 
@@ -155,6 +158,14 @@ class SubscriberClient:
     def reconcile(self) -> dict[str, Any]: ...
 
 @final
+class Store:
+    @staticmethod
+    def connect(url: str) -> Store: ...
+    def vregions(self) -> list[dict[str, Any]]: ...
+    def vregion(self, name: str) -> dict[str, Any] | None: ...
+    def bindings(self) -> list[dict[str, Any]]: ...
+
+@final
 class Cloud:
     @staticmethod
     def from_config(
@@ -196,3 +207,5 @@ class Cloud:
 
 def validate_vregion_spec(spec: Any) -> dict[str, Any]: ...
 def runtime_pid() -> int | None: ...
+def _bench_fresh_k2k(auth: dict[str, Any], service_provider: str, project_id: str, n: int) -> list[float]: ...
+def _bench_cached_token(session: ServiceProviderSession, n: int) -> float: ...
