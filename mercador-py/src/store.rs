@@ -99,6 +99,24 @@ impl Store {
         to_py(py, &Value::Array(records.iter().map(binding_json).collect()))
     }
 
+    /// Closes the database's connections (the object is unusable afterwards).
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let store = self.inner.clone();
+        let rt = crate::runtime::runtime()?;
+        py.detach(move || rt.block_on(async move { store.close().await }));
+        Ok(())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
     fn __repr__(&self) -> String {
         format!("Store(backend={:?})", self.backend)
     }

@@ -289,8 +289,8 @@ def test_store_read_in_process(story: dict[str, Any]) -> None:
     assert vregion["domain_id"] == story["admin"].vregion(story["vregion"])["domain_id"]
     assert story["vregion"] in [v["name"] for v in publisher.vregions()]
     assert publisher.vregion("no-such-vregion") is None
-    subscriber = mercador.Store.connect(f"sqlite://{story['workdir']}/mercador-subscriber.db")
-    bindings = {b["alias"]: b for b in subscriber.bindings()}
+    with mercador.Store.connect(f"sqlite://{story['workdir']}/mercador-subscriber.db") as subscriber:
+        bindings = {b["alias"]: b for b in subscriber.bindings()}
     assert bindings[story["alias"]]["state"] == "active"
     assert bindings[story["alias"]]["service_provider"] == story["sp"]
     assert "admin_password_sealed" not in bindings[story["alias"]]

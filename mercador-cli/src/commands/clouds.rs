@@ -24,6 +24,9 @@
 //!           mercador_remote_region: RegionTwo
 //! ```
 //!
+//! A service provider that refuses the K2K login is left out with a note on
+//! standard error (the command fails only when every one does).
+//!
 //! The cloud's own regions are kept as they are (its `region_name`, or
 //! `RegionOne`, when it lists none: openstacksdk then accepts only listed
 //! regions). Without `--write` the cloud's `regions:` is printed; with it,
@@ -155,13 +158,32 @@ pub(crate) async fn clouds_yaml(ctx: &Context, args: CloudsYamlArgs) -> CliResul
     let multi = MultiCloud::new(ctx.session()?);
     let home = regions_of(multi.home().token().await?.catalog());
     let mut entries = Vec::new();
+    let mut failures = Vec::new();
     for sp in multi.service_providers().await? {
         let Some(alias) = sp.id.strip_prefix(PREFIX) else { continue };
-        let session = multi.default_session(&sp.id).await.map_err(|e| CliError::from(e).context(&sp.id))?;
-        let token = session.token().await.map_err(|e| CliError::from(e).context(&sp.id))?;
+        let token = match multi.default_session(&sp.id).await {
+            Ok(session) => session.token().await,
+            Err(e) => Err(e),
+        };
+        // A service provider that refuses (a binding being torn down, a stale
+        // one) is left out with a note; the others are still written.
+        let token = match token {
+            Ok(token) => token,
+            Err(e) => {
+                let e = CliError::from(e).context(format!("service provider {}: left out", sp.id));
+                eprintln!("mercador: {e}");
+                failures.push(e);
+                continue;
+            }
+        };
         let remote = remote_region(&home.get(alias).cloned().unwrap_or_default(), &regions_of(token.catalog()));
         let project = token.project.as_ref().map(|p| p.id.as_str());
         entries.push(entry(alias, &sp.id, project, remote.as_deref()));
+    }
+    if entries.is_empty() {
+        if let Some(first) = failures.into_iter().next() {
+            return Err(first); // nothing to write, and why
+        }
     }
     let text = path
         .as_deref()
