@@ -165,7 +165,7 @@ impl AuthArgs {
     }
 
     /// The cloud named by `--os-cloud` or `OS_CLOUD`, if any.
-    fn cloud_name(&self) -> Option<String> {
+    pub(crate) fn cloud_name(&self) -> Option<String> {
         self.os_cloud.clone().or_else(|| std::env::var("OS_CLOUD").ok()).filter(|c| !c.trim().is_empty())
     }
 

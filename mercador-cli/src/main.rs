@@ -7,7 +7,8 @@
 //!   `subscription`, `reconcile`);
 //! - partners may drive the publisher's exchange API by hand
 //!   (`exchange offer list`, `exchange subscribe`, `exchange subscription ...`);
-//! - cloud users get K2K tokens and catalogs (`token issue`, `catalog list`).
+//! - cloud users get K2K tokens and catalogs (`token issue`, `catalog list`),
+//!   and the clouds.yaml regions of their vregions (`clouds-yaml`).
 //!
 //! Layout: [`auth`] (clouds.yaml / `OS_*` → session), [`client`] (HTTP
 //! client of a service face, its JSON errors), [`output`] (table, json,
@@ -26,12 +27,13 @@ use clap::{Parser, Subcommand};
 use url::Url;
 
 use crate::auth::AuthArgs;
+use crate::commands::clouds::CloudsYamlArgs;
 use crate::commands::exchange::ExchangeCommand;
 use crate::commands::k2k::{CatalogCommand, TokenCommand};
 use crate::commands::publisher::{PartnerCommand, SubscriptionCommand, VRegionCommand};
 use crate::commands::serve::ServeCommand;
 use crate::commands::subscriber::{BindingCommand, PublisherCommand, SubscribeArgs};
-use crate::commands::{Context, exchange, k2k, publisher, serve, subscriber};
+use crate::commands::{Context, clouds, exchange, k2k, publisher, serve, subscriber};
 use crate::error::{CliError, EXIT_CODES_HELP};
 use crate::output::{Output, OutputArgs};
 
@@ -106,6 +108,12 @@ enum Command {
     /// Cloud user: service catalogs of the home cloud and its service providers.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Print (or --write into clouds.yaml) the regions of every vregion bound on
+    /// your cloud, for the openstack CLI and openstacksdk with the mercador-k2k
+    /// plugin of the Python package mercador: then `openstack --os-cloud CLOUD
+    /// --os-region-name ALIAS ...` works in the vregion.
+    #[command(name = "clouds-yaml")]
+    CloudsYaml(CloudsYamlArgs),
 }
 
 async fn run(cli: Cli) -> (Result<Output, CliError>, Option<CliError>) {
@@ -123,6 +131,7 @@ async fn run(cli: Cli) -> (Result<Output, CliError>, Option<CliError>) {
         Command::Exchange(command) => exchange::exchange(&ctx, command).await,
         Command::Token(command) => k2k::token(&ctx, command).await,
         Command::Catalog(command) => return k2k::catalog(&ctx, command).await,
+        Command::CloudsYaml(args) => clouds::clouds_yaml(&ctx, args).await,
     };
     (result, None)
 }

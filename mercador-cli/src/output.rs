@@ -76,6 +76,8 @@ pub(crate) enum Output {
     Sections(Vec<Section>),
     /// Nothing to print (a deletion).
     Nothing,
+    /// A document printed as it is, whatever the format (a clouds.yaml excerpt).
+    Text(String),
 }
 
 /// One titled part of an [`Output::Sections`].
@@ -249,6 +251,10 @@ fn print_text(text: &str) {
 pub(crate) fn print(output: &Output, args: &OutputArgs) -> Result<(), CliError> {
     match output {
         Output::Nothing => Ok(()),
+        Output::Text(text) => {
+            print_text(text);
+            Ok(())
+        }
         Output::List { rows, columns } => match render_list(rows, columns, args)? {
             Some(text) => {
                 print_text(&text);

@@ -7,6 +7,8 @@
 //!
 //! This crate holds the logic shared by the services, the CLI and the Python
 //! and C bindings:
+//! - [`client`]: the HTTP clients of the Mercador services' faces (publisher
+//!   admin, exchange, subscriber), shared by the CLI and the bindings;
 //! - [`keystone`]: the Keystone v3 client: authentication, token caching,
 //!   catalog lookup, `clouds.yaml` loading, and the admin operations the
 //!   publisher and subscriber engines need, behind [`keystone::IdentityApi`];
@@ -18,6 +20,7 @@
 //! - [`store`]: the publisher's persistent state (SQLite or PostgreSQL);
 //! - [`publisher`]: the publisher engine.
 
+pub mod client;
 mod engine;
 pub mod k2k;
 pub mod keystone;

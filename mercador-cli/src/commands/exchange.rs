@@ -16,11 +16,12 @@ use std::io::Read as _;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use url::Url;
 
-use super::{Context, Progress, segment};
-use crate::client::Face;
+use mercador_core::client::SubscribeRequest;
+
+use super::{Context, Progress};
 use crate::error::{CliError, CliResult};
 use crate::output::Output;
 
@@ -136,34 +137,25 @@ fn read_metadata(path: &PathBuf) -> CliResult<String> {
 
 /// Runs `exchange offer list`.
 async fn offer(ctx: &Context, command: OfferCommand) -> CliResult<Output> {
-    let api = ctx.client(Face::Exchange).await?;
+    let api = ctx.exchange().await?;
     match command {
-        OfferCommand::List => {
-            let rows = match api.get("vregions").await? {
-                Value::Array(rows) => rows,
-                other => vec![other],
-            };
-            Ok(Output::list(rows, OFFER_COLUMNS))
-        }
+        OfferCommand::List => Ok(Output::list(api.list_offers().await?, OFFER_COLUMNS)),
     }
 }
 
 /// Runs `exchange subscribe`.
 async fn subscribe(ctx: &Context, args: SubscribeArgs) -> CliResult<Output> {
     let metadata = args.metadata_file.as_ref().map(read_metadata).transpose()?;
-    let api = ctx.client(Face::Exchange).await?;
-    let mut body = json!({"vregion": args.vregion, "entity_id": args.entity_id});
-    if let Some(metadata) = metadata {
-        body["metadata"] = Value::String(metadata);
-    }
-    if let Some(url) = &args.metadata_url {
-        body["metadata_url"] = Value::String(url.to_string());
-    }
-    if let Some(url) = &args.keystone_url {
-        body["keystone_url"] = Value::String(url.to_string());
-    }
+    let api = ctx.exchange().await?;
+    let request = SubscribeRequest {
+        vregion: args.vregion.clone(),
+        entity_id: args.entity_id,
+        metadata,
+        metadata_url: args.metadata_url.as_ref().map(ToString::to_string),
+        keystone_url: args.keystone_url.as_ref().map(ToString::to_string),
+    };
     let progress = Progress::start(format!("subscribing to vregion {}", args.vregion));
-    let answer = api.post("subscriptions", Some(&body)).await?;
+    let answer = api.subscribe(&request).await?;
     progress.done();
     eprintln!(
         "The vregion admin's password is shown only now (with a token for that admin); store it. \
@@ -179,27 +171,19 @@ pub(crate) async fn exchange(ctx: &Context, command: ExchangeCommand) -> CliResu
         ExchangeCommand::Subscribe(args) => return subscribe(ctx, args).await,
         ExchangeCommand::Subscription(command) => command,
     };
-    let api = ctx.client(Face::Exchange).await?;
+    let api = ctx.exchange().await?;
     Ok(match command {
-        ExchangeSubscriptionCommand::List => {
-            let rows = match api.get("subscriptions").await? {
-                Value::Array(rows) => rows,
-                other => vec![other],
-            };
-            Output::list(rows, SUBSCRIPTION_COLUMNS)
-        }
-        ExchangeSubscriptionCommand::Show { id } => {
-            Output::record(api.get(&format!("subscriptions/{}", segment(&id))).await?)
-        }
+        ExchangeSubscriptionCommand::List => Output::list(api.list_subscriptions().await?, SUBSCRIPTION_COLUMNS),
+        ExchangeSubscriptionCommand::Show { id } => Output::record(api.get_subscription(&id).await?),
         ExchangeSubscriptionCommand::Refresh { id } => {
             let progress = Progress::start(format!("refreshing subscription {id}"));
-            let answer = api.post(&format!("subscriptions/{}/refresh", segment(&id)), None).await?;
+            let answer = api.refresh_subscription(&id).await?;
             progress.done();
             access(answer)
         }
         ExchangeSubscriptionCommand::Cancel { id } => {
             let progress = Progress::start(format!("cancelling subscription {id}"));
-            let answer = api.delete(&format!("subscriptions/{}", segment(&id)), &[]).await?;
+            let answer = api.cancel_subscription(&id).await?;
             progress.done();
             Output::record(answer)
         }
@@ -208,6 +192,8 @@ pub(crate) async fn exchange(ctx: &Context, command: ExchangeCommand) -> CliResu
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

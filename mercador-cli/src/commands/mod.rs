@@ -20,9 +20,10 @@ use mercador_core::keystone::Session;
 use url::Url;
 
 use crate::auth::AuthArgs;
-use crate::client::{ApiClient, Face};
 use crate::error::CliResult;
+use mercador_core::client::{ExchangeClient, PublisherAdminClient, SubscriberClient};
 
+pub(crate) mod clouds;
 pub(crate) mod exchange;
 pub(crate) mod k2k;
 pub(crate) mod publisher;
@@ -44,9 +45,19 @@ impl Context {
         self.auth.session()
     }
 
-    /// A client of a service face.
-    pub(crate) async fn client(&self, face: Face) -> CliResult<ApiClient> {
-        ApiClient::connect(self.session()?, face, self.url.as_ref()).await
+    /// A client of the publisher's admin face.
+    pub(crate) async fn admin(&self) -> CliResult<PublisherAdminClient> {
+        Ok(PublisherAdminClient::connect(self.session()?, self.url.as_ref()).await?)
+    }
+
+    /// A client of the publisher's partner face.
+    pub(crate) async fn exchange(&self) -> CliResult<ExchangeClient> {
+        Ok(ExchangeClient::connect(self.session()?, self.url.as_ref()).await?)
+    }
+
+    /// A client of the subscriber service.
+    pub(crate) async fn subscriber(&self) -> CliResult<SubscriberClient> {
+        Ok(SubscriberClient::connect(self.session()?, self.url.as_ref()).await?)
     }
 }
 
@@ -69,14 +80,4 @@ impl Progress {
     pub(crate) fn done(self) {
         eprintln!("{} done in {} ms", self.what, self.started.elapsed().as_millis());
     }
-}
-
-/// Percent-encodes one path segment (names and ids are plain, but never trust it).
-pub(crate) fn segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

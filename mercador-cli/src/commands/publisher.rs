@@ -12,10 +12,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::{Context, Progress, segment};
-use crate::client::Face;
+use super::{Context, Progress};
 use crate::error::{CliError, CliResult};
 use crate::output::Output;
 
@@ -138,14 +137,6 @@ pub(crate) enum SubscriptionCommand {
     },
 }
 
-fn list(value: Value, columns: &'static [&'static str]) -> Output {
-    let rows = match value {
-        Value::Array(rows) => rows,
-        other => vec![other],
-    };
-    Output::list(rows, columns)
-}
-
 /// Reads a spec file: JSON when its name ends with `.json`, YAML otherwise.
 pub(crate) fn read_spec(path: &Path) -> CliResult<Value> {
     let text = std::fs::read_to_string(path)
@@ -172,13 +163,13 @@ pub(crate) fn read_spec(path: &Path) -> CliResult<Value> {
 
 /// Runs a `vregion` command.
 pub(crate) async fn vregion(ctx: &Context, command: VRegionCommand) -> CliResult<Output> {
-    let api = ctx.client(Face::PublisherAdmin).await?;
+    let api = ctx.admin().await?;
     Ok(match command {
-        VRegionCommand::List => list(api.get("vregions").await?, VREGION_COLUMNS),
-        VRegionCommand::Show { name } => Output::record(api.get(&format!("vregions/{}", segment(&name))).await?),
+        VRegionCommand::List => Output::list(api.list_vregions().await?, VREGION_COLUMNS),
+        VRegionCommand::Show { name } => Output::record(api.get_vregion(&name).await?),
         VRegionCommand::Create { file } => {
             let spec = read_spec(&file)?;
-            Output::record(api.post("vregions", Some(&spec)).await.map_err(|e| e.context(file.display()))?)
+            Output::record(api.create_vregion(&spec).await.map_err(|e| CliError::from(e).context(file.display()))?)
         }
         VRegionCommand::Set { name, file } => {
             let mut spec = read_spec(&file)?;
@@ -196,26 +187,23 @@ pub(crate) async fn vregion(ctx: &Context, command: VRegionCommand) -> CliResult
                     Some(_) => {}
                 }
             }
-            let path = format!("vregions/{}", segment(&name));
-            Output::record(api.put(&path, &spec).await.map_err(|e| e.context(file.display()))?)
+            Output::record(
+                api.replace_vregion(&name, &spec).await.map_err(|e| CliError::from(e).context(file.display()))?,
+            )
         }
         VRegionCommand::Delete { name, purge } => {
             let progress = Progress::start(format!("deleting vregion {name}"));
-            let query = if purge { vec![("purge", "true".to_owned())] } else { Vec::new() };
-            api.delete(&format!("vregions/{}", segment(&name)), &query).await?;
+            api.delete_vregion(&name, purge).await?;
             progress.done();
             Output::Nothing
         }
         VRegionCommand::Publish { name, adopt_domain } => {
             let progress = Progress::start(format!("publishing vregion {name}"));
-            let query = if adopt_domain { vec![("adopt_domain", "true".to_owned())] } else { Vec::new() };
-            let answer = api.post_query(&format!("vregions/{}/publish", segment(&name)), &query).await?;
+            let answer = api.publish_vregion(&name, adopt_domain).await?;
             progress.done();
             Output::record(answer)
         }
-        VRegionCommand::Withdraw { name } => {
-            Output::record(api.post(&format!("vregions/{}/withdraw", segment(&name)), None).await?)
-        }
+        VRegionCommand::Withdraw { name } => Output::record(api.withdraw_vregion(&name).await?),
     })
 }
 
@@ -232,13 +220,13 @@ fn flatten_onboarded(answer: Value) -> Value {
 
 /// Runs a `partner` command.
 pub(crate) async fn partner(ctx: &Context, command: PartnerCommand) -> CliResult<Output> {
-    let api = ctx.client(Face::PublisherAdmin).await?;
+    let api = ctx.admin().await?;
     Ok(match command {
-        PartnerCommand::List => list(api.get("partners").await?, PARTNER_COLUMNS),
-        PartnerCommand::Show { name } => Output::record(api.get(&format!("partners/{}", segment(&name))).await?),
+        PartnerCommand::List => Output::list(api.list_partners().await?, PARTNER_COLUMNS),
+        PartnerCommand::Show { name } => Output::record(api.get_partner(&name).await?),
         PartnerCommand::Onboard { name, description } => {
             let progress = Progress::start(format!("onboarding partner {name}"));
-            let answer = api.post("partners", Some(&json!({"name": name, "description": description}))).await?;
+            let answer = api.onboard_partner(&name, &description).await?;
             progress.done();
             eprintln!(
                 "The application credential secret is shown only now; the publisher does not keep it. \
@@ -248,7 +236,7 @@ pub(crate) async fn partner(ctx: &Context, command: PartnerCommand) -> CliResult
         }
         PartnerCommand::Remove { name } => {
             let progress = Progress::start(format!("removing partner {name}"));
-            api.delete(&format!("partners/{}", segment(&name)), &[]).await?;
+            api.remove_partner(&name).await?;
             progress.done();
             Output::Nothing
         }
@@ -257,17 +245,15 @@ pub(crate) async fn partner(ctx: &Context, command: PartnerCommand) -> CliResult
 
 /// Runs a `subscription` command.
 pub(crate) async fn subscription(ctx: &Context, command: SubscriptionCommand) -> CliResult<Output> {
-    let api = ctx.client(Face::PublisherAdmin).await?;
+    let api = ctx.admin().await?;
     Ok(match command {
         SubscriptionCommand::List { partner } => {
-            let query: Vec<(&str, String)> = partner.into_iter().map(|p| ("partner", p)).collect();
-            list(api.get_query("subscriptions", &query).await?, SUBSCRIPTION_COLUMNS)
+            Output::list(api.list_subscriptions(partner.as_deref()).await?, SUBSCRIPTION_COLUMNS)
         }
-        SubscriptionCommand::Show { id } => Output::record(api.get(&format!("subscriptions/{}", segment(&id))).await?),
+        SubscriptionCommand::Show { id } => Output::record(api.get_subscription(&id).await?),
         SubscriptionCommand::Revoke { id, purge } => {
             let progress = Progress::start(format!("revoking subscription {id}"));
-            let body = purge.then(|| json!({"purge": true}));
-            let answer = api.post(&format!("subscriptions/{}/revoke", segment(&id)), body.as_ref()).await?;
+            let answer = api.revoke_subscription(&id, purge).await?;
             progress.done();
             Output::record(answer)
         }
@@ -276,9 +262,9 @@ pub(crate) async fn subscription(ctx: &Context, command: SubscriptionCommand) ->
 
 /// Runs `reconcile`: the service resumes interrupted operations now.
 pub(crate) async fn reconcile(ctx: &Context) -> CliResult<Output> {
-    let api = ctx.client(Face::PublisherAdmin).await?;
+    let api = ctx.admin().await?;
     let progress = Progress::start("reconciling");
-    let answer = api.post("reconcile", None).await?;
+    let answer = api.reconcile().await?;
     progress.done();
     Ok(Output::record(answer))
 }

@@ -24,11 +24,12 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use secrecy::{ExposeSecret as _, SecretString};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use url::Url;
 
-use super::{Context, Progress, segment};
-use crate::client::Face;
+use mercador_core::client::NewPublisher;
+
+use super::{Context, Progress};
 use crate::error::{CliError, CliResult, Kind};
 use crate::output::Output;
 
@@ -204,26 +205,22 @@ pub(crate) async fn publisher(ctx: &Context, command: PublisherCommand) -> CliRe
         PublisherCommand::Register(args) => Some(credential_secret(args.credential_secret_file.as_deref())?),
         _ => None,
     };
-    let api = ctx.client(Face::Subscriber).await?;
+    let api = ctx.subscriber().await?;
     Ok(match command {
         PublisherCommand::Register(args) => {
-            let mut body = json!({
-                "name": args.name,
-                "keystone_url": args.keystone_url.as_str(),
-                "application_credential_id": args.credential_id,
-            });
-            if let Some(url) = &args.exchange_url {
-                body["exchange_url"] = Value::String(url.to_string());
-            }
-            if let Some(secret) = &secret {
-                body["application_credential_secret"] = Value::String(secret.expose_secret().to_owned());
-            }
-            Output::record(api.post("publishers", Some(&body)).await?)
+            let publisher = NewPublisher {
+                name: args.name,
+                keystone_url: args.keystone_url.to_string(),
+                application_credential_id: args.credential_id,
+                application_credential_secret: secret.unwrap_or_else(|| SecretString::from("")),
+                exchange_url: args.exchange_url.as_ref().map(ToString::to_string),
+            };
+            Output::record(api.register_publisher(&publisher).await?)
         }
-        PublisherCommand::List => Output::list(rows(api.get("publishers").await?), PUBLISHER_COLUMNS),
-        PublisherCommand::Show { name } => Output::record(api.get(&format!("publishers/{}", segment(&name))).await?),
+        PublisherCommand::List => Output::list(api.list_publishers().await?, PUBLISHER_COLUMNS),
+        PublisherCommand::Show { name } => Output::record(api.get_publisher(&name).await?),
         PublisherCommand::Remove { name } => {
-            api.delete(&format!("publishers/{}", segment(&name)), &[]).await?;
+            api.remove_publisher(&name).await?;
             eprintln!("publisher {name} removed");
             Output::Nothing
         }
@@ -233,8 +230,8 @@ pub(crate) async fn publisher(ctx: &Context, command: PublisherCommand) -> CliRe
 /// Runs `discover`: the offers of every publisher that answered; each one
 /// that failed is reported on standard error, and makes the exit code 6.
 pub(crate) async fn discover(ctx: &Context) -> (CliResult<Output>, Option<CliError>) {
-    let answer = match ctx.client(Face::Subscriber).await {
-        Ok(api) => api.get("discovery").await,
+    let answer = match ctx.subscriber().await {
+        Ok(api) => api.discover().await.map_err(CliError::from),
         Err(e) => Err(e),
     };
     let mut answer = match answer {
@@ -263,14 +260,13 @@ pub(crate) async fn discover(ctx: &Context) -> (CliResult<Output>, Option<CliErr
 
 /// Runs `subscribe`: binds a vregion as a region of this cloud.
 pub(crate) async fn subscribe(ctx: &Context, args: SubscribeArgs) -> CliResult<Output> {
-    let api = ctx.client(Face::Subscriber).await?;
+    let api = ctx.subscriber().await?;
     let alias = args.alias.unwrap_or_else(|| args.vregion.clone());
-    let body = json!({"publisher": args.publisher, "vregion": args.vregion, "alias": alias});
     let progress = Progress::start(format!(
         "subscribing to vregion {} of publisher {} as region {alias}",
         args.vregion, args.publisher
     ));
-    let answer = api.post("bindings", Some(&body)).await?;
+    let answer = api.bind(&args.publisher, &args.vregion, &alias).await?;
     progress.done();
     let sp = answer.get("service_provider").and_then(Value::as_str).unwrap_or_default();
     if !sp.is_empty() {
@@ -296,34 +292,33 @@ fn flatten_refresh(answer: Value) -> Value {
 
 /// Runs a `binding` command.
 pub(crate) async fn binding_command(ctx: &Context, command: BindingCommand) -> CliResult<Output> {
-    let api = ctx.client(Face::Subscriber).await?;
+    let api = ctx.subscriber().await?;
     Ok(match command {
         BindingCommand::List { publisher, all } => {
-            let query: Vec<(&str, String)> = publisher.into_iter().map(|p| ("publisher", p)).collect();
-            let mut bindings = rows(api.get_query("bindings", &query).await?);
+            let mut bindings = api.list_bindings(publisher.as_deref()).await?;
             if !all {
                 bindings.retain(|b| !b.get("state").and_then(Value::as_str).is_some_and(|s| FINAL_STATES.contains(&s)));
             }
             Output::list(bindings, BINDING_COLUMNS)
         }
-        BindingCommand::Show { alias } => binding(api.get(&format!("bindings/{}", segment(&alias))).await?),
+        BindingCommand::Show { alias } => binding(api.get_binding(&alias).await?),
         BindingCommand::Refresh { alias: Some(alias), all: false } => {
             let progress = Progress::start(format!("refreshing binding {alias}"));
-            let answer = api.post(&format!("bindings/{}/refresh", segment(&alias)), None).await?;
+            let answer = api.refresh_binding(&alias).await?;
             progress.done();
             binding(flatten_refresh(answer))
         }
         BindingCommand::Refresh { .. } => {
             let progress = Progress::start("refreshing every binding");
-            let answer = api.post("refresh", None).await?;
+            let answer = api.refresh_all().await?;
             progress.done();
             Output::record(answer)
         }
         BindingCommand::Cancel { alias, force } => {
             let progress =
                 Progress::start(format!("cancelling binding {alias}{}", if force { " (forced)" } else { "" }));
-            let query = if force { vec![("force", "true".to_owned())] } else { Vec::new() };
-            let answer = api.delete(&format!("bindings/{}", segment(&alias)), &query).await.map_err(|mut e| {
+            let answer = api.cancel_binding(&alias, force).await.map_err(|e| {
+                let mut e = CliError::from(e);
                 // The service says when the publisher blocks the cancel; name the CLI's way.
                 if !force && e.message.contains("force=true") {
                     e.message.push_str(&format!(
@@ -338,7 +333,7 @@ pub(crate) async fn binding_command(ctx: &Context, command: BindingCommand) -> C
         }
         BindingCommand::Reconcile => {
             let progress = Progress::start("reconciling the bindings");
-            let answer = api.post("reconcile", None).await?;
+            let answer = api.reconcile().await?;
             progress.done();
             Output::record(answer)
         }
@@ -348,6 +343,8 @@ pub(crate) async fn binding_command(ctx: &Context, command: BindingCommand) -> C
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use serde_json::json;
+
     use super::*;
 
     #[test]

@@ -156,6 +156,11 @@ impl CloudSettings {
         Ok(settings)
     }
 
+    /// The `clouds.yaml` file these settings were read from, if any.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
     /// The settings of cloud `cloud` in `clouds.yaml` text, with optional
     /// `secure.yaml` text.
     pub fn from_yaml_str(clouds: &str, secure: Option<&str>, cloud: &str) -> Result<Self> {

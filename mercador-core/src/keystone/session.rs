@@ -94,6 +94,13 @@ impl Session {
         guard.as_ref().filter(|t| t.valid_for(self.margin)).cloned()
     }
 
+    /// The cached token if it is still valid (with the margin), without
+    /// waiting or sending anything: what a synchronous caller (the Python
+    /// bindings) tries before entering the runtime.
+    pub fn cached_token(&self) -> Option<Arc<Token>> {
+        self.cached_valid()
+    }
+
     /// A valid token: the cached one, or a new one (one authentication at a
     /// time, however many callers wait).
     pub async fn token(&self) -> Result<Arc<Token>> {

@@ -49,7 +49,7 @@ use crate::openapi::NameField;
 use crate::publisher::discovery::{Check, Health, OpenApiDocument};
 
 /// Service type of the subscriber's API in Keystone A's catalog.
-pub const SERVICE_TYPE: &str = "mercador-subscriber";
+pub const SERVICE_TYPE: &str = mercador_core::client::SUBSCRIBER_SERVICE_TYPE;
 const SERVICE_DESCRIPTION: &str = "Mercador subscriber: publishers, discovery and bindings of vregions (admin)";
 
 /// What every handler shares.
