@@ -205,7 +205,10 @@ enum mercador_result mercador_cloud_token(const struct mercador_cloud *cloud,
 
 /*
  Writes the service providers the home token lists (`[{"id", "auth_url",
- "sp_url"}]`) as JSON to `*out_json`.
+ "sp_url"}]`) as JSON to `*out_json`. The list is the cached home
+ token's: a service provider added since shows once a new home token is
+ issued (at its expiry, or by [`mercador_cloud_token`] asking for that
+ service provider, which renews the home token once when it is unknown).
 
  # Safety
  `cloud` is NULL or a live handle; `out_json` is NULL or valid for

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use mercador_core::ErrorKind;
 use mercador_core::k2k::{CloudResult, MultiCloud};
 use mercador_core::keystone::{CloudConfig, Scope, Session, Token};
 use secrecy::ExposeSecret as _;
@@ -61,10 +62,21 @@ impl mercador_cloud {
         if let Some(session) = self.cached_session(sp, key) {
             return Ok(session);
         }
-        let session = block_on(self.timeout(), async {
+        let open = || async {
             match project {
                 Some(id) => self.clouds.session(sp, Scope::project_id(id)).await,
                 None => self.clouds.default_session(sp).await,
+            }
+        };
+        let session = block_on(self.timeout(), async {
+            match open().await {
+                // The service provider may have been added after the home
+                // token was issued (its list is the token's): once, with a new one.
+                Err(e) if e.kind() == ErrorKind::NotFound && self.home().cached_token().is_some() => {
+                    self.home().clear();
+                    open().await
+                }
+                other => other,
             }
         })?;
         let mut map = self.foreign.write().unwrap_or_else(|e| e.into_inner());
@@ -246,7 +258,10 @@ pub unsafe extern "C" fn mercador_cloud_token(
 }
 
 /// Writes the service providers the home token lists (`[{"id", "auth_url",
-/// "sp_url"}]`) as JSON to `*out_json`.
+/// "sp_url"}]`) as JSON to `*out_json`. The list is the cached home
+/// token's: a service provider added since shows once a new home token is
+/// issued (at its expiry, or by [`mercador_cloud_token`] asking for that
+/// service provider, which renews the home token once when it is unknown).
 ///
 /// # Safety
 /// `cloud` is NULL or a live handle; `out_json` is NULL or valid for
