@@ -36,3 +36,31 @@ fn header_is_what_cbindgen_generates() {
         );
     }
 }
+
+/// The C test programs (tests/c) and the example call every function the
+/// header declares, so a new entry point comes with its C test.
+#[test]
+fn every_entry_point_is_called_by_the_c_tests() {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let header = std::fs::read_to_string(crate_dir.join("include/mercador.h")).expect("read the header");
+    let mut c_code = String::new();
+    for dir in ["tests/c", "examples"] {
+        for entry in std::fs::read_dir(crate_dir.join(dir)).expect("list the C sources") {
+            let path = entry.expect("a C source").path();
+            if path.extension().is_some_and(|e| e == "c") {
+                c_code.push_str(&std::fs::read_to_string(&path).expect("read a C source"));
+            }
+        }
+    }
+    // Declarations start at the line's beginning: `<type> mercador_x(`.
+    let functions: Vec<&str> = header
+        .lines()
+        .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && !l.starts_with("typedef"))
+        .filter_map(|l| l.split('(').next())
+        .filter_map(|l| l.rsplit([' ', '*']).next())
+        .filter(|name| name.starts_with("mercador_"))
+        .collect();
+    assert!(functions.len() > 40, "too few declarations found: {functions:?}");
+    let missing: Vec<&&str> = functions.iter().filter(|f| !c_code.contains(&format!("{f}("))).collect();
+    assert!(missing.is_empty(), "entry points no C test calls: {missing:?}");
+}
