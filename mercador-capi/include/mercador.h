@@ -251,8 +251,9 @@ const char *mercador_result_name(int result);
 /*
  The message of the last failed call on this thread (what failed, against
  which endpoint, and what to do), or NULL when the last call succeeded.
- The string belongs to the library: valid until the next call of this
- ABI on this thread; do not free it.
+ The string belongs to the library: valid until the next call on this
+ thread of a function that returns a `mercador_result` (the `_free`
+ functions, [`mercador_result_name`] and this one leave it); do not free it.
  */
 const char *mercador_last_error_message(void);
 

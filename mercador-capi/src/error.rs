@@ -191,8 +191,9 @@ pub extern "C" fn mercador_result_name(result: c_int) -> *const c_char {
 
 /// The message of the last failed call on this thread (what failed, against
 /// which endpoint, and what to do), or NULL when the last call succeeded.
-/// The string belongs to the library: valid until the next call of this
-/// ABI on this thread; do not free it.
+/// The string belongs to the library: valid until the next call on this
+/// thread of a function that returns a `mercador_result` (the `_free`
+/// functions, [`mercador_result_name`] and this one leave it); do not free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn mercador_last_error_message() -> *const c_char {
     LAST_ERROR.with(|last| match last.try_borrow() {
