@@ -240,8 +240,8 @@ pub unsafe extern "C" fn mercador_cloud_token(
             })?),
             None => None,
         };
-        let secret = c_string(token.secret().expose_secret().to_owned())?;
-        let info = match info.map(c_string).transpose() {
+        let secret = c_string(token.secret().expose_secret())?;
+        let info = match info.as_deref().map(c_string).transpose() {
             Ok(info) => info,
             Err(e) => {
                 // SAFETY: just made by c_string, never handed out.

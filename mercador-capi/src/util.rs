@@ -77,9 +77,13 @@ pub(crate) unsafe fn out_arg<'a, T>(p: *mut T, name: &str) -> Result<&'a mut T, 
     unsafe { p.as_mut() }.ok_or_else(|| Failure::null(name))
 }
 
-/// A string for C, released by [`mercador_string_free`].
-pub(crate) fn c_string(s: String) -> Result<*mut c_char, Failure> {
-    CString::new(s)
+/// A string for C, released by [`mercador_string_free`]: one allocation,
+/// the only copy (a token copied here is zeroed when C frees it; no
+/// intermediate buffer is left behind).
+pub(crate) fn c_string(s: &str) -> Result<*mut c_char, Failure> {
+    let mut bytes = Vec::with_capacity(s.len() + 1);
+    bytes.extend_from_slice(s.as_bytes());
+    CString::new(bytes)
         .map(CString::into_raw)
         .map_err(|_| Failure::new(mercador_result::InvalidResponse, "a string to return holds a NUL byte"))
 }
@@ -88,7 +92,7 @@ pub(crate) fn c_string(s: String) -> Result<*mut c_char, Failure> {
 pub(crate) fn write_json(out: &mut *mut c_char, value: &impl Serialize) -> Outcome {
     let text = serde_json::to_string(value)
         .map_err(|e| Failure::new(mercador_result::InvalidResponse, format!("cannot write JSON: {e}")))?;
-    *out = c_string(text)?;
+    *out = c_string(&text)?;
     Ok(())
 }
 
@@ -180,11 +184,10 @@ pub unsafe extern "C" fn mercador_json_get(
         let value = document.pointer(pointer).ok_or_else(|| {
             Failure::new(mercador_result::NotFound, format!("the JSON document has no value at {pointer:?}"))
         })?;
-        let text = match value {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
+        *out = match value {
+            Value::String(s) => c_string(s)?,
+            other => c_string(&other.to_string())?,
         };
-        *out = c_string(text)?;
         Ok(())
     })
 }
