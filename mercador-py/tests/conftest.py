@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import hashlib
 import os
 import secrets
 import socket
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openstack
 import pytest
 
 import mercador
@@ -143,6 +145,23 @@ class Service:
                 self.proc.wait()
 
 
+def free_entity_on_b(tb: dict[str, str], entity_id: str) -> None:
+    """Deletes B's identity providers holding ``entity_id`` and its metadata
+    file in Shibboleth's directory: what the Rust tests' K2K fixture leaves
+    (as ``mercador_tests::publisher::free_entity_on_b`` does), so that the
+    story's subscribe finds B not trusting this identity yet."""
+    conn = openstack.connect(cloud="testbed-b")
+    try:
+        idps = conn.identity.get("/OS-FEDERATION/identity_providers").json()["identity_providers"]
+        for idp in idps:
+            if entity_id in (idp.get("remote_ids") or []):
+                conn.identity.delete(f"/OS-FEDERATION/identity_providers/{idp['id']}").raise_for_status()
+    finally:
+        conn.close()
+    digest = hashlib.sha1(entity_id.encode()).hexdigest()
+    (Path(tb["KEYSTONE_B_SHIB_METADATA_DIR"]) / f"{digest}.xml").unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def running_story(tb: dict[str, str], workdir: Path) -> Iterator[dict[str, Any]]:
     """Both services running and a vregion of B bound on A, through this
@@ -150,6 +169,7 @@ def running_story(tb: dict[str, str], workdir: Path) -> Iterator[dict[str, Any]]
     state = Path(tb["MERCADOR_TESTBED_STATE"])
     lock = (state / "a-entity.lock").open("w")
     fcntl.flock(lock, fcntl.LOCK_EX)  # A's SAML identity 0, in turn with the demo and the Rust tests
+    free_entity_on_b(tb, tb["KEYSTONE_A_IDP_ENTITY_ID"])
     suffix = secrets.token_hex(3)
     names = {
         "partner": f"py-a-{suffix}",
