@@ -79,7 +79,9 @@ A_IDP_PORT=${MERCADOR_TESTBED_A_IDP_PORT:-$(( ${A_PORT//[^0-9]/} + 20 ))}
 KEYSTONE_VERSION=30.0.0
 # Pinned so that CI resolves the same set every time (what an unpinned install resolved with
 # keystone 30.0.0 on Debian 12 when this was written; pip picks the rest, see $VENV/.testbed-freeze.txt).
-PIP_PACKAGES=("keystone==$KEYSTONE_VERSION" "python-openstackclient==10.5.0" "keystoneauth1==5.18.1")
+# pymemcache: the client of Keystone's cache (oslo.cache's dogpile.cache.pymemcache backend).
+PIP_PACKAGES=("keystone==$KEYSTONE_VERSION" "python-openstackclient==10.5.0" "keystoneauth1==5.18.1"
+              "pymemcache==4.0.0")
 # Test tools kept out of Keystone's venv (their dependencies would clash).
 TOOLS_PACKAGES=("schemathesis==4.32.5")
 TOOLS_VENV=$VENV-tools
@@ -96,7 +98,8 @@ GLANCE_VENV=$VENV-glance
 GLANCE_REGISTERED_LIMITS="image_size_total=1000,image_stage_total=1000,image_count_total=100,image_count_uploading=10"
 APT_PACKAGES=(xmlsec1 apache2 libapache2-mod-shib python3-venv python3-dev gcc libc6-dev curl openssl iproute2
               procps    # procps: ps, used to find the children of a service when stopping it
-              postgresql)
+              postgresql
+              memcached)   # Keystone's cache, one memcached per Keystone (as deployments run it)
 
 V=$VENV/bin
 A=$STATE/a
@@ -125,7 +128,7 @@ for ((i = 1; i < ${A_IDPS//[^0-9]/}; i++)); do A_EXTRA+=("$i"); done
 a_idp_port() { echo $(( A_IDP_PORT + $1 - 1 )); }
 a_idp_url() { echo "http://127.0.0.1:$(a_idp_port "$1")/v3"; }
 A_IDP_SERVICES=(); for i in "${A_EXTRA[@]}"; do A_IDP_SERVICES+=("uwsgi-a$i"); done
-SERVICES=(horizon glance apache-b shibd uwsgi-b uwsgi-a "${A_IDP_SERVICES[@]}")   # stop order: front to back
+SERVICES=(horizon glance apache-b shibd uwsgi-b uwsgi-a "${A_IDP_SERVICES[@]}" memcached-b memcached-a)   # stop order: front to back
 # PostgreSQL is not in SERVICES: it is stopped with pg_ctl (a fast shutdown; SIGTERM would wait
 # for every client to disconnect) and its cluster outlives wipe_state.
 PG=$STATE/pg                 # the cluster's dir (kept across starts)
@@ -226,6 +229,8 @@ expected_cmdline() {  # unique substring of the command line of each service (an
     horizon)  echo "--pidfile $PIDS/horizon.pid" ;;
     glance)   echo "--pidfile $PIDS/glance.pid" ;;
     postgres) echo "-D $PG_DATA" ;;   # the postmaster (its children rename themselves)
+    memcached-a) echo "-s $A/memcached.sock" ;;
+    memcached-b) echo "-s $B/memcached.sock" ;;
   esac
 }
 pid_matches() {  # $1=pid $2=expected substring; true if alive (not zombie) and cmdline matches
@@ -290,6 +295,7 @@ wait_http() {  # $1=url $2=what $3=timeout seconds
   echo "timeout after ${3:-60}s waiting for $2 at $1" >&2
   return 1
 }
+wait_socket() { local i; for i in $(seq 1 $(( ${2:-10} * 10 ))); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
 wait_file() { local i; for i in $(seq 1 $(( ${2:-30} * 10 ))); do [ -s "$1" ] && return 0; sleep 0.1; done
               echo "timeout waiting for $1" >&2; return 1; }
 port_in_use() {  # ss comes with iproute2, which may only be installed later on a fresh machine
@@ -486,6 +492,14 @@ key_repository = $1/credential-keys
 # Testbed only: bcrypt's cheapest cost. Tests create many users and log in
 # often; the default (12) makes each password hash ~0.3 s of CPU.
 password_hash_rounds = 4
+[cache]
+# Keystone's cache in memcached, as production deployments (and devstack) run it: without it
+# every request recomputes the caller's role assignments from SQL, about 3/4 of Keystone's
+# CPU in the test suite. One memcached per Keystone, shared by all its processes (A's other
+# SAML identities use A's), so an invalidation in one process holds for all.
+enabled = true
+backend = dogpile.cache.pymemcache
+memcache_servers = unix:$1/memcached.sock
 EOF
 }
 
@@ -580,6 +594,28 @@ init_keystones() {
   wait "$pb" || rc=1
   [ "$rc" = 0 ]
   [ -s "$A/saml/idp_metadata.xml" ]
+}
+
+# One memcached per Keystone on a unix socket in its dir (mode 700: only this user connects).
+# memcached refuses to run as root without -u. Started before keystone-manage, which uses the
+# cache too (bootstrap invalidates it).
+start_memcached() {  # $1=dir $2=service name
+  local as_root=(); [ "$(id -u)" = 0 ] && as_root=(-u root)
+  mkdir -p "$1"
+  rm -f "$1/memcached.sock"
+  setsid memcached "${as_root[@]}" -s "$1/memcached.sock" -a 0700 -m 64 \
+    </dev/null >>"$LOGS/$2.log" 2>&1 9>&- &
+  echo $! >"$PIDS/$2.pid"
+}
+start_memcacheds() {
+  step "starting memcached for Keystone A and B (unix sockets $A/memcached.sock, $B/memcached.sock)" \
+       "$LOGS/memcached-a.log" "$LOGS/memcached-b.log"
+  start_memcached "$A" memcached-a
+  start_memcached "$B" memcached-b
+  local s
+  for s in "$A" "$B"; do
+    wait_socket "$s/memcached.sock" 10 || { echo "memcached did not create $s/memcached.sock" >&2; false; }
+  done
 }
 
 UWSGI_COMMON=()
@@ -1222,7 +1258,7 @@ print_status() {
   local n pid
   echo "state dir : $STATE ($STATE_WHY)"
   echo "venv      : $VENV"
-  for n in uwsgi-a "${A_IDP_SERVICES[@]}" uwsgi-b shibd apache-b; do
+  for n in uwsgi-a "${A_IDP_SERVICES[@]}" uwsgi-b shibd apache-b memcached-a memcached-b; do
     pid=$(saved_pid "$n")
     if service_alive "$n"; then
       echo "  $n: running, pid $pid (children: $(descendants "$pid" | tr '\n' ' '))"
@@ -1286,6 +1322,7 @@ cmd_start() {
   gen_secrets
   start_postgres
   init_glance
+  start_memcacheds
   init_keystones
   start_keystones
   launch_horizon
