@@ -1009,13 +1009,25 @@ horizon_dashboard_dir() {  # openstack_dashboard/ inside the Horizon venv
   return 1
 }
 link_horizon_settings() {  # Horizon reads openstack_dashboard/local/local_settings.py
-  ln -sfn "$HERE/horizon/local_settings.py" "$(horizon_dashboard_dir)/local/local_settings.py"
+  local dash plugin f
+  dash=$(horizon_dashboard_dir)
+  ln -sfn "$HERE/horizon/local_settings.py" "$dash/local/local_settings.py"
+  # Mercador's Horizon plugin (mercador.horizon, in the mercador wheel that scripts/lib/browser-tests.sh
+  # installs into this venv): its enabled/ file and settings snippet, linked when it is installed.
+  rm -f "$dash"/local/enabled/_61??_mercador*.py "$dash"/local/local_settings.d/_61??_mercador*.py
+  plugin=$(dirname "$dash")/mercador/horizon
+  if [ -d "$plugin/enabled" ]; then
+    mkdir -p "$dash/local/enabled" "$dash/local/local_settings.d"
+    for f in "$plugin"/enabled/_61*.py; do ln -sfn "$f" "$dash/local/enabled/$(basename "$f")"; done
+    for f in "$plugin"/local_settings.d/_61*.py; do ln -sfn "$f" "$dash/local/local_settings.d/$(basename "$f")"; done
+  fi
 }
 horizon_env() {  # $1=state dir for sessions $2=secret key file $3=log file: the settings' variables
   printf '%s\n' "MERCADOR_HORIZON_KEYSTONE_URL=$A_URL" "MERCADOR_HORIZON_STATE=$1" \
     "MERCADOR_HORIZON_SECRET_KEY_FILE=$2" "MERCADOR_HORIZON_LOG=$3" \
     "MERCADOR_HORIZON_STATIC_ROOT=$HORIZON_VENV/static" \
-    "MERCADOR_HORIZON_IDP_ID=$H_IDP_ID" "MERCADOR_HORIZON_IDP_NAME=$H_IDP_NAME"
+    "MERCADOR_HORIZON_IDP_ID=$H_IDP_ID" "MERCADOR_HORIZON_IDP_NAME=$H_IDP_NAME" \
+    "MERCADOR_HORIZON_HOME_REGION=RegionOne"
 }
 
 # The venv, and the static files collected and compressed once (offline): at run time uwsgi serves

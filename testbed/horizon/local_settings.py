@@ -14,6 +14,7 @@
 #   MERCADOR_HORIZON_LOG             the log file
 #   MERCADOR_HORIZON_IDP_ID, _NAME   Keystone A's own entry in the keystone-provider
 #                                    menu (HORIZON_KEYSTONE_PROVIDER_IDP_ID in the env file)
+#   MERCADOR_HORIZON_HOME_REGION     A's region (KEYSTONE_A_REGION), where a login starts
 import os
 
 
@@ -60,6 +61,11 @@ WEBSSO_ENABLED = False
 # switch (/auth/switch_keystone_provider/<id>/) is a K2K login into that provider.
 KEYSTONE_PROVIDER_IDP_NAME = _env("MERCADOR_HORIZON_IDP_NAME")
 KEYSTONE_PROVIDER_IDP_ID = _env("MERCADOR_HORIZON_IDP_ID")
+
+# A login starts in A's own region, never in a vregion's (a region of A's catalog too, whose
+# endpoints are the publisher's): Mercador's plugin switches into a vregion by K2K when the user
+# picks it in the region menu.
+DEFAULT_SERVICE_REGIONS = {"*": _env("MERCADOR_HORIZON_HOME_REGION")}
 
 # Horizon shows the panels of the services in the catalog only. The testbed has
 # no compute, so the Project dashboard (Horizon's usual landing page) has no

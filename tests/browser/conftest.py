@@ -1,0 +1,168 @@
+"""Fixtures of the browser suite: the testbed, a real story on it, chromium.
+
+The story (``story``) is real end to end: B's publisher service and A's
+subscriber service (``mercador serve``, SQLite, free ports), a public image
+on B's Glance (the one the vregion lists; ``public`` so that the test holds
+whether or not ``listed`` shares images to the vregion's projects), a
+partner onboarded and a vregion with ``image`` published to it, the
+publisher registered on A and the vregion bound as region ``<alias>``.
+Everything is removed at the end. It holds A's SAML identity 0
+(``a-entity.lock``), as the demo, the Rust tests through
+``testbed-a-alice`` and mercador-py's story do.
+
+``browser`` is one headless Debian ``chromium`` driven by Debian's
+``chromedriver`` (``/usr/bin/chromedriver``: Selenium Manager downloads
+nothing) for the whole session; screenshots go to
+``$MERCADOR_BROWSER_SHOTS`` (default ``target/browser-shots``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import json
+import os
+import secrets
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as ChromeService
+
+import mercador
+
+REPO = Path(__file__).resolve().parents[2]
+
+# mercador-py's test fixtures: the services (Service), the testbed's env, B freed of A's identity 0.
+_spec = importlib.util.spec_from_file_location("mercador_py_fixtures", REPO / "mercador-py/tests/conftest.py")
+assert _spec and _spec.loader
+fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fixtures)
+
+
+def _http(method: str, url: str, token: str, body: Any = None, content_type: str = "application/json") -> Any:
+    data = None
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("X-Auth-Token", token)
+    if data is not None:
+        req.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else None
+
+
+@pytest.fixture(scope="session")
+def tb() -> dict[str, str]:
+    return fixtures.load_testbed()
+
+
+@pytest.fixture(scope="session")
+def shots() -> Path:
+    path = Path(os.environ.get("MERCADOR_BROWSER_SHOTS") or REPO / "target/browser-shots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def story(tb: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    workdir = tmp_path_factory.mktemp("services")
+    lock = (Path(tb["MERCADOR_TESTBED_STATE"]) / "a-entity.lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # A's SAML identity 0, in turn with the demo and the other suites
+    with lock:
+        fixtures.free_entity_on_b(tb, tb["KEYSTONE_A_IDP_ENTITY_ID"])
+        suffix = secrets.token_hex(3)
+        names = {
+            "partner": f"web-a-{suffix}",
+            "vregion": f"web{suffix}",
+            "publisher": f"web-b-{suffix}",
+            "alias": f"web-{suffix}",
+            "image": f"web-image-{suffix}",
+        }
+        b_admin = mercador.Cloud.from_config("testbed-b")
+        glance = b_admin.endpoint("image", region_name=tb["KEYSTONE_B_REGION"]).rstrip("/")
+        publisher = fixtures.Service("publisher", tb, workdir)
+        subscriber = fixtures.Service("subscriber", tb, workdir)
+        a_admin = mercador.Cloud.from_config("testbed-a")
+        admin = mercador.PublisherAdmin(b_admin, url=publisher.url)
+        sub = mercador.Subscriber(a_admin, url=subscriber.url)
+        done: list[str] = []
+        image_id = None
+        try:
+            image = _http(
+                "POST",
+                f"{glance}/v2/images",
+                b_admin.token().id,
+                {"name": names["image"], "visibility": "public", "disk_format": "raw", "container_format": "bare"},
+            )
+            image_id = image["id"]
+            _http(
+                "PUT",
+                f"{glance}/v2/images/{image_id}/file",
+                b_admin.token().id,
+                b"mercador browser test image\n",
+                "application/octet-stream",
+            )
+            onboarded = admin.onboard_partner(names["partner"], description="browser test")
+            done.append("partner")
+            spec = {
+                "name": names["vregion"],
+                "description": "browser test",
+                "region": tb["KEYSTONE_B_REGION"],
+                "service_types": ["identity", "image"],
+                "roles": ["member", "reader"],
+                "visibility": {"images": {"mode": "listed", "ids": [image_id]}},
+                "metadata": {"country": "PT"},
+                "partners": [names["partner"]],
+            }
+            admin.create_vregion(spec)
+            done.append("vregion")
+            admin.publish_vregion(names["vregion"])
+            sub.register_publisher(
+                names["publisher"],
+                keystone_url=tb["KEYSTONE_B_URL"],
+                application_credential_id=onboarded["application_credential_id"],
+                application_credential_secret=onboarded["application_credential_secret"],
+                exchange_url=f"{publisher.url}/v1/exchange",
+            )
+            done.append("publisher")
+            sub.bind(names["publisher"], names["vregion"], alias=names["alias"])
+            done.append("binding")
+            yield {**names, "tb": tb, "sub": sub, "admin": admin, "image_id": image_id, "done": done}
+        finally:
+            try:
+                if "binding" in done:
+                    try:
+                        sub.cancel_binding(names["alias"])
+                    except mercador.NotFound:
+                        pass
+                if "publisher" in done:
+                    sub.remove_publisher(names["publisher"])
+                if "vregion" in done:
+                    admin.delete_vregion(names["vregion"], purge=True)
+                if "partner" in done:
+                    admin.remove_partner(names["partner"])
+                if image_id:
+                    _http("DELETE", f"{glance}/v2/images/{image_id}", b_admin.token().id)
+            finally:
+                publisher.stop()
+                subscriber.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("MERCADOR_CHROMIUM", "/usr/bin/chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(arg)
+    service = ChromeService(executable_path=os.environ.get("MERCADOR_CHROMEDRIVER", "/usr/bin/chromedriver"))
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(120)
+    try:
+        yield driver
+    finally:
+        driver.quit()
