@@ -117,6 +117,7 @@ def story(tb: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Itera
                 "roles": ["member", "reader"],
                 "visibility": {"images": {"mode": "listed", "ids": [image_id]}},
                 "metadata": {"country": "PT"},
+                "max_subscriptions": 1,
                 "partners": [names["partner"]],
             }
             admin.create_vregion(spec)

@@ -111,6 +111,9 @@ def test_alice_works_in_the_vregion_from_the_region_menu(browser: WebDriver, sto
     assert not browser.find_elements(By.CSS_SELECTOR, ".alert-danger"), _messages(browser)
     assert _header_region(browser) == home_region
     assert _header_project(browser) == tb["KEYSTONE_A_DEMO_PROJECT"]
+    # A has no image service: she lands on her home page, not on a 403.
+    assert "/project/images" not in browser.current_url
+    assert "not authorized" not in browser.find_element(By.TAG_NAME, "body").text
     _shot(browser, shots, "04-alice-home-again")
 
     # A's admin cancels the binding: her next login's menu no longer lists it.

@@ -22,11 +22,13 @@ from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth.decorators import login_required
 from django.utils import http
+import horizon
 from keystoneauth1 import access
 from keystoneauth1 import exceptions as ks_exceptions
 from openstack_auth import user as auth_user
 from openstack_auth import utils
 from openstack_auth import views as auth_views
+from openstack_dashboard.api import base
 
 from mercador.horizon.api import mercador as api
 
@@ -48,6 +50,40 @@ def _redirect_target(request: Any) -> str:
     if not http.url_has_allowed_host_and_scheme(url=redirect_to, allowed_hosts=[request.get_host()]):
         redirect_to = settings.LOGIN_REDIRECT_URL
     return redirect_to
+
+
+def _still_there(request: Any, redirect_to: str) -> str:
+    """``redirect_to`` when the new region has its panel, else the landing
+    page (the Images panel of a vregion does not exist at a home without
+    Glance: she lands on LOGIN_REDIRECT_URL instead of a 403 page)."""
+    best = None
+    for dashboard in horizon.get_dashboards():
+        for panel in dashboard.get_panels():
+            url = panel.get_absolute_url()
+            if redirect_to.startswith(url) and (best is None or len(url) > len(best[0])):
+                best = (url, dashboard, panel)
+    if best is None:
+        return redirect_to
+    _, dashboard, panel = best
+    context = {"request": request}
+    # Horizon grants openstack.services.<type> for a service of any region
+    # of the catalog; the page needs it in the region she is now in.
+    services = [
+        p[len("openstack.services.") :] for p in _flat(getattr(panel, "permissions", ())) if p.startswith("openstack.services.")
+    ]
+    if (
+        dashboard.can_access(context)
+        and panel.can_access(context)
+        and all(base.is_service_enabled(request, s) for s in services)
+    ):
+        return redirect_to
+    return str(settings.LOGIN_REDIRECT_URL)
+
+
+def _flat(items: Any) -> list[str]:
+    if isinstance(items, str):
+        return [items]
+    return [x for item in items or () for x in _flat(item)]
 
 
 def _login(request: Any, user: Any) -> None:
@@ -148,7 +184,7 @@ def switch_services_region(request: Any, region_name: str) -> django_http.HttpRe
     except Exception as err:  # noqa: BLE001 - the user gets a message, never an error page
         LOG.exception("region switch to %s failed", region_name)
         messages.error(request, f"Region {region_name} cannot be opened: an internal error ({type(err).__name__}).")
-    response = shortcuts.redirect(_redirect_target(request))
+    response = shortcuts.redirect(_still_there(request, _redirect_target(request)))
     if not request.session.get(STATE):
         utils.set_response_cookie(response, "services_region", request.user.services_region)
     return response
