@@ -36,7 +36,7 @@ class VregionMiddleware:
     def __call__(self, request: Any) -> Any:
         session = getattr(request, "session", None)
         state = session.get(STATE) if session is not None else None
-        if state:
+        if session is not None and state:
             user = request.user
             if getattr(user, "id", None) != state.get("user_id"):
                 session.pop(STATE, None)
