@@ -4,6 +4,8 @@
 # suite, or alone against a running testbed:
 #
 #   scripts/lib/browser-tests.sh [COUNTS_FILE]
+#   scripts/lib/browser-tests.sh --bench   # steps 1, 2, 4 then the benchmark
+#                                          # (tests/browser/bench_region_switch.py) instead of the tests
 #
 # 1. Debian's chromium and chromium-driver (apt, when missing): Selenium
 #    drives /usr/bin/chromedriver, nothing is downloaded at run time;
@@ -20,6 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+BENCH=0; [ "${1:-}" = --bench ] && { BENCH=1; shift; }
 COUNTS=${1:-}
 [ -n "$COUNTS" ] && echo "0 1" >"$COUNTS"
 
@@ -49,6 +52,7 @@ testbed/testbed.sh horizon stop >/dev/null
 testbed/testbed.sh horizon start >/dev/null
 
 PASSED=0 FAILED=0 RC=0
+if [ "$BENCH" = 0 ]; then
 echo "--- the plugin's unit tests (Horizon's test helpers, Django's runner)"
 OUT=$(mktemp)
 (cd / && DJANGO_SETTINGS_MODULE=mercador.horizon.test.settings \
@@ -59,6 +63,7 @@ BAD=$(( $(grep -oE 'failures=[0-9]+' "$OUT" | grep -oE '[0-9]+' || echo 0) + $(g
 [ -n "$RAN" ] || { RAN=0; BAD=1; }
 PASSED=$(( PASSED + RAN - BAD )); FAILED=$(( FAILED + BAD ))
 rm -f "$OUT"
+fi
 
 echo "--- test venv $BVENV: selenium 4.51, pytest 9.2.0, openstacksdk, the wheel"
 SDK=$("$PY" -m pip freeze 2>/dev/null | grep -i '^openstacksdk==')
@@ -70,6 +75,12 @@ if [ "$(cat "$BVENV/.ready" 2>/dev/null)" != "selenium==4.51.* pytest==9.2.0 $SD
 fi
 "$BVENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$WHEELS"/mercador-*.whl
 
+if [ "$BENCH" = 1 ]; then
+  echo "--- benchmark: the region switch into a vregion against Horizon's keystone-provider switch"
+  cd tests/browser
+  MERCADOR_TESTBED_ENV=$ENV_FILE MERCADOR_BIN=$ROOT/target/debug/mercador SE_OFFLINE=true \
+    exec "$BVENV/bin/python" -m pytest -p no:cacheprovider -q -s bench_region_switch.py
+fi
 echo "--- pytest tests/browser (headless chromium against the testbed's Horizon)"
 OUT=$(mktemp)
 # Selenium Manager is never asked for anything: the driver's path is given.
