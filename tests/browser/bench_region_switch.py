@@ -62,6 +62,15 @@ def test_bench_region_switch(browser: WebDriver, story: dict[str, Any], shots: P
     alias = story["alias"]
     home = tb["KEYSTONE_A_REGION"]
     idp = tb["HORIZON_KEYSTONE_PROVIDER_IDP_ID"]
+    sub = story["sub"]
+    sub.register_publisher(
+        story["publisher"],
+        keystone_url=tb["KEYSTONE_B_URL"],
+        application_credential_id=story["onboarded"]["application_credential_id"],
+        application_credential_secret=story["onboarded"]["application_credential_secret"],
+        exchange_url=story["exchange_url"],
+    )
+    sub.bind(story["publisher"], story["vregion"], alias=alias)
     _login(browser, tb, shots, "bench")
     ours_in, ours_back, theirs_in, theirs_back = [], [], [], []
     for _ in range(N):

@@ -18,6 +18,7 @@ nothing) for the whole session; screenshots go to
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import importlib.util
 import json
@@ -123,25 +124,22 @@ def story(tb: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Itera
             admin.create_vregion(spec)
             done.append("vregion")
             admin.publish_vregion(names["vregion"])
-            sub.register_publisher(
-                names["publisher"],
-                keystone_url=tb["KEYSTONE_B_URL"],
-                application_credential_id=onboarded["application_credential_id"],
-                application_credential_secret=onboarded["application_credential_secret"],
-                exchange_url=f"{publisher.url}/v1/exchange",
-            )
-            done.append("publisher")
-            sub.bind(names["publisher"], names["vregion"], alias=names["alias"])
-            done.append("binding")
-            yield {**names, "tb": tb, "sub": sub, "admin": admin, "image_id": image_id, "done": done}
+            # A's side (register, discover, subscribe, cancel) is the test's, in A's Horizon.
+            yield {
+                **names,
+                "tb": tb,
+                "sub": sub,
+                "admin": admin,
+                "image_id": image_id,
+                "onboarded": onboarded,
+                "exchange_url": f"{publisher.url}/v1/exchange",
+            }
         finally:
             try:
-                if "binding" in done:
-                    try:
-                        sub.cancel_binding(names["alias"])
-                    except mercador.NotFound:
-                        pass
-                if "publisher" in done:
+                # What the test made on A and did not remove (it failed part-way).
+                with contextlib.suppress(mercador.NotFound):
+                    sub.cancel_binding(names["alias"])
+                with contextlib.suppress(mercador.NotFound):
                     sub.remove_publisher(names["publisher"])
                 if "vregion" in done:
                     admin.delete_vregion(names["vregion"], purge=True)
@@ -167,3 +165,16 @@ def browser() -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing test leaves a screenshot of where the browser was (``zz-failed-<test>.png``)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and "browser" in item.fixturenames:
+        driver = item.funcargs.get("browser")
+        shots_dir = item.funcargs.get("shots")
+        if driver is not None and shots_dir is not None:
+            with contextlib.suppress(Exception):
+                driver.save_screenshot(str(Path(shots_dir) / f"zz-failed-{item.name}.png"))

@@ -1,12 +1,14 @@
 """alice picks a vregion in the region menu of A's Horizon, in a real browser.
 
 Against the testbed's real Horizon (with Mercador's plugin), Keystones,
-Glance and both Mercador services (the ``story`` fixture): alice logs in to
-A once; the region menu lists the alias; choosing it opens a K2K session on
+Glance and both Mercador services (the ``story`` fixture: B's side): A's
+admin registers the publisher, discovers its offers and subscribes with an
+alias in the plugin's panels, and sees the binding; alice logs in to A
+once; the region menu lists the alias; choosing it opens a K2K session on
 the vregion (Mercador's view); the header shows the alias, her Images panel
 lists B's image that the vregion lists; choosing A's region brings her home
-in her project; after A's admin cancels the binding, her next login's menu
-no longer lists it. A screenshot of every step is kept (``shots``).
+in her project; after A's admin cancels the binding in the Bindings panel,
+her next login's menu no longer lists it. A screenshot of every step is kept (``shots``).
 """
 
 from __future__ import annotations
@@ -28,15 +30,25 @@ def _shot(browser: WebDriver, shots: Path, name: str) -> None:
     browser.save_screenshot(str(shots / f"{name}.png"))
 
 
-def _login(browser: WebDriver, tb: dict[str, str], shots: Path, name: str) -> None:
+def _login(browser: WebDriver, tb: dict[str, str], shots: Path, name: str, who: str = "DEMO") -> None:
+    """Logs in to A's Horizon as alice (``DEMO``) or A's admin (``ADMIN``)."""
+    # Sign out as the user menu does (a POST with the CSRF token), if someone is logged in.
+    if browser.find_elements(By.CSS_SELECTOR, "li.user-menu form[method=post]"):
+        old = browser.find_element(By.TAG_NAME, "html")
+        browser.execute_script("document.querySelector('li.user-menu form[method=post]').submit()")
+        WebDriverWait(browser, WAIT).until(ec.staleness_of(old))
     browser.delete_all_cookies()
     browser.get(tb["HORIZON_URL"] + "auth/login/")
     WebDriverWait(browser, WAIT).until(ec.presence_of_element_located((By.ID, "id_username")))
-    browser.find_element(By.ID, "id_username").send_keys(tb["KEYSTONE_A_DEMO_USER"])
-    browser.find_element(By.ID, "id_password").send_keys(tb["KEYSTONE_A_DEMO_PASSWORD"])
+    for field, value in (("id_username", tb[f"KEYSTONE_A_{who}_USER"]), ("id_password", tb[f"KEYSTONE_A_{who}_PASSWORD"])):
+        element = browser.find_element(By.ID, field)
+        element.clear()
+        element.send_keys(value)
     _shot(browser, shots, f"{name}-login")
     browser.find_element(By.ID, "loginBtn").click()
     WebDriverWait(browser, WAIT).until(lambda b: "/auth/login" not in b.current_url)
+    user = browser.find_element(By.CSS_SELECTOR, "li.user-menu .user-name").get_attribute("textContent").strip()
+    assert user == tb[f"KEYSTONE_A_{who}_USER"], f"logged in as {user!r}"
 
 
 def _header_region(browser: WebDriver) -> str:
@@ -75,10 +87,67 @@ def _choose_region(browser: WebDriver, region: str) -> float:
     return time.perf_counter() - start
 
 
+def _open(browser: WebDriver, tb: dict[str, str], path: str) -> None:
+    browser.get(tb["HORIZON_URL"] + path)
+    WebDriverWait(browser, WAIT).until(lambda b: b.execute_script("return document.readyState") == "complete")
+
+
+def _submit_form(browser: WebDriver, fields: dict[str, str]) -> None:
+    for field, value in fields.items():
+        element = browser.find_element(By.ID, f"id_{field}")
+        element.clear()
+        element.send_keys(value)
+    old = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.CSS_SELECTOR, "form .modal-footer [type=submit]").click()
+    WebDriverWait(browser, WAIT).until(ec.staleness_of(old))
+
+
+def _successes(browser: WebDriver) -> str:
+    return " | ".join(e.get_attribute("textContent").strip() for e in browser.find_elements(By.CSS_SELECTOR, ".alert-success"))
+
+
+def _row(browser: WebDriver, table: str, row_id: str):
+    return browser.find_element(By.CSS_SELECTOR, f"table#{table} tr[data-object-id='{row_id}']")
+
+
 def test_alice_works_in_the_vregion_from_the_region_menu(browser: WebDriver, story: dict[str, Any], shots: Path) -> None:
     tb = story["tb"]
     alias = story["alias"]
     home_region = tb["KEYSTONE_A_REGION"]
+    onboarded = story["onboarded"]
+
+    # A's admin registers the publisher, discovers its offers and subscribes with an alias.
+    _login(browser, tb, shots, "a1-admin", who="ADMIN")
+    _open(browser, tb, "admin/mercador_publishers/register/")
+    _submit_form(
+        browser,
+        {
+            "name": story["publisher"],
+            "keystone_url": tb["KEYSTONE_B_URL"],
+            "application_credential_id": onboarded["application_credential_id"],
+            "application_credential_secret": onboarded["application_credential_secret"],
+            "exchange_url": story["exchange_url"],
+        },
+    )
+    assert not browser.find_elements(By.CSS_SELECTOR, ".alert-danger"), _messages(browser)
+    _row(browser, "publishers", story["publisher"])
+    assert onboarded["application_credential_secret"] not in browser.page_source
+    _shot(browser, shots, "a2-admin-publishers")
+    _open(browser, tb, "admin/mercador_publishers/discover/")
+    offer = _row(browser, "offers", f"{story['publisher']}/{story['vregion']}")
+    _shot(browser, shots, "a3-admin-discover")
+    old = browser.find_element(By.TAG_NAME, "html")
+    offer.find_element(By.XPATH, ".//a[normalize-space()='Subscribe']").click()
+    WebDriverWait(browser, WAIT).until(ec.staleness_of(old))
+    _submit_form(browser, {"alias": alias})
+    assert not browser.find_elements(By.CSS_SELECTOR, ".alert-danger"), _messages(browser)
+    assert "/admin/mercador_bindings/" in browser.current_url, browser.current_url
+    assert "active" in _row(browser, "bindings", alias).text, _row(browser, "bindings", alias).text
+    _shot(browser, shots, "a4-admin-bindings")
+    _open(browser, tb, f"admin/mercador_bindings/{alias}/")
+    detail = browser.find_element(By.CSS_SELECTOR, "dl.mercador-detail").text
+    assert f"mercador-{alias}" in detail and story["vregion"] in detail, detail
+    _shot(browser, shots, "a5-admin-binding-detail")
 
     # alice logs in to A: the binding's alias is one more region of her menu.
     _login(browser, tb, shots, "01-alice")
@@ -116,9 +185,26 @@ def test_alice_works_in_the_vregion_from_the_region_menu(browser: WebDriver, sto
     assert "not authorized" not in browser.find_element(By.TAG_NAME, "body").text
     _shot(browser, shots, "04-alice-home-again")
 
-    # A's admin cancels the binding: her next login's menu no longer lists it.
-    story["sub"].cancel_binding(alias)
-    story["done"].remove("binding")
+    # A's admin cancels the binding in the Bindings panel.
+    _login(browser, tb, shots, "a6-admin", who="ADMIN")
+    _open(browser, tb, "admin/mercador_bindings/")
+    # Horizon styles its checkboxes (the input itself is hidden): click it by script.
+    checkbox = _row(browser, "bindings", alias).find_element(By.CSS_SELECTOR, "input[type=checkbox]")
+    browser.execute_script("arguments[0].click()", checkbox)
+    browser.find_element(By.ID, "bindings__action_cancel").click()
+    confirm = WebDriverWait(browser, WAIT).until(
+        ec.element_to_be_clickable((By.XPATH, "//div[contains(@class,'modal-footer')]//*[starts-with(normalize-space(),'Cancel Binding')]"))
+    )
+    old = browser.find_element(By.TAG_NAME, "html")
+    confirm.click()
+    WebDriverWait(browser, WAIT).until(ec.staleness_of(old))
+    assert not browser.find_elements(By.CSS_SELECTOR, ".alert-danger"), _messages(browser)
+    assert "Cancelled Binding" in _successes(browser), _messages(browser)
+    rows = browser.find_elements(By.CSS_SELECTOR, f"table#bindings tr[data-object-id='{alias}']")
+    assert not rows or "cancelled" in rows[0].text, rows[0].text
+    _shot(browser, shots, "a7-admin-cancelled")
+
+    # alice's next login's menu no longer lists it.
     _login(browser, tb, shots, "05-alice-after-cancel")
     try:
         regions = _menu_regions(browser)

@@ -180,3 +180,30 @@ def open_vregion(
         )
     except mercador.MercadorError as err:
         raise refusal(alias, err) from None
+
+
+# ------------------------------------------------------------------ the services, for the panels
+
+
+def home_of_user(user: Any) -> Home:
+    """The logged-in user's home login (at home: the session's user)."""
+    return Home(user.endpoint, user.unscoped_token, user.project_id, user.project_name)
+
+
+def subscriber(request: Any) -> mercador.Subscriber:
+    """The subscriber service (``mercador-subscriber`` in the home catalog),
+    as the logged-in admin of the home cloud."""
+    return mercador.Subscriber(home_of_user(request.user).cloud())
+
+
+def publisher_admin(request: Any) -> mercador.PublisherAdmin:
+    """The publisher service's admin face (``mercador-publisher`` in the
+    catalog), as the logged-in admin of the publisher's cloud."""
+    return mercador.PublisherAdmin(home_of_user(request.user).cloud())
+
+
+def service_error(what: str, err: mercador.MercadorError) -> str:
+    """A message for the admin: what failed and the service's own words
+    (Mercador's errors never hold a secret)."""
+    message = getattr(err, "message", None) or str(err)
+    return f"Could not {what}: {message}"
