@@ -66,6 +66,8 @@ def tb() -> dict[str, str]:
 def shots() -> Path:
     path = Path(os.environ.get("MERCADOR_BROWSER_SHOTS") or REPO / "target/browser-shots")
     path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.png"):  # this run's screenshots only
+        old.unlink()
     return path
 
 
