@@ -47,9 +47,11 @@ trap 'rm -rf "$WHEELS"' EXIT
 (cd mercador-py && "$VENV/bin/maturin" build --locked -i "$PY" --out "$WHEELS" 2>&1 | tail -n 2)
 "$HPY" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$WHEELS"/mercador-*.whl
 
-echo "--- Horizon restarted with the plugin (testbed.sh horizon stop; start)"
+echo "--- both Horizons restarted with the plugin (testbed.sh horizon stop; start; horizon-b stop; start)"
 testbed/testbed.sh horizon stop >/dev/null
 testbed/testbed.sh horizon start >/dev/null
+testbed/testbed.sh horizon-b stop >/dev/null
+testbed/testbed.sh horizon-b start >/dev/null
 
 PASSED=0 FAILED=0 RC=0
 if [ "$BENCH" = 0 ]; then

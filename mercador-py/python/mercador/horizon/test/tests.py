@@ -18,6 +18,11 @@ from openstack_dashboard.test import helpers
 import mercador
 from mercador.horizon import middleware, views
 from mercador.horizon.test.panels import PanelsHiddenFromUsersTests, SubscriberPanelsTests  # noqa: F401
+from mercador.horizon.test.publisher_panels import (  # noqa: F401
+    PublisherPanelsHiddenFromUsersTests,
+    PublisherPanelsHiddenTests,
+    PublisherPanelsTests,
+)
 from mercador.horizon.api import mercador as api
 
 SP = {"id": "mercador-RegionTwo", "auth_url": "http://b.example/v3", "sp_url": "http://b.example/ecp"}
