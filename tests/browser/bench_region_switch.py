@@ -30,6 +30,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
+from conftest import vregion_spec
 from test_region_switch import WAIT, _choose_region, _header_region, _login
 
 N = int(os.environ.get("MERCADOR_BENCH_N", "10"))
@@ -63,11 +64,15 @@ def test_bench_region_switch(browser: WebDriver, story: dict[str, Any], shots: P
     home = tb["KEYSTONE_A_REGION"]
     idp = tb["HORIZON_KEYSTONE_PROVIDER_IDP_ID"]
     sub = story["sub"]
+    # B's side through the publisher's API (the suite does it in B's Horizon).
+    onboarded = story["admin"].onboard_partner(story["partner"], description="browser benchmark")
+    story["admin"].create_vregion(vregion_spec(story))
+    story["admin"].publish_vregion(story["vregion"])
     sub.register_publisher(
         story["publisher"],
         keystone_url=tb["KEYSTONE_B_URL"],
-        application_credential_id=story["onboarded"]["application_credential_id"],
-        application_credential_secret=story["onboarded"]["application_credential_secret"],
+        application_credential_id=onboarded["application_credential_id"],
+        application_credential_secret=onboarded["application_credential_secret"],
         exchange_url=story["exchange_url"],
     )
     sub.bind(story["publisher"], story["vregion"], alias=alias)

@@ -1,14 +1,17 @@
 """alice picks a vregion in the region menu of A's Horizon, in a real browser.
 
-Against the testbed's real Horizon (with Mercador's plugin), Keystones,
-Glance and both Mercador services (the ``story`` fixture: B's side): A's
-admin registers the publisher, discovers its offers and subscribes with an
+Against the testbed's real Horizons (A's and B's, with Mercador's plugin),
+Keystones, Glance and both Mercador services (the ``story`` fixture): B's
+admin onboards the partner in B's Horizon (the credential's secret shown
+once) and creates and publishes the vregion there; A's admin registers the publisher, discovers its offers and subscribes with an
 alias in the plugin's panels, and sees the binding; alice logs in to A
 once; the region menu lists the alias; choosing it opens a K2K session on
 the vregion (Mercador's view); the header shows the alias, her Images panel
 lists B's image that the vregion lists; choosing A's region brings her home
 in her project; after A's admin cancels the binding in the Bindings panel,
-her next login's menu no longer lists it. A screenshot of every step is kept (``shots``).
+her next login's menu no longer lists it; B's admin sees the subscription
+come and go in B's Subscriptions panel (one login: Horizon B's session
+cookie has its own name), and after the cancel sees it ended. A screenshot of every step is kept (``shots``).
 """
 
 from __future__ import annotations
@@ -30,17 +33,22 @@ def _shot(browser: WebDriver, shots: Path, name: str) -> None:
     browser.save_screenshot(str(shots / f"{name}.png"))
 
 
-def _login(browser: WebDriver, tb: dict[str, str], shots: Path, name: str, who: str = "DEMO") -> None:
-    """Logs in to A's Horizon as alice (``DEMO``) or A's admin (``ADMIN``)."""
-    # Sign out as the user menu does (a POST with the CSRF token), if someone is logged in.
-    if browser.find_elements(By.CSS_SELECTOR, "li.user-menu form[method=post]"):
+def _login(
+    browser: WebDriver, tb: dict[str, str], shots: Path, name: str, who: str = "DEMO", side: str = "A"
+) -> None:
+    """Logs in to A's Horizon as alice (``DEMO``) or A's admin (``ADMIN``),
+    or (``side="B"``) to B's Horizon as B's admin."""
+    url = tb["HORIZON_URL"] if side == "A" else tb["HORIZON_B_URL"]
+    # Sign out as the user menu does (a POST with the CSRF token), if someone is logged in to
+    # this Horizon (B's admin stays logged in to B's while A's users come and go).
+    if browser.current_url.startswith(url) and browser.find_elements(By.CSS_SELECTOR, "li.user-menu form[method=post]"):
         old = browser.find_element(By.TAG_NAME, "html")
         browser.execute_script("document.querySelector('li.user-menu form[method=post]').submit()")
         WebDriverWait(browser, WAIT).until(ec.staleness_of(old))
     browser.delete_all_cookies()
-    browser.get(tb["HORIZON_URL"] + "auth/login/")
+    browser.get(url + "auth/login/")
     WebDriverWait(browser, WAIT).until(ec.presence_of_element_located((By.ID, "id_username")))
-    for field, value in (("id_username", tb[f"KEYSTONE_A_{who}_USER"]), ("id_password", tb[f"KEYSTONE_A_{who}_PASSWORD"])):
+    for field, value in (("id_username", tb[f"KEYSTONE_{side}_{who}_USER"]), ("id_password", tb[f"KEYSTONE_{side}_{who}_PASSWORD"])):
         element = browser.find_element(By.ID, field)
         element.clear()
         element.send_keys(value)
@@ -48,7 +56,7 @@ def _login(browser: WebDriver, tb: dict[str, str], shots: Path, name: str, who: 
     browser.find_element(By.ID, "loginBtn").click()
     WebDriverWait(browser, WAIT).until(lambda b: "/auth/login" not in b.current_url)
     user = browser.find_element(By.CSS_SELECTOR, "li.user-menu .user-name").get_attribute("textContent").strip()
-    assert user == tb[f"KEYSTONE_A_{who}_USER"], f"logged in as {user!r}"
+    assert user == tb[f"KEYSTONE_{side}_{who}_USER"], f"logged in as {user!r}"
 
 
 def _header_region(browser: WebDriver) -> str:
@@ -87,8 +95,8 @@ def _choose_region(browser: WebDriver, region: str) -> float:
     return time.perf_counter() - start
 
 
-def _open(browser: WebDriver, tb: dict[str, str], path: str) -> None:
-    browser.get(tb["HORIZON_URL"] + path)
+def _open(browser: WebDriver, tb: dict[str, str], path: str, side: str = "A") -> None:
+    browser.get((tb["HORIZON_URL"] if side == "A" else tb["HORIZON_B_URL"]) + path)
     WebDriverWait(browser, WAIT).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
@@ -96,7 +104,7 @@ def _submit_form(browser: WebDriver, fields: dict[str, str]) -> None:
     for field, value in fields.items():
         element = browser.find_element(By.ID, f"id_{field}")
         element.clear()
-        element.send_keys(value)
+        element.send_keys(value)  # a newline in a textarea is a new line
     old = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, "form .modal-footer [type=submit]").click()
     WebDriverWait(browser, WAIT).until(ec.staleness_of(old))
@@ -114,7 +122,49 @@ def test_alice_works_in_the_vregion_from_the_region_menu(browser: WebDriver, sto
     tb = story["tb"]
     alias = story["alias"]
     home_region = tb["KEYSTONE_A_REGION"]
-    onboarded = story["onboarded"]
+
+    # B's admin, in B's Horizon: onboards the partner (the credential's secret shown this once)...
+    _login(browser, tb, shots, "b1-admin", who="ADMIN", side="B")
+    _open(browser, tb, "admin/mercador_partners/onboard/", side="B")
+    _submit_form(browser, {"name": story["partner"], "description": "browser test"})
+    assert not browser.find_elements(By.CSS_SELECTOR, ".alert-danger"), _messages(browser)
+    onboarded = {
+        "application_credential_id": browser.find_element(By.ID, "mercador-credential-id").text.strip(),
+        "application_credential_secret": browser.find_element(By.ID, "mercador-credential-secret").text.strip(),
+    }
+    assert onboarded["application_credential_id"] and len(onboarded["application_credential_secret"]) >= 16
+    # The screenshot must not hold the secret: masked on the page first.
+    browser.execute_script(
+        "document.getElementById('mercador-credential-secret').textContent = '(shown here once; hidden in this screenshot)'"
+    )
+    _shot(browser, shots, "b2-admin-partner-onboarded")
+    _open(browser, tb, "admin/mercador_partners/", side="B")
+    assert "active" in _row(browser, "partners", story["partner"]).text
+    assert onboarded["application_credential_secret"] not in browser.page_source  # never again
+    _shot(browser, shots, "b3-admin-partners")
+    # ... then creates the vregion in the form and publishes it (Publish now, ticked by default).
+    _open(browser, tb, "admin/mercador_vregions/create/", side="B")
+    _submit_form(
+        browser,
+        {
+            "name": story["vregion"],
+            "description": "browser test",
+            "region": tb["KEYSTONE_B_REGION"],
+            "service_types": "identity, image",
+            "roles": "member, reader",
+            "max_subscriptions": "1",
+            "partners": story["partner"],
+            "image_ids": story["image_id"],
+            "metadata": "country=PT",
+        },
+    )
+    assert not browser.find_elements(By.CSS_SELECTOR, ".alert-danger"), _messages(browser)
+    assert f'Published vregion "{story["vregion"]}"' in _successes(browser), _messages(browser)
+    row = _row(browser, "vregions", story["vregion"]).text
+    assert "published" in row and story["partner"] in row, row
+    _shot(browser, shots, "b4-admin-vregions")
+    b_session = browser.get_cookie("sessionid_b")
+    assert b_session, "Horizon B's session cookie (sessionid_b) is missing"
 
     # A's admin registers the publisher, discovers its offers and subscribes with an alias.
     _login(browser, tb, shots, "a1-admin", who="ADMIN")
@@ -148,6 +198,18 @@ def test_alice_works_in_the_vregion_from_the_region_menu(browser: WebDriver, sto
     detail = browser.find_element(By.CSS_SELECTOR, "dl.mercador-detail").text
     assert f"mercador-{alias}" in detail and story["vregion"] in detail, detail
     _shot(browser, shots, "a5-admin-binding-detail")
+
+    # B's admin (still logged in to B's Horizon) sees the partner's subscription.
+    _open(browser, tb, "auth/login/", side="B")  # a page of B's Horizon to set its cookie on
+    browser.add_cookie({k: b_session[k] for k in ("name", "value", "path") if k in b_session})
+    _open(browser, tb, "admin/mercador_subscriptions/", side="B")
+    rows = [
+        r.text
+        for r in browser.find_elements(By.CSS_SELECTOR, "table#subscriptions tbody tr[data-object-id]")
+        if story["partner"] in r.text and story["vregion"] in r.text
+    ]
+    assert len(rows) == 1 and "active" in rows[0], f"subscriptions at B: {rows}; {_messages(browser)}"
+    _shot(browser, shots, "b5-admin-subscriptions")
 
     # alice logs in to A: the binding's alias is one more region of her menu.
     _login(browser, tb, shots, "01-alice")
@@ -212,3 +274,15 @@ def test_alice_works_in_the_vregion_from_the_region_menu(browser: WebDriver, sto
         regions = {}
     assert alias not in regions, f"region menu after the cancel: {sorted(regions)}"
     _shot(browser, shots, "06-alice-after-cancel")
+
+    # B's admin sees the subscription ended.
+    _open(browser, tb, "auth/login/", side="B")
+    browser.add_cookie({k: b_session[k] for k in ("name", "value", "path") if k in b_session})
+    _open(browser, tb, "admin/mercador_subscriptions/", side="B")
+    rows = [
+        r.text
+        for r in browser.find_elements(By.CSS_SELECTOR, "table#subscriptions tbody tr[data-object-id]")
+        if story["partner"] in r.text and story["vregion"] in r.text
+    ]
+    assert len(rows) == 1 and "cancel" in rows[0], f"subscriptions at B after the cancel: {rows}; {_messages(browser)}"
+    _shot(browser, shots, "b6-admin-subscription-cancelled")
