@@ -16,6 +16,8 @@
 #                reused by later starts), its unix socket inside the state dir.
 #   Horizon (OpenStack Dashboard) for A  : uwsgi --http             127.0.0.1:$H_PORT   (5004)
 #                in its own venv ($VENV-horizon), settings horizon/local_settings.py.
+#   Horizon for B (the publisher's panels): uwsgi --http            127.0.0.1:$HB_PORT  (5006)
+#                the same venv and plugin, its own secret key, sessions and log.
 #   Glance (image service) on B          : uwsgi --http             127.0.0.1:$G_PORT   (5005)
 #                in its own venv ($VENV-glance); SQLite, file store, auth_token against B, unified
 #                limits (oslo.limit) on; service `image` in B's catalog (region of B).
@@ -26,12 +28,13 @@
 # $STATE/b/shib/metadata (LocalDynamic provider, see README.md), which starts empty.
 #
 # Usage: testbed.sh start|stop|restart|status|check [--measure-revocation]|env|shibd stop|start
-#                   |horizon stop|start|glance stop|start
+#                   |horizon stop|start|horizon-b stop|start|glance stop|start
 # Knobs (env): MERCADOR_TESTBED_STATE  (default <repo>/testbed/state, or /var/lib/mercador-testbed/...: README.md)
 #              MERCADOR_TESTBED_VENV   (default <repo>/testbed/.venv, may be shared)
 #              MERCADOR_TESTBED_A_PORT=5001 MERCADOR_TESTBED_B_PORT=5002
 #              MERCADOR_TESTBED_B_UWSGI_PORT=5012 MERCADOR_TESTBED_PG_PORT=5003
 #              MERCADOR_TESTBED_HORIZON_PORT=5004 MERCADOR_TESTBED_GLANCE_PORT=5005
+#              MERCADOR_TESTBED_HORIZON_B_PORT=5006
 #              MERCADOR_TESTBED_A_IDENTITIES=4 (SAML identities of A, the first on A_PORT)
 #              MERCADOR_TESTBED_A_IDP_PORT=A_PORT+20 (first port of the other identities)
 #
@@ -73,6 +76,7 @@ B_UWSGI=${MERCADOR_TESTBED_B_UWSGI_PORT:-5012}
 PG_PORT=${MERCADOR_TESTBED_PG_PORT:-5003}
 H_PORT=${MERCADOR_TESTBED_HORIZON_PORT:-5004}
 G_PORT=${MERCADOR_TESTBED_GLANCE_PORT:-5005}
+HB_PORT=${MERCADOR_TESTBED_HORIZON_B_PORT:-5006}
 A_IDPS=${MERCADOR_TESTBED_A_IDENTITIES:-4}
 A_IDP_PORT=${MERCADOR_TESTBED_A_IDP_PORT:-$(( ${A_PORT//[^0-9]/} + 20 ))}
 
@@ -120,6 +124,8 @@ H_URL=http://127.0.0.1:$H_PORT/
 H=$STATE/horizon             # Horizon's secret key and session files
 H_IDP_ID=localkeystone       # Horizon's id and name of A itself in its keystone-provider menu
 H_IDP_NAME="Keystone A"
+HB_URL=http://127.0.0.1:$HB_PORT/
+HB=$STATE/horizon-b          # Horizon B's secret key and session files
 G_URL=http://127.0.0.1:$G_PORT
 G=$B/glance                  # Glance's configuration, database, image store
 # The other SAML identities of A: identity i (1..A_IDPS-1) is uwsgi-a$i on port A_IDP_PORT+i-1.
@@ -128,7 +134,7 @@ for ((i = 1; i < ${A_IDPS//[^0-9]/}; i++)); do A_EXTRA+=("$i"); done
 a_idp_port() { echo $(( A_IDP_PORT + $1 - 1 )); }
 a_idp_url() { echo "http://127.0.0.1:$(a_idp_port "$1")/v3"; }
 A_IDP_SERVICES=(); for i in "${A_EXTRA[@]}"; do A_IDP_SERVICES+=("uwsgi-a$i"); done
-SERVICES=(horizon glance apache-b shibd uwsgi-b uwsgi-a "${A_IDP_SERVICES[@]}" memcached-b memcached-a)   # stop order: front to back
+SERVICES=(horizon horizon-b glance apache-b shibd uwsgi-b uwsgi-a "${A_IDP_SERVICES[@]}" memcached-b memcached-a)   # stop order: front to back
 # PostgreSQL is not in SERVICES: it is stopped with pg_ctl (a fast shutdown; SIGTERM would wait
 # for every client to disconnect) and its cluster outlives wipe_state.
 PG=$STATE/pg                 # the cluster's dir (kept across starts)
@@ -176,16 +182,17 @@ validate_settings() {
   check_port_number MERCADOR_TESTBED_PG_PORT "$PG_PORT"
   check_port_number MERCADOR_TESTBED_HORIZON_PORT "$H_PORT"
   check_port_number MERCADOR_TESTBED_GLANCE_PORT "$G_PORT"
+  check_port_number MERCADOR_TESTBED_HORIZON_B_PORT "$HB_PORT"
   [[ $A_IDPS =~ ^[0-9]+$ ]] && [ "$A_IDPS" -ge 1 ] && [ "$A_IDPS" -le 16 ] \
     || die "MERCADOR_TESTBED_A_IDENTITIES=$A_IDPS: give 1 to 16"
   check_port_number MERCADOR_TESTBED_A_IDP_PORT "$A_IDP_PORT"
   local i; for i in "${A_EXTRA[@]}"; do check_port_number "MERCADOR_TESTBED_A_IDP_PORT+$((i - 1))" "$(a_idp_port "$i")"; done
   local all; all=$(all_ports)
   [ "$(printf '%s\n' $all | sort -u | wc -l)" = "$(printf '%s\n' $all | wc -l)" ] \
-    || die "ports must be distinct (A=$A_PORT B=$B_PORT B_UWSGI=$B_UWSGI PG=$PG_PORT HORIZON=$H_PORT GLANCE=$G_PORT, A's other identities from $A_IDP_PORT: $all)"
+    || die "ports must be distinct (A=$A_PORT B=$B_PORT B_UWSGI=$B_UWSGI PG=$PG_PORT HORIZON=$H_PORT HORIZON_B=$HB_PORT GLANCE=$G_PORT, A's other identities from $A_IDP_PORT: $all)"
 }
 all_ports() {  # every port this testbed listens on
-  local i; echo "$A_PORT" "$B_PORT" "$B_UWSGI" "$PG_PORT" "$H_PORT" "$G_PORT"
+  local i; echo "$A_PORT" "$B_PORT" "$B_UWSGI" "$PG_PORT" "$H_PORT" "$HB_PORT" "$G_PORT"
   for i in "${A_EXTRA[@]}"; do a_idp_port "$i"; done
 }
 
@@ -227,6 +234,7 @@ expected_cmdline() {  # unique substring of the command line of each service (an
     shibd)    echo "-c $S/shibboleth2.xml" ;;
     apache-b) echo "-f $B/apache/httpd.conf" ;;
     horizon)  echo "--pidfile $PIDS/horizon.pid" ;;
+    horizon-b) echo "--pidfile $PIDS/horizon-b.pid" ;;
     glance)   echo "--pidfile $PIDS/glance.pid" ;;
     postgres) echo "-D $PG_DATA" ;;   # the postmaster (its children rename themselves)
     memcached-a) echo "-s $A/memcached.sock" ;;
@@ -311,7 +319,7 @@ port_in_use() {  # ss comes with iproute2, which may only be installed later on 
 # Horizon's login page.
 # On failure the reason is left in HEALTH_REASON (no output, so it can be used in conditions).
 HEALTH_REASON=""
-healthy() { keystones_healthy && glance_healthy && postgres_healthy && horizon_healthy; }
+healthy() { keystones_healthy && glance_healthy && postgres_healthy && horizon_healthy && horizon_healthy b; }
 keystones_healthy() {
   local n
   HEALTH_REASON=""
@@ -322,7 +330,7 @@ keystones_healthy() {
     HEALTH_REASON="state dir was built for other settings: $(cat "$STATE/settings")"; return 1
   fi
   for n in "${SERVICES[@]}"; do
-    case $n in horizon|glance) continue ;; esac   # horizon_healthy, glance_healthy
+    case $n in horizon|horizon-b|glance) continue ;; esac   # horizon_healthy [b], glance_healthy
     service_alive "$n" || { HEALTH_REASON="$n is not running"; return 1; }
   done
   http_ok "$A_URL" || { HEALTH_REASON="Keystone A does not answer at $A_URL"; return 1; }
@@ -350,12 +358,13 @@ glance_healthy() {  # Glance answers, and the env file names it (start registere
   grep -x "GLANCE_URL=$G_URL" "$ENV_FILE" >/dev/null 2>&1 \
     || { HEALTH_REASON="$ENV_FILE has no GLANCE_URL for port $G_PORT"; return 1; }
 }
-horizon_healthy() {
+horizon_healthy() {  # [b]: Horizon B
   HEALTH_REASON=""
-  service_alive horizon || { HEALTH_REASON="horizon is not running"; return 1; }
-  http_ok "${H_URL}auth/login/" || { HEALTH_REASON="Horizon does not answer at ${H_URL}auth/login/"; return 1; }
-  grep -x "HORIZON_URL=$H_URL" "$ENV_FILE" >/dev/null 2>&1 \
-    || { HEALTH_REASON="$ENV_FILE has no HORIZON_URL for port $H_PORT"; return 1; }
+  horizon_side "${1:-a}"
+  service_alive "$HZ" || { HEALTH_REASON="$HZ is not running"; return 1; }
+  http_ok "${HZ_URL}auth/login/" || { HEALTH_REASON="$HZ_TITLE does not answer at ${HZ_URL}auth/login/"; return 1; }
+  grep -x "$HZ_ENV=$HZ_URL" "$ENV_FILE" >/dev/null 2>&1 \
+    || { HEALTH_REASON="$ENV_FILE has no $HZ_ENV for port $HZ_PORT"; return 1; }
 }
 settings_line() { echo "A_PORT=$A_PORT B_PORT=$B_PORT B_UWSGI_PORT=$B_UWSGI GLANCE_PORT=$G_PORT A_IDENTITIES=$A_IDPS A_IDP_PORT=$A_IDP_PORT VENV=$VENV"; }
 
@@ -453,7 +462,7 @@ check_ports_free() {
     if port_in_use "$p"; then
       echo "[testbed] ERROR: port $p is already in use by a process this state dir did not start:" >&2
       ss -Hltnp "( sport = :$p )" >&2 2>/dev/null || true
-      echo "[testbed] choose other ports with MERCADOR_TESTBED_A_PORT / _B_PORT / _B_UWSGI_PORT / _PG_PORT / _HORIZON_PORT / _A_IDP_PORT" >&2
+      echo "[testbed] choose other ports with MERCADOR_TESTBED_A_PORT / _B_PORT / _B_UWSGI_PORT / _PG_PORT / _HORIZON_PORT / _HORIZON_B_PORT / _GLANCE_PORT / _A_IDP_PORT" >&2
       exit 1
     fi
   done
@@ -864,6 +873,7 @@ KEYSTONE_B_SHIB_STATUS_URL=http://127.0.0.1:$B_PORT/Shibboleth.sso/Status
 MERCADOR_POSTGRES_URL=$(postgres_url)
 HORIZON_URL=$H_URL
 HORIZON_KEYSTONE_PROVIDER_IDP_ID=$H_IDP_ID
+HORIZON_B_URL=$HB_URL
 GLANCE_URL=$G_URL
 $(cat "$G/catalog.env")
 GLANCE_REGISTERED_LIMITS=$GLANCE_REGISTERED_LIMITS
@@ -1045,13 +1055,38 @@ horizon_dashboard_dir() {  # openstack_dashboard/ inside the Horizon venv
   return 1
 }
 link_horizon_settings() {  # Horizon reads openstack_dashboard/local/local_settings.py
-  ln -sfn "$HERE/horizon/local_settings.py" "$(horizon_dashboard_dir)/local/local_settings.py"
+  local dash plugin f
+  dash=$(horizon_dashboard_dir)
+  ln -sfn "$HERE/horizon/local_settings.py" "$dash/local/local_settings.py"
+  # Mercador's Horizon plugin (mercador.horizon, in the mercador wheel that scripts/lib/browser-tests.sh
+  # installs into this venv): its enabled/ file and settings snippet, linked when it is installed.
+  rm -f "$dash"/local/enabled/_61??_mercador*.py "$dash"/local/local_settings.d/_61??_mercador*.py
+  plugin=$(dirname "$dash")/mercador/horizon
+  if [ -d "$plugin/enabled" ]; then
+    mkdir -p "$dash/local/enabled" "$dash/local/local_settings.d"
+    for f in "$plugin"/enabled/_61*.py; do ln -sfn "$f" "$dash/local/enabled/$(basename "$f")"; done
+    for f in "$plugin"/local_settings.d/_61*.py; do ln -sfn "$f" "$dash/local/local_settings.d/$(basename "$f")"; done
+  fi
 }
-horizon_env() {  # $1=state dir for sessions $2=secret key file $3=log file: the settings' variables
-  printf '%s\n' "MERCADOR_HORIZON_KEYSTONE_URL=$A_URL" "MERCADOR_HORIZON_STATE=$1" \
+# Two Horizons from the one venv: A's (service horizon) and B's (service horizon-b, the
+# publisher's panels for B's admins). horizon_side a|b sets HZ (the service), HZ_PORT, HZ_URL,
+# HZ_DIR (secret key, sessions), HZ_ENV (its URL's name in the env file) and what its settings read.
+horizon_side() {
+  case $1 in
+    a) HZ=horizon HZ_PORT=$H_PORT HZ_URL=$H_URL HZ_DIR=$H HZ_ENV=HORIZON_URL HZ_KNOB=MERCADOR_TESTBED_HORIZON_PORT
+       HZ_KEYSTONE=$A_URL HZ_REGION=RegionOne HZ_IDP_NAME=$H_IDP_NAME HZ_COOKIE=sessionid HZ_TITLE="Horizon" ;;
+    b) HZ=horizon-b HZ_PORT=$HB_PORT HZ_URL=$HB_URL HZ_DIR=$HB HZ_ENV=HORIZON_B_URL HZ_KNOB=MERCADOR_TESTBED_HORIZON_B_PORT
+       HZ_KEYSTONE=$B_URL HZ_REGION=RegionTwo HZ_IDP_NAME="Keystone B" HZ_COOKIE=sessionid_b HZ_TITLE="Horizon B" ;;
+    *) die "horizon_side: a or b, not $1" ;;
+  esac
+}
+horizon_env() {  # $1=state dir for sessions $2=secret key file $3=log file: the settings' variables (of HZ)
+  printf '%s\n' "MERCADOR_HORIZON_KEYSTONE_URL=$HZ_KEYSTONE" "MERCADOR_HORIZON_STATE=$1" \
     "MERCADOR_HORIZON_SECRET_KEY_FILE=$2" "MERCADOR_HORIZON_LOG=$3" \
     "MERCADOR_HORIZON_STATIC_ROOT=$HORIZON_VENV/static" \
-    "MERCADOR_HORIZON_IDP_ID=$H_IDP_ID" "MERCADOR_HORIZON_IDP_NAME=$H_IDP_NAME"
+    "MERCADOR_HORIZON_IDP_ID=$H_IDP_ID" "MERCADOR_HORIZON_IDP_NAME=$HZ_IDP_NAME" \
+    "MERCADOR_HORIZON_HOME_REGION=$HZ_REGION" "MERCADOR_HORIZON_SESSION_COOKIE=$HZ_COOKIE" \
+    "MERCADOR_HORIZON_BRANDING=Mercador testbed ($HZ_IDP_NAME)"
 }
 
 # The venv, and the static files collected and compressed once (offline): at run time uwsgi serves
@@ -1069,6 +1104,7 @@ ensure_horizon_venv() {
     link_horizon_settings
     # The management commands need the settings' variables; a throwaway key and session dir.
     local tmp; tmp=$(mktemp -d)
+    horizon_side a
     openssl rand -hex 32 >"$tmp/key"
     local -a envs; mapfile -t envs < <(horizon_env "$tmp" "$tmp/key" "$tmp/horizon.log")
     local rc=0
@@ -1084,43 +1120,46 @@ ensure_horizon_venv() {
   log "Horizon venv ready ($HORIZON_VENV)"
 }
 
-# Launches Horizon (uwsgi of the Keystone venv with --virtualenv of Horizon's); wait_horizon waits
-# for it, so the rest of a start runs meanwhile.
+# Launches Horizon a|b (uwsgi of the Keystone venv with --virtualenv of Horizon's); wait_horizon
+# a|b waits for it, so the rest of a start runs meanwhile.
 launch_horizon() {
-  step "starting Horizon for A (uwsgi --http 127.0.0.1:$H_PORT)" "$LOGS/uwsgi-horizon.log" "$LOGS/horizon.log"
-  mkdir -p "$H/sessions"
-  chmod 700 "$H"
-  [ -s "$H/secret_key" ] || ( umask 077; openssl rand -hex 32 >"$H/secret_key" )
+  horizon_side "$1"
+  step "starting $HZ_TITLE for Keystone ${1^^} (uwsgi --http 127.0.0.1:$HZ_PORT)" "$LOGS/uwsgi-$HZ.log" "$LOGS/$HZ.log"
+  mkdir -p "$HZ_DIR/sessions"
+  chmod 700 "$HZ_DIR"
+  [ -s "$HZ_DIR/secret_key" ] || ( umask 077; openssl rand -hex 32 >"$HZ_DIR/secret_key" )
   link_horizon_settings
   local -a envs=() e
-  while IFS= read -r e; do envs+=(--env "$e"); done < <(horizon_env "$H" "$H/secret_key" "$LOGS/horizon.log")
-  setsid "$V/uwsgi" --http "127.0.0.1:$H_PORT" --http-keepalive --master --processes 2 --threads 1 \
+  while IFS= read -r e; do envs+=(--env "$e"); done < <(horizon_env "$HZ_DIR" "$HZ_DIR/secret_key" "$LOGS/$HZ.log")
+  setsid "$V/uwsgi" --http "127.0.0.1:$HZ_PORT" --http-keepalive --master --processes 2 --threads 1 \
     --die-on-term --lazy-apps --virtualenv "$HORIZON_VENV" --module openstack_dashboard.wsgi:application \
     --static-map "/static=$HORIZON_VENV/static" "${envs[@]}" \
-    --pidfile "$PIDS/horizon.pid" --logto "$LOGS/uwsgi-horizon.log" </dev/null >/dev/null 2>&1 9>&- &
+    --pidfile "$PIDS/$HZ.pid" --logto "$LOGS/uwsgi-$HZ.log" </dev/null >/dev/null 2>&1 9>&- &
 }
 wait_horizon() {
-  step "waiting for Horizon at $H_URL" "$LOGS/uwsgi-horizon.log" "$LOGS/horizon.log"
-  wait_file "$PIDS/horizon.pid" 30
-  wait_http "${H_URL}auth/login/" "Horizon's login page" 60
-  service_alive horizon
-  log "Horizon answers at $H_URL (pid $(saved_pid horizon))"
+  horizon_side "$1"
+  step "waiting for $HZ_TITLE at $HZ_URL" "$LOGS/uwsgi-$HZ.log" "$LOGS/$HZ.log"
+  wait_file "$PIDS/$HZ.pid" 30
+  wait_http "${HZ_URL}auth/login/" "$HZ_TITLE's login page" 60
+  service_alive "$HZ"
+  log "$HZ_TITLE answers at $HZ_URL (pid $(saved_pid "$HZ"))"
 }
 
-# Starts only Horizon next to a healthy rest (a testbed started before Horizon was part of it, a
-# stopped Horizon, another MERCADOR_TESTBED_HORIZON_PORT), and updates the env file.
+# Starts only Horizon a|b next to a healthy rest (a testbed started before it was part of it, a
+# stopped Horizon, another port), and updates the env file. $2: why.
 start_horizon_alone() {
-  step "Keystones and PostgreSQL healthy; (re)starting only Horizon ($1)"
-  stop_one horizon
-  if port_in_use "$H_PORT"; then
-    die "port $H_PORT is already in use by a process this state dir did not start; choose another with MERCADOR_TESTBED_HORIZON_PORT"
+  horizon_side "$1"
+  step "Keystones and PostgreSQL healthy; (re)starting only $HZ_TITLE ($2)"
+  stop_one "$HZ"
+  if port_in_use "$HZ_PORT"; then
+    die "port $HZ_PORT is already in use by a process this state dir did not start; choose another with $HZ_KNOB"
   fi
   ensure_horizon_venv
-  launch_horizon
-  wait_horizon
+  launch_horizon "$1"
+  wait_horizon "$1"
   ( umask 077
-    { grep -v -e '^HORIZON_URL=' -e '^HORIZON_KEYSTONE_PROVIDER_IDP_ID=' "$ENV_FILE" || true
-      echo "HORIZON_URL=$H_URL"
+    { grep -v -e "^$HZ_ENV=" -e '^HORIZON_KEYSTONE_PROVIDER_IDP_ID=' "$ENV_FILE" || true
+      echo "$HZ_ENV=$HZ_URL"
       echo "HORIZON_KEYSTONE_PROVIDER_IDP_ID=$H_IDP_ID"; } >"$ENV_FILE.new"
     mv "$ENV_FILE.new" "$ENV_FILE" )
 }
@@ -1282,6 +1321,10 @@ print_status() {
   if service_alive horizon; then echo "  horizon: running, pid $pid (children: $(descendants "$pid" | tr '\n' ' '))"
   else echo "  horizon: not running${pid:+ (stale pid $pid)}"; fi
   echo "Horizon   : $H_URL ($(http_ok "${H_URL}auth/login/" && echo answers || echo 'no answer')) [for Keystone A; venv $HORIZON_VENV]"
+  pid=$(saved_pid horizon-b)
+  if service_alive horizon-b; then echo "  horizon-b: running, pid $pid (children: $(descendants "$pid" | tr '\n' ' '))"
+  else echo "  horizon-b: not running${pid:+ (stale pid $pid)}"; fi
+  echo "Horizon B : $HB_URL ($(http_ok "${HB_URL}auth/login/" && echo answers || echo 'no answer')) [for Keystone B, the publisher's panels; same venv]"
   pid=$(saved_pid glance)
   if service_alive glance; then echo "  glance: running, pid $pid (children: $(descendants "$pid" | tr '\n' ' '))"
   else echo "  glance: not running${pid:+ (stale pid $pid)}"; fi
@@ -1301,7 +1344,8 @@ cmd_start() {
   fi
   if keystones_healthy && glance_healthy; then
     postgres_healthy || start_postgres_alone "$HEALTH_REASON"
-    horizon_healthy || start_horizon_alone "$HEALTH_REASON"
+    horizon_healthy || start_horizon_alone a "$HEALTH_REASON"
+    horizon_healthy b || start_horizon_alone b "$HEALTH_REASON"
     healthy || { echo "$HEALTH_REASON" >&2; false; }
     log "testbed up (what was not running (re)started alone; total: $(since "$T0")s)"
     print_status
@@ -1325,7 +1369,8 @@ cmd_start() {
   start_memcacheds
   init_keystones
   start_keystones
-  launch_horizon
+  launch_horizon a
+  launch_horizon b
   configure_shibboleth
   start_shibd
   configure_apache
@@ -1337,7 +1382,8 @@ cmd_start() {
   step "registering Glance in Keystone B (user glance, service image, endpoint, registered limits), launching it" \
        "$LOGS/provision-glance.log" "$LOGS/uwsgi-glance.log"
   wait "$glance_job"
-  wait_horizon
+  wait_horizon a
+  wait_horizon b
   wait_glance
   write_client_files
   healthy || { echo "$HEALTH_REASON" >&2; false; }
@@ -1407,16 +1453,19 @@ cmd_shibd() {
   esac
 }
 
-# Stop or start Horizon alone (the Keystones and the rest keep running), by saved PID.
+# Stop or start Horizon a|b alone (the Keystones and the rest keep running), by saved PID.
 cmd_horizon() {
+  local side=$1; shift
   [ -f "$ENV_FILE" ] || die "no $ENV_FILE: run '$0 start' first"
   take_state_lock
+  horizon_side "$side"
   case ${1:-} in
-    stop)  stop_one horizon ;;
-    start) if horizon_healthy; then log "Horizon already running at $H_URL"; return 0; fi
+    stop)  stop_one "$HZ" ;;
+    start) if horizon_healthy "$side"; then log "$HZ_TITLE already running at $HZ_URL"; return 0; fi
+           local why=$HEALTH_REASON
            keystones_healthy || die "the testbed is not healthy ($HEALTH_REASON): run '$0 start'"
-           start_horizon_alone "${HEALTH_REASON:-asked to}"; print_status ;;
-    *) die "usage: $0 horizon stop|start" ;;
+           start_horizon_alone "$side" "${why:-asked to}"; print_status ;;
+    *) die "usage: $0 $HZ stop|start" ;;
   esac
 }
 
@@ -1441,7 +1490,7 @@ cmd_glance() {
 }
 
 usage() {
-  sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-2}"
 }
 
@@ -1455,7 +1504,8 @@ main() {
     status)  cmd_status || exit 1 ;;
     check)   cmd_check "$@" ;;
     shibd)   cmd_shibd "$@" ;;
-    horizon) cmd_horizon "$@" ;;
+    horizon) cmd_horizon a "$@" ;;
+    horizon-b) cmd_horizon b "$@" ;;
     glance)  cmd_glance "$@" ;;
     env)     echo "$ENV_FILE"; [ -f "$ENV_FILE" ] || { echo "(not written yet: run '$0 start')" >&2; exit 1; } ;;
     -h|--help|help) usage 0 ;;

@@ -40,7 +40,7 @@ echo "--- maturin build (mercador-py, abi3 wheel) and install into the venv"
 
 echo "--- mypy.stubtest mercador._native; mypy -p mercador"
 # Outside the checkout, so that the installed package is the one checked.
-(cd / && "$PY" -m mypy.stubtest mercador._native && "$PY" -m mypy --cache-dir /dev/null -p mercador)
+(cd / && "$PY" -m mypy.stubtest mercador._native && "$PY" -m mypy --config-file "$ROOT/mercador-py/pyproject.toml" --cache-dir /dev/null -p mercador)
 
 echo "--- pytest mercador-py/tests (against the testbed; env file $ENV_FILE)"
 OUT=$(mktemp)
