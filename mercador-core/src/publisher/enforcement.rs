@@ -77,15 +77,25 @@ fn listed_ids(spec: &VRegionSpec) -> &[String] {
 }
 
 impl Publisher {
+    /// The lock every change of what Mercador sets on B for a vregion's
+    /// projects takes: passes, spec changes, teardowns, deletion.
+    pub(crate) async fn enforcing(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.enforcing.lock().await
+    }
+
     /// Converges every published or withdrawn vregion: its quotas as
     /// limits of each enabled project of its domain, its `listed` images
     /// shared with them; retired projects lose what Mercador set. A
     /// vregion that fails is reported and the others go on.
     pub async fn enforce(&self) -> PublisherResult<EnforcementReport> {
         let mut report = EnforcementReport::default();
-        for record in self.store().list_vregions().await? {
+        for listed in self.store().list_vregions().await? {
+            // Under the lock, the spec as stored now: a change or a teardown
+            // running in this process is never undone by a stale pass.
+            let _guard = self.enforcing().await;
+            let Some(record) = self.store().get_vregion(&listed.spec.name).await? else { continue };
             let Some(domain_id) = record.domain_id.as_deref() else { continue };
-            if record.state == VRegionState::Draft {
+            if record.state == VRegionState::Draft || record.id != listed.id {
                 continue;
             }
             report.vregions += 1;

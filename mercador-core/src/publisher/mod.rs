@@ -132,6 +132,9 @@ struct Inner {
     secrets: SecretsKey,
     http: HttpClient,
     images: std::sync::OnceLock<Arc<dyn ImageApi>>,
+    /// Held while a vregion's quotas or visibility are applied or its spec
+    /// changes ([`enforcement`]): a pass never applies a stale spec.
+    enforcing: tokio::sync::Mutex<()>,
 }
 
 impl Publisher {
@@ -155,6 +158,7 @@ impl Publisher {
                 secrets,
                 http,
                 images: std::sync::OnceLock::new(),
+                enforcing: tokio::sync::Mutex::new(()),
             }),
         }
     }

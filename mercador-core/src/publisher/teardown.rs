@@ -175,7 +175,18 @@ impl Publisher {
             }
             // What Mercador set for it (limits, image memberships) goes
             // first: a crash after this step finds the project again.
-            self.release_project(vregion, &project.id).await?;
+            {
+                let _enforcing = self.enforcing().await;
+                self.release_project(vregion, &project.id).await?;
+                // Disabled under the lock: a pass sees it retired, never
+                // enabled, so nothing of Mercador's comes back to it.
+                let mut tags = project.tags.clone();
+                if !tags.contains(&tag) {
+                    tags.push(tag.clone());
+                }
+                let update = ProjectUpdate { enabled: Some(false), tags: Some(tags), ..Default::default() };
+                gone_is_fine(keystone.update_project(&project.id, &update).await.map(|_| ()))?;
+            }
             for (user_id, role_id) in grants {
                 let (actor, target) = (Actor::User(user_id), Target::Project(project.id.clone()));
                 gone_is_fine(keystone.revoke_role(&role_id, &actor, &target).await)?;
@@ -184,12 +195,6 @@ impl Publisher {
                 gone_is_fine(keystone.delete_project(&project.id).await)?;
                 tracing::info!(project = %project.name, "purged a federated project");
             } else {
-                let mut tags = project.tags.clone();
-                if !tags.contains(&tag) {
-                    tags.push(tag.clone());
-                }
-                let update = ProjectUpdate { enabled: Some(false), tags: Some(tags), ..Default::default() };
-                gone_is_fine(keystone.update_project(&project.id, &update).await.map(|_| ()))?;
                 tracing::info!(project = %project.name, "disabled a federated project (resources kept)");
             }
         }

@@ -77,6 +77,7 @@ impl Publisher {
         }
         spec.validate().map_err(PublisherError::Invalid)?;
         let facts = self.check_against_keystone(&spec).await?;
+        let _enforcing = self.enforcing().await;
         let mut record = self.vregion_record(name).await?;
         if record.domain_id.is_some() && spec.domain_name() != record.spec.domain_name() {
             return Err(PublisherError::Invalid(vec![ValidationError::new(
@@ -149,6 +150,7 @@ impl Publisher {
             )));
         }
         let facts = self.check_against_keystone(&record.spec).await?;
+        let _enforcing = self.enforcing().await;
         let domain_id = self.own_domain(&record, options.adopt_domain).await?;
         self.apply_quotas(&record.spec, &domain_id, &facts, None).await?;
         let mut report = super::EnforcementReport::default();
@@ -196,6 +198,7 @@ impl Publisher {
                 "vregion {name} has {taken} subscription(s) holding a place; withdraw it, then revoke them first"
             )));
         }
+        let _enforcing = self.enforcing().await;
         if let Some(domain_id) = &record.domain_id {
             let keystone = self.keystone().as_ref();
             // Its projects' limits and image memberships.
