@@ -447,6 +447,37 @@ impl VRegionSpec {
 mod tests {
     use super::*;
 
+    #[test]
+    fn enforcement_says_what_holds_and_nothing_more() {
+        let mut s: VRegionSpec = serde_json::from_value(serde_json::json!({
+            "name": "lisbon", "region": "RegionTwo", "service_types": ["image", "network", "volumev3"],
+            "roles": ["member"], "max_subscriptions": 1,
+            "quotas": [{"resource": "image_count_total", "limit": 3}],
+            "visibility": {"images": {"mode": "listed", "ids": ["img-1"]}, "networks": {"mode": "public"}}
+        }))
+        .unwrap();
+        let e = s.enforcement();
+        assert_eq!(e.quotas.level, EnforcementLevel::Enforced);
+        assert!(e.quotas.detail.starts_with("per project"), "{}", e.quotas.detail);
+        assert_eq!(e.images.level, EnforcementLevel::Partial, "B's public images stay listed");
+        assert!(e.images.detail.contains("public images stay visible"), "{}", e.images.detail);
+        assert_eq!(e.networks.level, EnforcementLevel::NotEnforced);
+        assert_eq!(e.volumes.level, EnforcementLevel::NotEnforced);
+        assert!(e.volumes.detail.contains("not enforced"));
+
+        s.visibility.images = VisibilityRule::Public;
+        assert_eq!(s.enforcement().images.level, EnforcementLevel::Enforced);
+        s.visibility.images = VisibilityRule::Own;
+        assert_eq!(s.enforcement().images.level, EnforcementLevel::Partial);
+        s.service_types.push("compute".into());
+        s.quotas.push(Quota { resource: "class:VCPU".into(), limit: 8 });
+        let quotas = s.enforcement().quotas;
+        assert_eq!(quotas.level, EnforcementLevel::Partial, "Nova's limits hold only where Nova reads them");
+        assert!(quotas.detail.contains("class:VCPU"), "{}", quotas.detail);
+        let json = serde_json::to_value(s.enforcement()).unwrap();
+        assert_eq!(json["networks"]["level"], "not_enforced");
+    }
+
     fn spec() -> VRegionSpec {
         serde_json::from_value(serde_json::json!({
             "name": "lisbon-1",
