@@ -127,3 +127,29 @@ async fn errors_keep_their_kind_and_never_show_the_token() {
     let e = glance.remove_member("RegionTwo", "img-1", "../../x").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
 }
+
+#[tokio::test]
+async fn shared_images_are_listed_page_by_page() {
+    let (server, glance) = glance().await;
+    Mock::given(method("GET"))
+        .and(path("/image/v2/images"))
+        .and(wiremock::matchers::query_param("marker", "img-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "images": [{"id": "img-2", "visibility": "shared", "owner": "p1"}]
+        })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/image/v2/images"))
+        .and(wiremock::matchers::query_param("visibility", "shared"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "images": [{"id": "img-1", "visibility": "shared", "owner": "p1"}],
+            "next": "/v2/images?visibility=shared&member_status=all&limit=200&marker=img-1"
+        })))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let ids: Vec<String> = glance.list_shared_images("RegionTwo").await.unwrap().into_iter().map(|i| i.id).collect();
+    assert_eq!(ids, ["img-1", "img-2"]);
+}

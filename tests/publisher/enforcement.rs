@@ -10,6 +10,8 @@
 //!   with its own 413;
 //! - a listed image of B is in her listing and readable, an unlisted
 //!   private image of B is neither;
+//! - an unlisted shared image of B shared with her project by hand is
+//!   unshared by the reconciliation pass;
 //! - a quota change converges her project; when the rule drops the image
 //!   her project is no longer a member, when it lists it again it is;
 //! - when the subscription ends, her project has neither Mercador's limits
@@ -123,6 +125,7 @@ async fn quotas_and_listed_images_hold_on_glance_for_a_federated_project() {
     let mut sp_id = None;
     let mut her_project = None;
     let mut enforcing: Option<tokio::task::JoinHandle<()>> = None;
+    let mut strays: Vec<String> = Vec::new();
 
     let outcome = AssertUnwindSafe(async {
         // A private image cannot be listed: refused with its field.
@@ -186,6 +189,20 @@ async fn quotas_and_listed_images_hold_on_glance_for_a_federated_project() {
         glance.get(&listed).await.expect(200);
         assert!(!glance.list(&[]).await.iter().any(|i| i["id"] == private.as_str()), "B's private image listed");
         glance.get(&private).await.expect(404);
+        // An unlisted shared image of B, shared with her project by hand
+        // against the rule: the reconciliation pass takes the share back.
+        let stray = admin_glance.create_ok(&unique("mercador-tests-enforce-stray"), "shared").await;
+        strays.push(stray.clone());
+        let images = engine.images().unwrap();
+        images.add_member(&region, &stray, &project).await.unwrap();
+        images.set_member_status(&region, &stray, &project, "accepted").await.unwrap();
+        glance.get(&stray).await.expect(200);
+        let report = engine.reconcile().await.unwrap();
+        assert!(report.unshared.iter().any(|u| u.contains(&stray) && u.contains(&project)), "{report:?}");
+        assert!(members(&engine, &stray).await.is_empty());
+        glance.get(&stray).await.expect(404);
+        assert_eq!(members(&engine, &listed).await, [(project.clone(), "accepted".to_string())], "listed kept");
+
         // keystoneauth1, as the CLI would, sees the same.
         let (user, password, alice_project) = tb.demo_user();
         let out = std::process::Command::new(tb.var("TESTBED_PYTHON"))
@@ -273,7 +290,7 @@ async fn quotas_and_listed_images_hold_on_glance_for_a_federated_project() {
     if let Some(task) = enforcing {
         task.abort();
     }
-    for id in [&listed, &private] {
+    for id in [&listed, &private].into_iter().chain(&strays) {
         let reply = admin_glance.try_delete(id).await.unwrap();
         assert!([204, 404].contains(&reply.status), "delete image {id}: {reply:?}");
     }

@@ -79,6 +79,27 @@ impl ImageApi for GlanceClient {
         self.call_json(region, Method::GET, &format!("images/{}", seg(image_id)?), None).await
     }
 
+    async fn list_shared_images(&self, region: &str) -> Result<Vec<Image>> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            images: Vec<Image>,
+            #[serde(default)]
+            next: Option<String>,
+        }
+        let mut out = Vec::new();
+        let mut path = "images?visibility=shared&member_status=all&limit=200".to_string();
+        // Glance's `next` is a path from its root (`/v2/images?marker=...`).
+        for _ in 0..1000 {
+            let page: Page = self.call_json(region, Method::GET, &path, None).await?;
+            out.extend(page.images);
+            match page.next {
+                Some(next) => path = next.trim_start_matches('/').trim_start_matches("v2/").to_string(),
+                None => return Ok(out),
+            }
+        }
+        Err(Error::InvalidInput("Glance's image listing did not end after 1000 pages".into()))
+    }
+
     async fn list_members(&self, region: &str, image_id: &str) -> Result<Vec<ImageMember>> {
         #[derive(serde::Deserialize)]
         struct Members {

@@ -53,6 +53,9 @@ pub struct ImageMember {
 pub trait ImageApi: Send + Sync {
     /// `GET /v2/images/<id>`.
     async fn get_image(&self, region: &str, image_id: &str) -> crate::Result<Image>;
+    /// `GET /v2/images?visibility=shared` (every page): the shared images
+    /// the token sees (all of them for B's admin).
+    async fn list_shared_images(&self, region: &str) -> crate::Result<Vec<Image>>;
     /// `GET /v2/images/<id>/members`.
     async fn list_members(&self, region: &str, image_id: &str) -> crate::Result<Vec<ImageMember>>;
     /// `POST /v2/images/<id>/members`: adds a project (status `pending`).

@@ -335,6 +335,58 @@ impl Publisher {
         Ok(())
     }
 
+    /// Removes every membership of a vregion's project in a shared image
+    /// of B that its vregion does not list: what another replica's pass
+    /// re-shared with a stale spec, or what someone shared by hand against
+    /// the rule. One listing of B's shared images per region and one member
+    /// listing per shared image: run by [`Publisher::reconcile`], not by
+    /// the short passes.
+    pub async fn sweep_memberships(&self, report: &mut super::ReconcileReport) -> PublisherResult<()> {
+        let Some(glance) = self.images() else { return Ok(()) };
+        let mut shared_by_region: BTreeMap<String, Vec<crate::glance::Image>> = BTreeMap::new();
+        for listed in self.store().list_vregions().await? {
+            if !listed.spec.service_types.iter().any(|t| t == "image") {
+                continue;
+            }
+            let _guard = self.enforcing().await;
+            let Some(record) = self.store().get_vregion(&listed.spec.name).await? else { continue };
+            let Some(domain_id) = record.domain_id.as_deref() else { continue };
+            if record.id != listed.id {
+                continue;
+            }
+            let projects = self.domain_projects(domain_id).await?;
+            if projects.enabled.is_empty() && projects.retired.is_empty() {
+                continue;
+            }
+            let region = record.spec.region.clone();
+            if !shared_by_region.contains_key(&region) {
+                let shared = glance.list_shared_images(&region).await?;
+                shared_by_region.insert(region.clone(), shared);
+            }
+            let keep = listed_ids(&record.spec);
+            for image in &shared_by_region[&region] {
+                if keep.contains(&image.id) {
+                    continue;
+                }
+                let members = match glance.list_members(&region, &image.id).await {
+                    Ok(members) => members,
+                    Err(e) if e.is_not_found() => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                for m in members {
+                    if projects.enabled.contains(&m.member_id) || projects.retired.contains(&m.member_id) {
+                        gone_is_fine(glance.remove_member(&region, &image.id, &m.member_id).await)?;
+                        report.unshared.push(format!(
+                            "{}: image {} no longer shared with project {}",
+                            record.spec.name, image.id, m.member_id
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Removes what Mercador set for one project of the vregion `spec`:
     /// its limits marked as Mercador's and its memberships of the listed
     /// images. Idempotent. The teardown calls it for each project it

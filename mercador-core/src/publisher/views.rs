@@ -329,6 +329,10 @@ pub struct ReconcileReport {
     /// (the `admin` earlier versions granted), taken away:
     /// `"<id>: <role> on <scope>"`.
     pub confined: Vec<String>,
+    /// Memberships of vregion projects in shared images of B their vregion
+    /// does not list, removed (`"<vregion>: image <id> ... project <id>"`;
+    /// [`super::enforcement`]).
+    pub unshared: Vec<String>,
     /// Subscriptions or partners that failed again (id: error).
     pub failed: Vec<String>,
 }

@@ -352,6 +352,7 @@ async fn reconcile_loop(publisher: Publisher, interval: Option<Duration>, mut st
                         finished = ?report.finished,
                         partners = ?report.partners,
                         confined = ?report.confined,
+                        unshared = ?report.unshared,
                         failed = ?report.failed,
                         "reconciled"
                     );
