@@ -9,6 +9,8 @@
 //! and C bindings:
 //! - [`client`]: the HTTP clients of the Mercador services' faces (publisher
 //!   admin, exchange, subscriber), shared by the CLI and the bindings;
+//! - [`glance`]: the Glance image client the publisher applies image
+//!   visibility with, behind [`glance::ImageApi`];
 //! - [`keystone`]: the Keystone v3 client: authentication, token caching,
 //!   catalog lookup, `clouds.yaml` loading, and the admin operations the
 //!   publisher and subscriber engines need, behind [`keystone::IdentityApi`];
@@ -22,6 +24,7 @@
 
 pub mod client;
 mod engine;
+pub mod glance;
 pub mod k2k;
 pub mod keystone;
 pub mod model;

@@ -91,6 +91,13 @@ pub struct ServerSection {
     /// Seconds between two reconciliation passes (0: only the one at start).
     #[serde(default = "default_reconcile_interval")]
     pub reconcile_interval_secs: u64,
+    /// Seconds between two enforcement passes (publisher only): each
+    /// project of a published vregion's domain gets the vregion's quotas
+    /// as its own limits and its listed images' memberships, so a project
+    /// created by a federated user's first login has them within this
+    /// delay (0: only at publish and change). See docs/enforcement.md.
+    #[serde(default = "default_enforce_interval")]
+    pub enforce_interval_secs: u64,
     /// On SIGTERM/SIGINT, how long running requests may go on, in seconds.
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace_secs: u64,
@@ -216,6 +223,9 @@ pub(crate) fn default_request_timeout() -> u64 {
 }
 pub(crate) fn default_reconcile_interval() -> u64 {
     30
+}
+pub(crate) fn default_enforce_interval() -> u64 {
+    5
 }
 pub(crate) fn default_shutdown_grace() -> u64 {
     30

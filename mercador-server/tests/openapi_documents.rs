@@ -240,6 +240,7 @@ fn a_vregion_view_matches_the_document() {
         places_taken: 1,
         created_at: Utc::now(),
         updated_at: Utc::now(),
+        enforcement: spec.enforcement(),
         spec,
     };
     let instance = serde_json::to_value(&view).unwrap();

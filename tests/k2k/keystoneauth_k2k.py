@@ -3,7 +3,8 @@
 
 Reads the password from the environment (K2K_PASSWORD) so it never appears in
 a process list, prints one JSON object describing the service-provider token
-(without the token itself).
+(without the token itself). With --images-in REGION, also the ids of the
+images Glance (found in the token's catalog, in that region) lists for it.
 """
 import argparse
 import json
@@ -19,12 +20,19 @@ p.add_argument('--project', required=True)
 p.add_argument('--sp', required=True)
 p.add_argument('--sp-project', required=True)
 p.add_argument('--sp-project-domain', required=True)
+p.add_argument('--images-in', metavar='REGION')
 a = p.parse_args()
 
 pw = v3.Password(auth_url=a.idp_url, username=a.user, password=os.environ['K2K_PASSWORD'],
                  user_domain_name='Default', project_name=a.project, project_domain_name='Default')
 k2k = v3.Keystone2Keystone(pw, a.sp, project_name=a.sp_project, project_domain_name=a.sp_project_domain)
-ref = k2k.get_access(session.Session(auth=k2k))
+sess = session.Session(auth=k2k)
+ref = k2k.get_access(sess)
+images = None
+if a.images_in:
+    reply = sess.get('/v2/images', endpoint_filter={'service_type': 'image', 'interface': 'public',
+                                                    'region_name': a.images_in})
+    images = sorted(i['id'] for i in reply.json()['images'])
 print(json.dumps({
     'user_id': ref.user_id,
     'user_name': ref.username,
@@ -33,4 +41,5 @@ print(json.dumps({
     'project_name': ref.project_name,
     'roles': sorted(ref.role_names),
     'is_federated': ref.is_federated,
+    'images': images,
 }))

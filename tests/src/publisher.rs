@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use mercador_core::glance::GlanceClient;
 use mercador_core::keystone::ensure;
 use mercador_core::keystone::types::{Filter, NewEndpoint, NewRegisteredLimit, NewService};
 use mercador_core::keystone::{
@@ -28,7 +29,8 @@ pub fn secrets_key() -> SecretsKey {
     SecretsKey::from_base64("test", &key).expect("secrets key")
 }
 
-/// An engine over Keystone B with its own store at `database_url`.
+/// An engine over Keystone B (and B's real Glance, found in B's admin
+/// catalog) with its own store at `database_url`.
 pub async fn engine(database_url: &str) -> Publisher {
     let tb = Testbed::get();
     let config = PublisherConfig::new(tb.url(Cloud::B), tb.var("KEYSTONE_B_ECP_URL").parse().expect("ECP URL"));
@@ -48,6 +50,7 @@ pub async fn engine_with(database_url: &str, mut config: PublisherConfig) -> Pub
         secrets_key(),
         HttpClient::new(&HttpConfig::default()).expect("HTTP client"),
     )
+    .with_images(Arc::new(GlanceClient::new(tb.admin_session(Cloud::B))))
 }
 
 /// A SQLite database URL in a fresh temporary directory (kept for the

@@ -16,7 +16,9 @@ pub mod vregion;
 
 pub use names::Name;
 pub use subscription::{CreatedObject, ObjectKind, SubscriptionState};
-pub use vregion::{Quota, VRegionSpec, VRegionState, Visibility, VisibilityRule};
+pub use vregion::{
+    Enforcement, EnforcementLevel, EnforcementStatus, Quota, VRegionSpec, VRegionState, Visibility, VisibilityRule,
+};
 
 /// A model rule was broken; the message names the field and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -53,7 +53,17 @@ impl fmt::Display for VRegionState {
     }
 }
 
-/// One quota: a Keystone unified limit set on the vregion's domain.
+/// One quota of a vregion, **per project**: each enabled project of the
+/// vregion's domain (those its partners' federated users land in, created
+/// at their first login, and those its admin creates) gets it as a
+/// Keystone unified limit of its own (service: the one the vregion exposes
+/// for the resource's type; region: the vregion's), within the publisher's
+/// enforcement interval (`[server] enforce_interval_secs`, 5 s by default).
+/// Services read it through oslo.limit, whose model is flat: it reads one
+/// project's limit, never a domain's, so a total across the domain cannot
+/// be enforced. A vregion whose users bring N projects may hold N times
+/// the quota. The domain also gets the quota as a limit, as the record of
+/// the vregion's quota in Keystone (no service reads it).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,18 +92,70 @@ pub enum VisibilityRule {
     },
 }
 
-/// Visibility of images, networks and volumes (stored and validated; the
-/// services apply them).
+/// Visibility of images, networks and volumes. Only `images` is applied,
+/// on B's Glance; `networks` and `volumes` are stored and validated, not
+/// enforced (no Neutron or Cinder reconciler). What holds is in
+/// [`Enforcement`] ([`VRegionSpec::enforcement`]) and docs/enforcement.md.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Visibility {
-    /// Glance images (needs service type `image`).
+    /// Glance images (needs service type `image`). Applied on Glance:
+    /// `listed` shares each listed image (it must be `shared` or `public`
+    /// on B) with every project of the vregion, accepted for it; `public`
+    /// is Glance's default; `own` cannot hide B's `public` images from a
+    /// listing (see [`Enforcement::images`]).
     pub images: VisibilityRule,
-    /// Neutron networks (needs service type `network`).
+    /// Neutron networks (needs service type `network`). Stored and
+    /// validated, **not enforced**.
     pub networks: VisibilityRule,
-    /// Cinder volumes and snapshots (needs `block-storage`, `volumev3` or `volume`).
+    /// Cinder volumes and snapshots (needs `block-storage`, `volumev3` or
+    /// `volume`). Stored and validated, **not enforced**.
     pub volumes: VisibilityRule,
+}
+
+/// How far a rule holds on B.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnforcementLevel {
+    /// A service on B enforces it.
+    Enforced,
+    /// Part of it holds on B; `detail` says which part does not.
+    Partial,
+    /// Stored and validated only: nothing on B applies it.
+    NotEnforced,
+}
+
+/// What holds of one rule, and how.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnforcementStatus {
+    /// How far it holds.
+    pub level: EnforcementLevel,
+    /// What is and is not enforced, and by what.
+    pub detail: String,
+}
+
+impl EnforcementStatus {
+    fn new(level: EnforcementLevel, detail: impl Into<String>) -> Self {
+        Self { level, detail: detail.into() }
+    }
+}
+
+/// What of a vregion's quotas and visibility rules holds on B (derived from
+/// the spec; see docs/enforcement.md).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enforcement {
+    /// The quotas.
+    pub quotas: EnforcementStatus,
+    /// `visibility.images`.
+    pub images: EnforcementStatus,
+    /// `visibility.networks`.
+    pub networks: EnforcementStatus,
+    /// `visibility.volumes`.
+    pub volumes: EnforcementStatus,
 }
 
 /// A virtual region as its publisher defines it.
@@ -120,7 +182,8 @@ pub struct VRegionSpec {
     /// Roles federated users may receive (never `admin`).
     #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 6))]
     pub roles: Vec<String>,
-    /// Quotas: Keystone unified limits on the vregion's domain.
+    /// Quotas, per project: each project of the vregion's domain gets each
+    /// one as its own Keystone unified limit (see [`Quota`]).
     #[serde(default)]
     pub quotas: Vec<Quota>,
     /// Visibility of images, networks and volumes.
@@ -176,6 +239,62 @@ pub const MAX_ROLES: usize = 6;
 const VOLUME_TYPES: &[&str] = &["block-storage", "volumev3", "volume"];
 
 impl VRegionSpec {
+    /// What of the spec's quotas and visibility rules holds on B.
+    pub fn enforcement(&self) -> Enforcement {
+        use EnforcementLevel::*;
+        let (image_quotas, other_quotas): (Vec<&Quota>, Vec<&Quota>) =
+            self.quotas.iter().partition(|q| resource_service_type(&q.resource) == Some("image"));
+        let quotas = if self.quotas.is_empty() {
+            EnforcementStatus::new(Enforced, "no quotas: each project gets the registered defaults of B's services")
+        } else {
+            let mut detail = "per project: each project of the vregion's domain gets each quota as its own \
+                              Keystone limit within the publisher's enforcement interval; a total across the \
+                              vregion's projects is not enforced (oslo.limit reads one project's limit)"
+                .to_string();
+            if !image_quotas.is_empty() {
+                detail.push_str("; Glance enforces the image quotas");
+            }
+            if other_quotas.is_empty() {
+                EnforcementStatus::new(Enforced, detail)
+            } else {
+                let names: Vec<&str> = other_quotas.iter().map(|q| q.resource.as_str()).collect();
+                detail.push_str(&format!(
+                    "; {} are set as limits, enforced only if the service reading them (Nova) uses unified limits",
+                    names.join(", ")
+                ));
+                EnforcementStatus::new(Partial, detail)
+            }
+        };
+        let images = match &self.visibility.images {
+            VisibilityRule::Own => EnforcementStatus::new(
+                Partial,
+                "Glance lists B's public images to every project: they stay visible; other projects' private \
+                 and shared images are not",
+            ),
+            VisibilityRule::Public => {
+                EnforcementStatus::new(Enforced, "Glance's default: the vregion's own images and B's public images")
+            }
+            VisibilityRule::Listed { .. } => EnforcementStatus::new(
+                Partial,
+                "each listed image (shared on B) gets every project of the vregion as an accepted member; B's \
+                 public images stay visible too (Glance lists them to every project)",
+            ),
+        };
+        let not_enforced = |what: &str, rule: &VisibilityRule| {
+            let detail = match rule {
+                VisibilityRule::Own => format!("stored and validated, not enforced: no {what} reconciler"),
+                _ => format!("stored and validated, not enforced: no {what} reconciler applies this rule"),
+            };
+            EnforcementStatus::new(NotEnforced, detail)
+        };
+        Enforcement {
+            quotas,
+            images,
+            networks: not_enforced("Neutron", &self.visibility.networks),
+            volumes: not_enforced("Cinder", &self.visibility.volumes),
+        }
+    }
+
     /// The Keystone domain name of the vregion.
     pub fn domain_name(&self) -> String {
         self.domain.clone().unwrap_or_else(|| format!("mercador-{}", self.name))
@@ -327,6 +446,37 @@ impl VRegionSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enforcement_says_what_holds_and_nothing_more() {
+        let mut s: VRegionSpec = serde_json::from_value(serde_json::json!({
+            "name": "lisbon", "region": "RegionTwo", "service_types": ["image", "network", "volumev3"],
+            "roles": ["member"], "max_subscriptions": 1,
+            "quotas": [{"resource": "image_count_total", "limit": 3}],
+            "visibility": {"images": {"mode": "listed", "ids": ["img-1"]}, "networks": {"mode": "public"}}
+        }))
+        .unwrap();
+        let e = s.enforcement();
+        assert_eq!(e.quotas.level, EnforcementLevel::Enforced);
+        assert!(e.quotas.detail.starts_with("per project"), "{}", e.quotas.detail);
+        assert_eq!(e.images.level, EnforcementLevel::Partial, "B's public images stay listed");
+        assert!(e.images.detail.contains("public images stay visible"), "{}", e.images.detail);
+        assert_eq!(e.networks.level, EnforcementLevel::NotEnforced);
+        assert_eq!(e.volumes.level, EnforcementLevel::NotEnforced);
+        assert!(e.volumes.detail.contains("not enforced"));
+
+        s.visibility.images = VisibilityRule::Public;
+        assert_eq!(s.enforcement().images.level, EnforcementLevel::Enforced);
+        s.visibility.images = VisibilityRule::Own;
+        assert_eq!(s.enforcement().images.level, EnforcementLevel::Partial);
+        s.service_types.push("compute".into());
+        s.quotas.push(Quota { resource: "class:VCPU".into(), limit: 8 });
+        let quotas = s.enforcement().quotas;
+        assert_eq!(quotas.level, EnforcementLevel::Partial, "Nova's limits hold only where Nova reads them");
+        assert!(quotas.detail.contains("class:VCPU"), "{}", quotas.detail);
+        let json = serde_json::to_value(s.enforcement()).unwrap();
+        assert_eq!(json["networks"]["level"], "not_enforced");
+    }
 
     fn spec() -> VRegionSpec {
         serde_json::from_value(serde_json::json!({

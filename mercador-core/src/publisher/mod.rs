@@ -15,7 +15,11 @@
 //! - [`mapping`]: the mapping rules the publisher writes;
 //! - [`trust`]: SAML metadata validation and the Shibboleth metadata directory;
 //! - [`registration`]: the service's own entries in Keystone B's catalog;
-//! - [`reconcile`]: resuming whatever a crash interrupted.
+//! - [`reconcile`]: resuming whatever a crash interrupted;
+//! - [`enforcement`]: a published vregion's quotas as per-project limits
+//!   and its image visibility as Glance memberships, converged on every
+//!   project of its domain (a short pass the service runs every few
+//!   seconds), and removed when a project retires or the vregion goes.
 //!
 //! One identity provider per subscriber entity: Keystone refuses the same
 //! remote id on two identity providers, so all of a partner's subscriptions
@@ -27,6 +31,7 @@
 
 pub mod access;
 pub mod confinement;
+pub mod enforcement;
 pub mod error;
 pub mod mapping;
 pub mod partners;
@@ -43,12 +48,14 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::glance::ImageApi;
 use crate::keystone::IdentityApi;
 use crate::keystone::http::HttpClient;
 use crate::secrets::SecretsKey;
 use crate::store::PublisherStore;
 
 pub use confinement::{ConfinementReport, KEYSTONE_CLOUD_WIDE_ROLES};
+pub use enforcement::EnforcementReport;
 pub use error::{PublisherError, PublisherResult};
 pub use trust::{SamlTrust, ShibbolethMetadataDir};
 pub use views::{
@@ -124,6 +131,10 @@ struct Inner {
     trust: Arc<dyn SamlTrust>,
     secrets: SecretsKey,
     http: HttpClient,
+    images: std::sync::OnceLock<Arc<dyn ImageApi>>,
+    /// Held while a vregion's quotas or visibility are applied or its spec
+    /// changes ([`enforcement`]): a pass never applies a stale spec.
+    enforcing: tokio::sync::Mutex<()>,
 }
 
 impl Publisher {
@@ -138,7 +149,34 @@ impl Publisher {
         secrets: SecretsKey,
         http: HttpClient,
     ) -> Self {
-        Self { inner: Arc::new(Inner { config, store, keystone, trust, secrets, http }) }
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                keystone,
+                trust,
+                secrets,
+                http,
+                images: std::sync::OnceLock::new(),
+                enforcing: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The engine with B's Glance (image visibility is applied through it;
+    /// without it, a vregion whose images rule is `listed` is reported as
+    /// failing by [`Self::enforce`]). Set once: a second call is ignored
+    /// (and logged).
+    pub fn with_images(self, images: Arc<dyn ImageApi>) -> Self {
+        if self.inner.images.set(images).is_err() {
+            tracing::warn!("the publisher engine already has a Glance client; the new one is ignored");
+        }
+        self
+    }
+
+    /// B's Glance, when the engine has one.
+    pub fn images(&self) -> Option<&Arc<dyn ImageApi>> {
+        self.inner.images.get()
     }
 
     /// The configuration.

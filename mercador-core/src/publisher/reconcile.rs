@@ -9,6 +9,8 @@
 //! and those left `removing` finish. The admin users of active
 //! subscriptions lose any cloud-wide role they hold (earlier versions
 //! granted `admin` on the vregion domain; see [`super::confinement`]).
+//! Vregion projects lose memberships of shared images their vregion does
+//! not list ([`Publisher::sweep_memberships`]).
 //! Work in progress elsewhere is never disturbed: each subscription is handled under its partner's lease, and a
 //! partner still onboarding is left alone while its record is younger than
 //! the lease.
@@ -47,6 +49,10 @@ impl Publisher {
         if let Err(e) = self.confine_admin_users(&mut report).await {
             tracing::warn!(error = %e, "reconcile: admin users not checked");
             report.failed.push(format!("admin users: {e}"));
+        }
+        if let Err(e) = self.sweep_memberships(&mut report).await {
+            tracing::warn!(error = %e, "reconcile: image memberships not swept");
+            report.failed.push(format!("image memberships: {e}"));
         }
         let grace = chrono::Duration::from_std(self.config().lease_ttl).unwrap_or_else(|_| chrono::Duration::zero());
         for p in self.store().list_partners().await? {

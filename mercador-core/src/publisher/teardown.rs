@@ -4,8 +4,9 @@
 //! Steps, each idempotent (objects are found by their deterministic names
 //! as well as by the records, so one created just before a crash is found):
 //! `remove_admin_user`, `retire_projects` (the federated users' projects in
-//! the vregion domain are disabled and tagged with the partner, or deleted
-//! when the admin purges), `remove_federation` (when it was the partner's last
+//! the vregion domain lose the limits and image memberships Mercador set,
+//! then are disabled and tagged with the partner, or deleted when the
+//! admin purges), `remove_federation` (when it was the partner's last
 //! subscription: protocol, identity provider, mapping, the partner's users'
 //! domain — with its federated users — and the SAML trust are removed;
 //! otherwise the mapping is rewritten without this vregion and the users'
@@ -99,7 +100,7 @@ impl Publisher {
             s = self.pause_after(s, "remove_admin_user").await?;
 
             s = self.step(s, "retire_projects", &lease).await?;
-            self.retire_projects(&s.partner, &idp, &domain_id, s.purge).await?;
+            self.retire_projects(&vregion.spec, &s.partner, &idp, &domain_id, s.purge).await?;
             s = self.pause_after(s, "retire_projects").await?;
 
             s = self.step(s, "remove_federation", &lease).await?;
@@ -133,7 +134,14 @@ impl Publisher {
     /// assignments, which would otherwise stay behind pointing at users
     /// that no longer exist, and a partner with other vregions keeps its
     /// users, who must hold nothing here any more.
-    async fn retire_projects(&self, partner: &Name, idp: &str, domain_id: &str, purge: bool) -> PublisherResult<()> {
+    async fn retire_projects(
+        &self,
+        vregion: &crate::model::VRegionSpec,
+        partner: &Name,
+        idp: &str,
+        domain_id: &str,
+        purge: bool,
+    ) -> PublisherResult<()> {
         let keystone = self.keystone().as_ref();
         let tag = owner_tag(partner);
         let mut projects: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -165,6 +173,20 @@ impl Publisher {
             if project.domain_id != domain_id {
                 continue;
             }
+            // What Mercador set for it (limits, image memberships) goes
+            // first: a crash after this step finds the project again.
+            {
+                let _enforcing = self.enforcing().await;
+                self.release_project(vregion, &project.id).await?;
+                // Disabled under the lock: a pass sees it retired, never
+                // enabled, so nothing of Mercador's comes back to it.
+                let mut tags = project.tags.clone();
+                if !tags.contains(&tag) {
+                    tags.push(tag.clone());
+                }
+                let update = ProjectUpdate { enabled: Some(false), tags: Some(tags), ..Default::default() };
+                gone_is_fine(keystone.update_project(&project.id, &update).await.map(|_| ()))?;
+            }
             for (user_id, role_id) in grants {
                 let (actor, target) = (Actor::User(user_id), Target::Project(project.id.clone()));
                 gone_is_fine(keystone.revoke_role(&role_id, &actor, &target).await)?;
@@ -173,12 +195,6 @@ impl Publisher {
                 gone_is_fine(keystone.delete_project(&project.id).await)?;
                 tracing::info!(project = %project.name, "purged a federated project");
             } else {
-                let mut tags = project.tags.clone();
-                if !tags.contains(&tag) {
-                    tags.push(tag.clone());
-                }
-                let update = ProjectUpdate { enabled: Some(false), tags: Some(tags), ..Default::default() };
-                gone_is_fine(keystone.update_project(&project.id, &update).await.map(|_| ()))?;
                 tracing::info!(project = %project.name, "disabled a federated project (resources kept)");
             }
         }

@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 use url::Url;
 
-use crate::model::{CreatedObject, Name, Quota, SubscriptionState, VRegionSpec, VRegionState, Visibility};
+use crate::model::{CreatedObject, Enforcement, Name, Quota, SubscriptionState, VRegionSpec, VRegionState, Visibility};
 use crate::store::{PartnerRecord, PartnerState, SubscriptionRecord, VRegionRecord};
 
 /// A secret handed over once (a generated password, an application
@@ -52,6 +52,8 @@ pub struct VRegionView {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// What of its quotas and visibility rules holds on B.
+    pub enforcement: Enforcement,
     /// The definition.
     #[serde(flatten)]
     pub spec: VRegionSpec,
@@ -66,6 +68,7 @@ impl VRegionView {
             places_taken,
             created_at: record.created_at,
             updated_at: record.updated_at,
+            enforcement: record.spec.enforcement(),
             spec: record.spec,
         }
     }
@@ -326,6 +329,10 @@ pub struct ReconcileReport {
     /// (the `admin` earlier versions granted), taken away:
     /// `"<id>: <role> on <scope>"`.
     pub confined: Vec<String>,
+    /// Memberships of vregion projects in shared images of B their vregion
+    /// does not list, removed (`"<vregion>: image <id> ... project <id>"`;
+    /// [`super::enforcement`]).
+    pub unshared: Vec<String>,
     /// Subscriptions or partners that failed again (id: error).
     pub failed: Vec<String>,
 }

@@ -64,7 +64,9 @@ impl Publisher {
     }
 
     /// Replaces a vregion's definition (same name). A published vregion's
-    /// quotas are applied to Keystone B at once; its roles and service types
+    /// quotas and image visibility are applied to Keystone B and Glance at
+    /// once, on every project of its domain (images no longer listed are
+    /// unshared from them); its roles and service types
     /// reach existing subscriptions at their next refresh.
     pub async fn replace_vregion(&self, name: &Name, spec: VRegionSpec) -> PublisherResult<VRegionView> {
         if &spec.name != name {
@@ -75,6 +77,7 @@ impl Publisher {
         }
         spec.validate().map_err(PublisherError::Invalid)?;
         let facts = self.check_against_keystone(&spec).await?;
+        let _enforcing = self.enforcing().await;
         let mut record = self.vregion_record(name).await?;
         if record.domain_id.is_some() && spec.domain_name() != record.spec.domain_name() {
             return Err(PublisherError::Invalid(vec![ValidationError::new(
@@ -94,6 +97,13 @@ impl Publisher {
         }
         if let Some(domain_id) = &record.domain_id {
             self.apply_quotas(&spec, domain_id, &facts, Some(&record.spec)).await?;
+            let dropped = match &record.spec.visibility.images {
+                crate::model::VisibilityRule::Listed { ids } => ids.clone(),
+                _ => Vec::new(),
+            };
+            let mut report = super::EnforcementReport::default();
+            self.enforce_vregion(&spec, domain_id, &dropped, &mut report).await?;
+            tracing::info!(vregion = %name, changed = ?report.changed, failed = ?report.failed, "vregion enforced");
         }
         record.spec = spec;
         record.updated_at = Self::now();
@@ -120,7 +130,9 @@ impl Publisher {
     }
 
     /// Publishes: creates the vregion's domain (or takes back the one it
-    /// created before), sets its quotas as domain limits, and offers it to
+    /// created before), sets its quotas as domain limits and as limits of
+    /// each project already in the domain, shares its listed images with
+    /// them ([`super::enforcement`]), and offers it to
     /// its partners. Idempotent. A domain Mercador did not create for this
     /// vregion is refused; see [`Self::publish_vregion_with`] to adopt an
     /// empty one.
@@ -138,8 +150,12 @@ impl Publisher {
             )));
         }
         let facts = self.check_against_keystone(&record.spec).await?;
+        let _enforcing = self.enforcing().await;
         let domain_id = self.own_domain(&record, options.adopt_domain).await?;
         self.apply_quotas(&record.spec, &domain_id, &facts, None).await?;
+        let mut report = super::EnforcementReport::default();
+        self.enforce_vregion(&record.spec, &domain_id, &[], &mut report).await?;
+        tracing::info!(vregion = %name, changed = ?report.changed, failed = ?report.failed, "vregion enforced");
         record.domain_id = Some(domain_id);
         record.state = VRegionState::Published;
         record.updated_at = Self::now();
@@ -167,7 +183,8 @@ impl Publisher {
     }
 
     /// Deletes a vregion no subscription holds a place in, with its quotas
-    /// (its domain limits). Its Keystone domain is disabled, not deleted (it
+    /// (its domain limits and its projects' limits) and the memberships of
+    /// its projects in its listed images. Its Keystone domain is disabled, not deleted (it
     /// may hold resources), unless `purge`. It holds projects only:
     /// federated users live in their partner's own domain, so the partners'
     /// other vregions keep working. A domain that is not the vregion's own
@@ -181,8 +198,11 @@ impl Publisher {
                 "vregion {name} has {taken} subscription(s) holding a place; withdraw it, then revoke them first"
             )));
         }
+        let _enforcing = self.enforcing().await;
         if let Some(domain_id) = &record.domain_id {
             let keystone = self.keystone().as_ref();
+            // Its projects' limits and image memberships.
+            self.release_vregion(&record.spec, domain_id).await?;
             // The limits Mercador set (their description names the vregion).
             let ours = domain_description(name);
             for limit in keystone.list_limits(&Filter::new().domain_id(domain_id)).await? {
@@ -403,6 +423,9 @@ impl Publisher {
             }
         }
         errors.extend(Self::vregion_role_errors(&self.role_graph().await?, &spec.roles));
+        if spec.service_types.iter().any(|t| t == "image") {
+            errors.extend(self.listed_image_errors(spec).await?);
+        }
         for (i, quota) in spec.quotas.iter().enumerate() {
             let Some(service_type) = crate::model::vregion::resource_service_type(&quota.resource) else { continue };
             let Some(service_id) = service_ids.get(service_type) else { continue };

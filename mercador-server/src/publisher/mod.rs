@@ -18,7 +18,10 @@
 //! [`serve`] builds the engine from the configuration (store, Keystone B
 //! admin session, Shibboleth metadata directory, secrets key), listens,
 //! registers both faces in Keystone B's catalog, reconciles at start and
-//! every `reconcile_interval_secs`, and stops gracefully on SIGTERM/SIGINT.
+//! every `reconcile_interval_secs`, enforces the vregions' quotas and image
+//! visibility at start and every `enforce_interval_secs` (5 s by default;
+//! [`mercador_core::publisher::enforcement`]), and stops gracefully on
+//! SIGTERM/SIGINT.
 
 pub mod admin;
 pub mod discovery;
@@ -31,6 +34,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use axum::middleware;
+use mercador_core::glance::GlanceClient;
 use mercador_core::keystone::{HttpClient, HttpConfig, KeystoneClient};
 use mercador_core::model::{Name, VRegionSpec};
 use mercador_core::publisher::{Publisher, PublisherResult, ShibbolethMetadataDir};
@@ -265,8 +269,11 @@ impl PublisherService {
             .await
             .context("[database] url: cannot open or migrate the database")?;
 
+        // B's Glance, found in the admin token's catalog when a vregion needs it.
+        let images = Arc::new(GlanceClient::new(session.clone()));
         let publisher =
-            Publisher::new(config.publisher_config(keystone_url), Arc::new(store), keystone, trust, secrets, http);
+            Publisher::new(config.publisher_config(keystone_url), Arc::new(store), keystone, trust, secrets, http)
+                .with_images(images);
         let auth = Arc::new(Authenticator::new(
             publisher.clone(),
             AdminPolicy { role: k.admin_role.clone(), projects: k.admin_projects.clone() },
@@ -314,13 +321,16 @@ pub async fn serve(config: PublisherServiceConfig) -> anyhow::Result<()> {
 
     let (stop, stopped) = watch::channel(false);
     let interval = Some(config.server.reconcile_interval_secs).filter(|s| *s > 0).map(Duration::from_secs);
-    let reconciler = tokio::spawn(reconcile_loop(publisher, interval, stopped.clone()));
+    let reconciler = tokio::spawn(reconcile_loop(publisher.clone(), interval, stopped.clone()));
+    let enforce_every = Some(config.server.enforce_interval_secs).filter(|s| *s > 0).map(Duration::from_secs);
+    let enforcer = tokio::spawn(enforce_loop(publisher, enforce_every, stopped.clone()));
 
     let app = router(service.state, &options);
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let result =
         crate::shutdown::serve_until_signal(listener, app, config.server.listen, &stop, grace, "publisher").await;
     reconciler.abort();
+    enforcer.abort();
     tracing::info!("publisher service stopped");
     result
 }
@@ -342,6 +352,7 @@ async fn reconcile_loop(publisher: Publisher, interval: Option<Duration>, mut st
                         finished = ?report.finished,
                         partners = ?report.partners,
                         confined = ?report.confined,
+                        unshared = ?report.unshared,
                         failed = ?report.failed,
                         "reconciled"
                     );
@@ -349,6 +360,31 @@ async fn reconcile_loop(publisher: Publisher, interval: Option<Duration>, mut st
             }
             Ok(Err(e)) => tracing::warn!(error = %e, "reconciliation failed; the next pass retries"),
             Err(e) => tracing::error!(error = %e, "reconciliation panicked; the next pass retries"),
+        }
+        let Some(interval) = interval else { return };
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// Enforces the published vregions' quotas and image visibility on every
+/// project of their domains at once, then every `interval` (never again
+/// when `None`), each pass in its own task: a failing or panicking pass is
+/// logged and the next one runs. Separate from [`reconcile_loop`] so that
+/// a new project gets its limits within seconds whatever a reconciliation
+/// pass costs.
+async fn enforce_loop(publisher: Publisher, interval: Option<Duration>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let p = publisher.clone();
+        let pass = tokio::spawn(async move { p.enforce().await }.instrument(tracing::info_span!("enforce")));
+        match pass.await {
+            Ok(Ok(report)) => {
+                tracing::debug!(vregions = report.vregions, projects = report.projects, "enforcement pass");
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "enforcement pass failed; the next pass retries"),
+            Err(e) => tracing::error!(error = %e, "enforcement pass panicked; the next pass retries"),
         }
         let Some(interval) = interval else { return };
         tokio::select! {
