@@ -167,6 +167,21 @@ fn api(
 
 /// The JSON error of an engine error (never a secret: the engine's messages carry none).
 pub fn api_error(e: SubscriberError) -> ApiError {
+    if let Some(outage) = e.outage() {
+        tracing::warn!(error = %e, dependency = %outage.dependency, outage = %outage.kind, "a dependency is down");
+        let api = ApiError::outage(outage, e.to_string());
+        return match e.interrupted() {
+            Some((name, binding, state, step)) => api.with_operation(crate::error::InterruptedOperation {
+                name: name.to_owned(),
+                binding: binding.to_owned(),
+                state: state.to_owned(),
+                step: step.to_owned(),
+                continues_in_background: true,
+                follow: format!("mercador binding show {binding} (GET /v1/bindings/{binding})"),
+            }),
+            None => api,
+        };
+    }
     let status = match &e {
         SubscriberError::Invalid(errors) => {
             let fields = errors
@@ -291,8 +306,13 @@ pub async fn build(config: &SubscriberServiceConfig) -> anyhow::Result<(Subscrib
     let session = Arc::new(cloud.session().context("[keystone] cloud: cannot build a session")?);
     let keystone: Arc<dyn IdentityApi> = Arc::new(KeystoneClient::new(session.clone()));
     let secrets = config.secrets_key()?;
-    let http = HttpClient::new(&HttpConfig::default()).context("cannot build the HTTP client")?;
-    let store = SqlStore::connect(config.database_url().expose_secret())
+    // Calls to publishers (and to their Keystones) wait 15 s longer than
+    // calls to Keystone A: a publisher whose own Keystone hangs answers
+    // `keystone_unavailable` after its own timeout (30 s by default), and
+    // that answer, naming the publisher's Keystone, should arrive first.
+    let http = HttpClient::new(&HttpConfig { timeout: k.timeout() + Duration::from_secs(15), ..HttpConfig::default() })
+        .context("cannot build the HTTP client")?;
+    let store = SqlStore::connect_with(config.database_url().expose_secret(), config.database.acquire_timeout())
         .await
         .context("[database] url: cannot open or migrate the database")?;
     let subscriber =
