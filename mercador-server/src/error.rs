@@ -155,12 +155,10 @@ impl ApiError {
             Dependency::ShibbolethSp => "SAML service provider unavailable",
             _ => "Publisher unavailable",
         };
-        let message = format!(
-            "{} ({}): {}; retry in {retry_after} s: retrying is harmless",
-            outage.describe(),
-            outage.dependency,
-            message.into()
-        );
+        let message = message.into();
+        let retry = if message.contains("harmless") { "" } else { ": retrying is harmless" };
+        let message =
+            format!("{} ({}): {message}; retry in {retry_after} s{retry}", outage.describe(), outage.dependency);
         let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, outage.code(), title, message);
         e.retry_after = Some(retry_after);
         e.outage = Some(outage);

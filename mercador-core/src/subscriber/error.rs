@@ -40,6 +40,8 @@ pub enum SubscriberError {
         code: String,
         /// Its message.
         message: String,
+        /// For its outage answers (503): how its dependency fails, as it said.
+        outage: Option<OutageKind>,
     },
     /// A publisher could not be reached, or refused the partner credential,
     /// or its Keystone catalog has no exchange API.
@@ -180,12 +182,18 @@ impl SubscriberError {
                 let dependency = if *at_keystone { Dependency::KeystoneB } else { Dependency::Publisher };
                 Outage::of_keystone(dependency, source)
             }
-            Self::Publisher { status, code, .. } if *status >= 500 => {
+            Self::Publisher { status, code, outage, .. } if *status >= 500 => {
+                // The publisher's own Keystone; its database stays its own
+                // business (the publisher is failing, as seen from A).
                 let dependency = match code.as_str() {
                     "keystone_unavailable" => Dependency::KeystoneB,
                     _ => Dependency::Publisher,
                 };
-                let kind = if code == "timeout" { OutageKind::TooSlow } else { OutageKind::Refusing };
+                let kind = match (outage, code.as_str()) {
+                    (Some(kind), _) => *kind,
+                    (None, "timeout") => OutageKind::TooSlow,
+                    _ => OutageKind::Refusing,
+                };
                 Some(Outage::new(dependency, kind))
             }
             Self::CancelBlocked { source, .. } => source.outage(),

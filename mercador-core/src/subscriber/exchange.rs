@@ -127,6 +127,8 @@ struct ErrorDetail {
     code: String,
     #[serde(default)]
     message: String,
+    #[serde(default)]
+    outage: Option<crate::outage::OutageKind>,
 }
 
 /// A client of one publisher's exchange API.
@@ -201,14 +203,15 @@ impl ExchangeClient {
                 return Ok(response);
             }
             let status = response.status.as_u16();
-            let (code, message) = match serde_json::from_slice::<ErrorBody>(&response.body) {
-                Ok(b) => (b.error.code, b.error.message),
+            let (code, message, outage) = match serde_json::from_slice::<ErrorBody>(&response.body) {
+                Ok(b) => (b.error.code, b.error.message, b.error.outage),
                 Err(_) => (
                     "http_error".to_string(),
                     String::from_utf8_lossy(&response.body).chars().take(300).collect::<String>(),
+                    None,
                 ),
             };
-            return Err(SubscriberError::Publisher { publisher: self.publisher.clone(), status, code, message });
+            return Err(SubscriberError::Publisher { publisher: self.publisher.clone(), status, code, message, outage });
         }
     }
 
