@@ -470,6 +470,27 @@ async fn keystone_b_hung_during_a_subscribe_then_back() {
     assert!(active["error"].is_null(), "{active}");
     assert_eq!(story.publisher.pid(), publisher_pid);
     assert_eq!(story.subscriber.pid(), subscriber_pid);
+
+    // A refresh while Keystone B hangs: named, retryable; the binding stays active.
+    relay.hold();
+    let start = Instant::now();
+    let answer = story.api.post_empty(&format!("/v1/bindings/{alias}/refresh")).await;
+    let error = assert_outage(&answer, "keystone_unavailable", "keystone_b");
+    assert!(start.elapsed() < ANSWER_BOUND, "refresh answered after {:?}", start.elapsed());
+    assert!(error["operation"].is_null(), "nothing continues for an active binding: {answer}");
+    let shown = story.api.get(&format!("/v1/bindings/{alias}")).await.expect(200);
+    assert_eq!(shown["state"], "active", "{shown}");
+
+    // A cancel while Keystone B hangs: interrupted, continues, ends once it is back.
+    let start = Instant::now();
+    let answer = story.api.delete(&format!("/v1/bindings/{alias}")).await;
+    let error = assert_outage(&answer, "keystone_unavailable", "keystone_b");
+    assert!(start.elapsed() < ANSWER_BOUND, "cancel answered after {:?}", start.elapsed());
+    assert_eq!((error["operation"]["name"].as_str(), error["operation"]["state"].as_str()), (Some("cancel"), Some("cancelling")), "{answer}");
+    println!("cancel with Keystone B hung: {:?}", start.elapsed());
+    relay.release();
+    wait_for_binding(&story.api, &alias, "cancelled").await;
+    println!("cancelled {:?} after Keystone B came back", start.elapsed());
     story.cancel_and_check_clean(&alias).await;
 }
 
