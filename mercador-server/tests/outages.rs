@@ -347,23 +347,48 @@ struct Story {
     entity_id: String,
 }
 
+/// The settings that make a service reach its Keystone (`cloud`) through
+/// `relay`: a copy of the testbed's clouds.yaml with that Keystone's URL
+/// on the relay's port, and `[keystone] public_url` the real one (what
+/// others are told). Keystone calls time out after 5 s.
+fn through_relay(cloud: Cloud, relay: Option<&Relay>) -> Vec<(String, String)> {
+    let tb = Testbed::get();
+    let mut env = vec![("MERCADOR_KEYSTONE__TIMEOUT_SECS".to_owned(), "5".to_owned())];
+    if let Some(relay) = relay {
+        let url = tb.url(cloud).to_string();
+        let relayed = url.replace(&format!(":{}", tb.url(cloud).port().unwrap()), &format!(":{}", relay.port));
+        let clouds = std::fs::read_to_string(tb.clouds_yaml())
+            .unwrap()
+            .replace(url.trim_end_matches('/'), relayed.trim_end_matches('/'));
+        let dir = tempfile::Builder::new().prefix("mercador-outage-clouds-").tempdir().unwrap().keep();
+        let path = dir.join("clouds.yaml");
+        std::fs::write(&path, clouds).unwrap();
+        env.push(("MERCADOR_KEYSTONE__CLOUDS_YAML".to_owned(), path.display().to_string()));
+        env.push(("MERCADOR_KEYSTONE__PUBLIC_URL".to_owned(), url));
+    }
+    env
+}
+
+/// A relay in front of the testbed's Keystone of `cloud`.
+async fn relay_to(cloud: Cloud) -> Relay {
+    let url = Testbed::get().url(cloud);
+    Relay::start(format!("{}:{}", url.host_str().unwrap(), url.port().unwrap()).parse().unwrap()).await
+}
+
 impl Story {
-    async fn set_up(turn: &mercador_tests::publisher::EntityTurn, tag: &str, relay: Option<&Relay>) -> Self {
+    /// `b_relay`: the publisher reaches Keystone B through it (partners and
+    /// K2K reach the real one); `a_relay`: the subscriber reaches Keystone A
+    /// through it.
+    async fn set_up(
+        turn: &mercador_tests::publisher::EntityTurn,
+        tag: &str,
+        b_relay: Option<&Relay>,
+        a_relay: Option<&Relay>,
+    ) -> Self {
         let tb = Testbed::get();
         let entity_id = turn.entity_id().to_string();
         free_entity_on_b(&entity_id).await;
-        let mut env = vec![("MERCADOR_KEYSTONE__TIMEOUT_SECS".to_owned(), "5".to_owned())];
-        if let Some(relay) = relay {
-            // Only the publisher goes through the relay: partners and K2K reach the real Keystone B.
-            let b_url = tb.url(Cloud::B).to_string();
-            let relayed = b_url.replace(&format!(":{}", tb.url(Cloud::B).port().unwrap()), &format!(":{}", relay.port));
-            let clouds = std::fs::read_to_string(tb.clouds_yaml()).unwrap().replace(b_url.trim_end_matches('/'), relayed.trim_end_matches('/'));
-            let dir = tempfile::Builder::new().prefix("mercador-outage-clouds-").tempdir().unwrap().keep();
-            let path = dir.join("clouds.yaml");
-            std::fs::write(&path, clouds).unwrap();
-            env.push(("MERCADOR_KEYSTONE__CLOUDS_YAML".to_owned(), path.display().to_string()));
-            env.push(("MERCADOR_KEYSTONE__PUBLIC_URL".to_owned(), b_url));
-        }
+        let env = through_relay(Cloud::B, b_relay);
         let publisher =
             PublisherProcess::start(PublisherOptions { env, reconcile_interval_secs: 5, ..PublisherOptions::default() })
                 .await;
@@ -382,6 +407,7 @@ impl Story {
         let subscriber = SubscriberProcess::start_with(SubscriberOptions {
             identity: Some(turn.identity().clone()),
             reconcile_interval_secs: 5,
+            env: through_relay(Cloud::A, a_relay),
             ..SubscriberOptions::default()
         })
         .await;
@@ -429,11 +455,8 @@ impl Story {
 #[tokio::test]
 async fn keystone_b_hung_during_a_subscribe_then_back() {
     let turn = a_entity_turn().await;
-    let tb = Testbed::get();
-    let b = tb.url(Cloud::B);
-    let upstream = format!("{}:{}", b.host_str().unwrap(), b.port().unwrap()).parse().unwrap();
-    let relay = Relay::start(upstream).await;
-    let story = Story::set_up(&turn, "ks-hung", Some(&relay)).await;
+    let relay = relay_to(Cloud::B).await;
+    let story = Story::set_up(&turn, "ks-hung", Some(&relay), None).await;
     let (publisher_pid, subscriber_pid) = (story.publisher.pid(), story.subscriber.pid());
 
     relay.hold();
@@ -497,7 +520,7 @@ async fn keystone_b_hung_during_a_subscribe_then_back() {
 #[tokio::test]
 async fn the_publisher_stopped_during_a_subscribe_then_started_again() {
     let turn = a_entity_turn().await;
-    let mut story = Story::set_up(&turn, "pub-down", None).await;
+    let mut story = Story::set_up(&turn, "pub-down", None, None).await;
     let subscriber_pid = story.subscriber.pid();
 
     story.publisher.terminate().await;
@@ -526,5 +549,48 @@ async fn the_publisher_stopped_during_a_subscribe_then_started_again() {
     assert_eq!(error["operation"]["state"], "cancelling", "{answer}");
     story.publisher.restart().await;
     wait_for_binding(&story.api, &alias, "cancelled").await;
+    story.cancel_and_check_clean(&alias).await;
+}
+
+#[tokio::test]
+async fn keystone_a_hung_during_a_subscribe_and_a_cancel_then_back() {
+    let turn = a_entity_turn().await;
+    let relay = relay_to(Cloud::A).await;
+    let story = Story::set_up(&turn, "ksa-hung", None, Some(&relay)).await;
+    let subscriber_pid = story.subscriber.pid();
+    // The caller's token is validated (and cached) before Keystone A hangs.
+    story.api.get("/v1/bindings").await.expect(200);
+
+    // Subscribe: Keystone A is asked first (are the alias's region and
+    // service provider free?): nothing is started, nothing recorded.
+    relay.hold();
+    let alias = name("ksa-hung-al");
+    let subscribe = json!({"publisher": story.b_name, "vregion": story.vregion, "alias": alias});
+    let start = Instant::now();
+    let answer = story.api.post("/v1/bindings", &subscribe).await;
+    let error = assert_outage(&answer, "keystone_unavailable", "keystone_a");
+    assert!(start.elapsed() < ANSWER_BOUND, "subscribe answered after {:?}", start.elapsed());
+    assert!(error["operation"].is_null(), "nothing started: {answer}");
+    println!("subscribe with Keystone A hung: {:?}", start.elapsed());
+    let health = ApiClient::new(story.subscriber.url()).get("/healthz").await;
+    assert_eq!(health.status, 503, "{health}");
+    relay.release();
+    assert_eq!(story.api.get(&format!("/v1/bindings/{alias}")).await.status, 404, "no binding recorded");
+    let bound = story.api.post("/v1/bindings", &subscribe).await.expect(201);
+    assert_eq!(bound["state"], "active", "{bound}");
+
+    // Cancel: the publisher's side is cancelled, then Keystone A hangs on
+    // the removal of A's objects: interrupted, continues, ends by itself.
+    relay.hold();
+    let start = Instant::now();
+    let answer = story.api.delete(&format!("/v1/bindings/{alias}")).await;
+    let error = assert_outage(&answer, "keystone_unavailable", "keystone_a");
+    assert!(start.elapsed() < ANSWER_BOUND, "cancel answered after {:?}", start.elapsed());
+    assert_eq!(error["operation"]["name"], "cancel", "{answer}");
+    assert_eq!(error["operation"]["state"], "cancelling", "{answer}");
+    println!("cancel with Keystone A hung: {:?}, step {}", start.elapsed(), error["operation"]["step"]);
+    relay.release();
+    wait_for_binding(&story.api, &alias, "cancelled").await;
+    assert_eq!(story.subscriber.pid(), subscriber_pid, "the subscriber was not restarted");
     story.cancel_and_check_clean(&alias).await;
 }
