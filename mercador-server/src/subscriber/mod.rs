@@ -46,7 +46,7 @@ use self::config::SubscriberServiceConfig;
 use crate::auth::AdminPolicy;
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::NameField;
-use crate::publisher::discovery::{Check, Health, OpenApiDocument};
+use crate::publisher::discovery::{Health, OpenApiDocument};
 
 /// Service type of the subscriber's API in Keystone A's catalog.
 pub const SERVICE_TYPE: &str = mercador_core::client::SUBSCRIBER_SERVICE_TYPE;
@@ -236,6 +236,7 @@ where
 pub struct HealthProbe {
     subscriber: Subscriber,
     session: Arc<Session>,
+    http: HttpClient,
     last: Mutex<Option<(Instant, Health)>>,
 }
 
@@ -247,8 +248,8 @@ impl std::fmt::Debug for HealthProbe {
 
 impl HealthProbe {
     /// Checks the engine's store, and Keystone A through the admin `session`.
-    pub fn new(subscriber: Subscriber, session: Arc<Session>) -> Self {
-        Self { subscriber, session, last: Mutex::new(None) }
+    pub fn new(subscriber: Subscriber, session: Arc<Session>) -> anyhow::Result<Self> {
+        Ok(Self { subscriber, session, http: crate::publisher::discovery::health_http()?, last: Mutex::new(None) })
     }
 
     /// The current health.
@@ -260,21 +261,15 @@ impl HealthProbe {
             return health.clone();
         }
         let store = self.subscriber.store().clone();
-        let session = self.session.clone();
         let (database, keystone) = tokio::join!(
-            timed(async move {
+            crate::publisher::discovery::timed(async move {
                 let probe = Name::parse("name", "healthz").map_err(|e| e.to_string())?;
                 store.get_publisher(&probe).await.map(drop).map_err(|e| {
                     tracing::warn!(error = %e, "health: the database fails");
                     "the database does not answer".to_owned()
                 })
             }),
-            timed(async move {
-                session.token().await.map(drop).map_err(|e| {
-                    tracing::warn!(error = %e, "health: cannot authenticate to Keystone A");
-                    format!("cannot authenticate to Keystone A ({})", e.kind())
-                })
-            })
+            crate::publisher::discovery::keystone_check(&self.http, &self.session, "Keystone A")
         );
         let ok = database.status == "ok" && keystone.status == "ok";
         let health = Health { status: if ok { "ok" } else { "unavailable" }.into(), database, keystone };
@@ -283,15 +278,6 @@ impl HealthProbe {
     }
 }
 
-async fn timed(check: impl Future<Output = Result<(), String>>) -> Check {
-    let start = Instant::now();
-    let result = tokio::time::timeout(Duration::from_secs(5), check).await.unwrap_or_else(|_| Err("timed out".into()));
-    let latency_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-    match result {
-        Ok(()) => Check { status: "ok".into(), message: None, latency_ms },
-        Err(message) => Check { status: "error".into(), message: Some(message), latency_ms },
-    }
-}
 
 /// The engine and the handlers' state, built from the configuration
 /// (nothing is contacted but the database).
@@ -324,7 +310,7 @@ pub async fn build(config: &SubscriberServiceConfig) -> anyhow::Result<(Subscrib
         k.token_cache_capacity,
         &auth::WORDING,
     ));
-    let health = Arc::new(HealthProbe::new(subscriber.clone(), session));
+    let health = Arc::new(HealthProbe::new(subscriber.clone(), session)?);
     Ok((SubscriberState { subscriber, auth, public_url: config.server.public_url.clone(), health }, region))
 }
 
