@@ -53,7 +53,7 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     retry_after: Option<u32>,
     outage: Option<Outage>,
-    operation: Option<InterruptedOperation>,
+    operation: Option<Box<InterruptedOperation>>,
 }
 
 /// A long operation an outage interrupted: it goes on in the background.
@@ -167,7 +167,7 @@ impl ApiError {
 
     /// With the operation an outage interrupted (it continues in the background).
     pub fn with_operation(mut self, operation: InterruptedOperation) -> Self {
-        self.operation = Some(operation);
+        self.operation = Some(Box::new(operation));
         self
     }
 
@@ -249,7 +249,7 @@ impl ApiError {
                 request_id,
                 dependency: self.outage.as_ref().map(|o| o.dependency.as_str().to_owned()),
                 outage: self.outage.as_ref().map(|o| o.kind.as_str().to_owned()),
-                operation: self.operation.clone(),
+                operation: self.operation.as_deref().cloned(),
             },
         }
     }
@@ -459,7 +459,10 @@ mod tests {
             message: "listing vregions: pool timed out while waiting for an open connection".into(),
         });
         let api = ApiError::from(e);
-        assert_eq!((api.status(), api.code(), api.retry_after), (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", Some(5)));
+        assert_eq!(
+            (api.status(), api.code(), api.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", Some(5))
+        );
         let body = api.body(None).error;
         assert_eq!((body.dependency.as_deref(), body.outage.as_deref()), (Some("database"), Some("too_slow")));
         assert!(body.message.contains("retrying is harmless"), "{}", body.message);

@@ -32,7 +32,9 @@ use mercador_core::model::Name;
 use mercador_tests::publisher::{a_entity_turn, free_entity_on_b, name, test_catalog};
 use mercador_tests::{Cloud, Testbed};
 use serde_json::{Value, json};
-use support::{Answer, ApiClient, PublisherOptions, PublisherProcess, SubscriberOptions, SubscriberProcess, admin_token};
+use support::{
+    Answer, ApiClient, PublisherOptions, PublisherProcess, SubscriberOptions, SubscriberProcess, admin_token,
+};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -70,8 +72,16 @@ impl PrivatePostgres {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let pg = Self { dir, bin, port };
         let data = pg.data();
-        run(pg.as_postgres(&pg.bin.join("initdb"))
-            .args(["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"]));
+        run(pg.as_postgres(&pg.bin.join("initdb")).args([
+            "-D",
+            &data,
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ]));
         pg.start_server();
         pg
     }
@@ -93,7 +103,16 @@ impl PrivatePostgres {
     fn start_server(&self) {
         let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.path().display());
         let log = self.dir.path().join("postgres.log").display().to_string();
-        run(self.as_postgres(&self.bin.join("pg_ctl")).args(["-D", &self.data(), "-l", &log, "-w", "-o", &options, "start"]));
+        run(self.as_postgres(&self.bin.join("pg_ctl")).args([
+            "-D",
+            &self.data(),
+            "-l",
+            &log,
+            "-w",
+            "-o",
+            &options,
+            "start",
+        ]));
     }
 
     /// `pg_ctl stop -m fast`: the server ends every connection and stops.
@@ -108,7 +127,8 @@ impl PrivatePostgres {
 
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
-        let _ = self.as_postgres(&self.bin.join("pg_ctl")).args(["-D", &self.data(), "-m", "immediate", "stop"]).output();
+        let _ =
+            self.as_postgres(&self.bin.join("pg_ctl")).args(["-D", &self.data(), "-m", "immediate", "stop"]).output();
     }
 }
 
@@ -283,12 +303,9 @@ async fn wait_for_binding(api: &ApiClient, alias: &Name, state: &str) -> Value {
 async fn the_publishers_postgresql_stopped_then_started_again() {
     let pg = PrivatePostgres::start();
     let env = vec![("MERCADOR_DATABASE__ACQUIRE_TIMEOUT_SECS".to_owned(), "3".to_owned())];
-    let mut publisher = PublisherProcess::start(PublisherOptions {
-        database_url: Some(pg.url()),
-        env,
-        ..PublisherOptions::default()
-    })
-    .await;
+    let mut publisher =
+        PublisherProcess::start(PublisherOptions { database_url: Some(pg.url()), env, ..PublisherOptions::default() })
+            .await;
     let pid = publisher.pid();
     let admin = ApiClient::new(publisher.url()).with_token(admin_token().await);
     admin.get("/v1/admin/vregions").await.expect(200);
@@ -389,9 +406,12 @@ impl Story {
         let entity_id = turn.entity_id().to_string();
         free_entity_on_b(&entity_id).await;
         let env = through_relay(Cloud::B, b_relay);
-        let publisher =
-            PublisherProcess::start(PublisherOptions { env, reconcile_interval_secs: 5, ..PublisherOptions::default() })
-                .await;
+        let publisher = PublisherProcess::start(PublisherOptions {
+            env,
+            reconcile_interval_secs: 5,
+            ..PublisherOptions::default()
+        })
+        .await;
         let b_admin = ApiClient::new(publisher.url()).with_token(admin_token().await);
         test_catalog().await;
         let partner = name(&format!("{tag}-p"));
@@ -434,7 +454,11 @@ impl Story {
         let cancelled = api.delete(&format!("/v1/bindings/{alias}")).await.expect(200);
         assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
         assert_eq!(objects_on_a(alias).await, Vec::<String>::new(), "nothing of {alias} left on Keystone A");
-        assert_eq!(objects_on_b(&entity_id, domain.as_deref()).await, Vec::<String>::new(), "nothing left on Keystone B");
+        assert_eq!(
+            objects_on_b(&entity_id, domain.as_deref()).await,
+            Vec::<String>::new(),
+            "nothing left on Keystone B"
+        );
         let subs = b_admin.get("/v1/admin/subscriptions").await.expect(200);
         let live: Vec<&Value> = subs
             .as_array()
@@ -509,7 +533,11 @@ async fn keystone_b_hung_during_a_subscribe_then_back() {
     let answer = story.api.delete(&format!("/v1/bindings/{alias}")).await;
     let error = assert_outage(&answer, "keystone_unavailable", "keystone_b");
     assert!(start.elapsed() < ANSWER_BOUND, "cancel answered after {:?}", start.elapsed());
-    assert_eq!((error["operation"]["name"].as_str(), error["operation"]["state"].as_str()), (Some("cancel"), Some("cancelling")), "{answer}");
+    assert_eq!(
+        (error["operation"]["name"].as_str(), error["operation"]["state"].as_str()),
+        (Some("cancel"), Some("cancelling")),
+        "{answer}"
+    );
     println!("cancel with Keystone B hung: {:?}", start.elapsed());
     relay.release();
     wait_for_binding(&story.api, &alias, "cancelled").await;

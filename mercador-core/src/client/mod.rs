@@ -553,7 +553,10 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Unavailable);
         assert_eq!(e.dependency(), Some("keystone_b"));
         let op = e.interrupted().unwrap();
-        assert_eq!((op.binding.as_str(), op.state.as_str(), op.step.as_str()), ("lisbon-b", "provisioning", "remote_subscribe"));
+        assert_eq!(
+            (op.binding.as_str(), op.state.as_str(), op.step.as_str()),
+            ("lisbon-b", "provisioning", "remote_subscribe")
+        );
         assert!(service_error(&Method::GET, &url, 503, "").interrupted().is_none());
     }
 

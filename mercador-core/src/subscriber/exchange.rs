@@ -211,7 +211,13 @@ impl ExchangeClient {
                     None,
                 ),
             };
-            return Err(SubscriberError::Publisher { publisher: self.publisher.clone(), status, code, message, outage });
+            return Err(SubscriberError::Publisher {
+                publisher: self.publisher.clone(),
+                status,
+                code,
+                message,
+                outage,
+            });
         }
     }
 

@@ -278,7 +278,6 @@ impl HealthProbe {
     }
 }
 
-
 /// The engine and the handlers' state, built from the configuration
 /// (nothing is contacted but the database).
 pub async fn build(config: &SubscriberServiceConfig) -> anyhow::Result<(SubscriberState, String)> {
