@@ -362,13 +362,16 @@ struct Story {
     vregion: Name,
     b_name: Name,
     entity_id: String,
+    /// The relayed clouds.yaml copies, removed when the story ends.
+    _clouds: Vec<tempfile::TempDir>,
 }
 
 /// The settings that make a service reach its Keystone (`cloud`) through
 /// `relay`: a copy of the testbed's clouds.yaml with that Keystone's URL
 /// on the relay's port, and `[keystone] public_url` the real one (what
 /// others are told). Keystone calls time out after 5 s.
-fn through_relay(cloud: Cloud, relay: Option<&Relay>) -> Vec<(String, String)> {
+/// The directory holding the copy is returned: keep it while the service runs.
+fn through_relay(cloud: Cloud, relay: Option<&Relay>) -> (Vec<(String, String)>, Option<tempfile::TempDir>) {
     let tb = Testbed::get();
     let mut env = vec![("MERCADOR_KEYSTONE__TIMEOUT_SECS".to_owned(), "5".to_owned())];
     if let Some(relay) = relay {
@@ -377,13 +380,14 @@ fn through_relay(cloud: Cloud, relay: Option<&Relay>) -> Vec<(String, String)> {
         let clouds = std::fs::read_to_string(tb.clouds_yaml())
             .unwrap()
             .replace(url.trim_end_matches('/'), relayed.trim_end_matches('/'));
-        let dir = tempfile::Builder::new().prefix("mercador-outage-clouds-").tempdir().unwrap().keep();
-        let path = dir.join("clouds.yaml");
+        let dir = tempfile::Builder::new().prefix("mercador-outage-clouds-").tempdir().unwrap();
+        let path = dir.path().join("clouds.yaml");
         std::fs::write(&path, clouds).unwrap();
         env.push(("MERCADOR_KEYSTONE__CLOUDS_YAML".to_owned(), path.display().to_string()));
         env.push(("MERCADOR_KEYSTONE__PUBLIC_URL".to_owned(), url));
+        return (env, Some(dir));
     }
-    env
+    (env, None)
 }
 
 /// A relay in front of the testbed's Keystone of `cloud`.
@@ -405,7 +409,7 @@ impl Story {
         let tb = Testbed::get();
         let entity_id = turn.entity_id().to_string();
         free_entity_on_b(&entity_id).await;
-        let env = through_relay(Cloud::B, b_relay);
+        let (env, b_clouds) = through_relay(Cloud::B, b_relay);
         let publisher = PublisherProcess::start(PublisherOptions {
             env,
             reconcile_interval_secs: 5,
@@ -424,10 +428,11 @@ impl Story {
         b_admin.post("/v1/admin/vregions", &spec).await.expect(201);
         b_admin.post_empty(&format!("/v1/admin/vregions/{vregion}/publish")).await.expect(200);
 
+        let (a_env, a_clouds) = through_relay(Cloud::A, a_relay);
         let subscriber = SubscriberProcess::start_with(SubscriberOptions {
             identity: Some(turn.identity().clone()),
             reconcile_interval_secs: 5,
-            env: through_relay(Cloud::A, a_relay),
+            env: a_env,
             ..SubscriberOptions::default()
         })
         .await;
@@ -442,12 +447,13 @@ impl Story {
             "application_credential_secret": onboarded["application_credential_secret"],
         });
         api.post("/v1/publishers", &registration).await.expect(201);
-        Self { publisher, subscriber, b_admin, api, partner, vregion, b_name, entity_id }
+        let _clouds = b_clouds.into_iter().chain(a_clouds).collect();
+        Self { publisher, subscriber, b_admin, api, partner, vregion, b_name, entity_id, _clouds }
     }
 
     /// Cancels the binding, checks nothing is left on A or B, removes the rest.
     async fn cancel_and_check_clean(self, alias: &Name) {
-        let Self { publisher, subscriber, b_admin, api, partner, vregion, b_name, entity_id } = self;
+        let Self { publisher, subscriber, b_admin, api, partner, vregion, b_name, entity_id, _clouds } = self;
         let domain = b_admin.get(&format!("/v1/admin/vregions/{vregion}")).await.expect(200)["domain_id"]
             .as_str()
             .map(str::to_owned);
