@@ -16,8 +16,25 @@ use crate::error::{CliError, Kind};
 impl From<ClientError> for CliError {
     fn from(e: ClientError) -> Self {
         match e {
+            // An operation an outage interrupted goes on in the background: exit 7.
+            ClientError::Service(ref answer) if answer.operation.is_some() => {
+                let mut message = e.to_string();
+                if let Some(op) = &answer.operation {
+                    message.push_str(&format!(
+                        "\n  the {} of {} continues in the background (state {}, step {}); follow it with {}",
+                        op.name, op.binding, op.state, op.step, op.follow
+                    ));
+                }
+                CliError::new(Kind::Continuing, message)
+            }
             // The exit code of the status the service answered.
-            ClientError::Service(ref answer) => CliError::new(Kind::from_status(answer.status), e.to_string()),
+            ClientError::Service(ref answer) => {
+                let mut message = e.to_string();
+                if let (Some(dependency), Some(secs)) = (&answer.dependency, answer.retry_after) {
+                    message.push_str(&format!("\n  ({dependency} is down; retry after {secs} s)"));
+                }
+                CliError::new(Kind::from_status(answer.status), message)
+            }
             ClientError::Keystone(e) => CliError::from(e),
             ClientError::InvalidInput(_) => CliError::usage(e.to_string()),
             ClientError::NotInCatalog { .. } => CliError::new(Kind::NotFound, e.to_string()),
@@ -51,6 +68,10 @@ mod tests {
             message: "invalid request".into(),
             errors: vec![FieldError { field: "region".into(), message: "is empty".into() }],
             request_id: Some("r1".into()),
+            dependency: None,
+            outage: None,
+            retry_after: None,
+            operation: None,
         }))
     }
 
@@ -65,5 +86,22 @@ mod tests {
         assert_eq!(CliError::from(service(503)).kind.code(), 6);
         assert_eq!(CliError::from(service(403)).kind.code(), 5);
         assert_eq!(CliError::from(service(500)).kind.code(), 1);
+    }
+
+    #[test]
+    fn an_interrupted_operation_exits_7_and_says_how_to_follow_it() {
+        let ClientError::Service(mut answer) = service(503) else { unreachable!() };
+        answer.dependency = Some("keystone_b".into());
+        answer.operation = Some(mercador_core::client::InterruptedOperation {
+            name: "subscribe".into(),
+            binding: "lisbon-b".into(),
+            state: "provisioning".into(),
+            step: "remote_subscribe".into(),
+            follow: "mercador binding show lisbon-b (GET /v1/bindings/lisbon-b)".into(),
+        });
+        let e = CliError::from(ClientError::Service(answer));
+        assert_eq!(e.kind.code(), 7);
+        assert!(e.message.contains("continues in the background (state provisioning, step remote_subscribe)"), "{e}");
+        assert!(e.message.contains("mercador binding show lisbon-b"), "{e}");
     }
 }

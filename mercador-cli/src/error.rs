@@ -8,7 +8,8 @@
 //! | 3 | not found (HTTP 404, no such cloud object or catalog entry) |
 //! | 4 | conflict (HTTP 409: the name is taken, the vregion is full, the state forbids it) |
 //! | 5 | authentication or permission: no/wrong cloud configuration, credentials refused (401), not allowed (403) |
-//! | 6 | unavailable: the service or Keystone cannot be reached, timed out, or answered 502/503/504 |
+//! | 6 | unavailable: the service or Keystone cannot be reached, timed out, or answered 502/503/504 (an outage of what the service depends on: the message names it and when to retry) |
+//! | 7 | interrupted, continuing: an outage interrupted a subscribe or cancel, which goes on in the background by itself (the message says its state and step and how to follow it; running the command again is harmless) |
 
 use std::fmt;
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ pub(crate) enum Kind {
     Auth,
     /// Exit 6.
     Unavailable,
+    /// Exit 7: an outage interrupted the operation; it continues in the background.
+    Continuing,
 }
 
 impl Kind {
@@ -42,6 +45,7 @@ impl Kind {
             Self::Conflict => 4,
             Self::Auth => 5,
             Self::Unavailable => 6,
+            Self::Continuing => 7,
         }
     }
 
@@ -129,4 +133,7 @@ Exit codes:
   3  not found (HTTP 404: vregion, partner, subscription, service provider, catalog entry)
   4  conflict (HTTP 409: name taken, vregion full, state forbids it)
   5  authentication: cloud configuration missing or wrong, credentials refused (401), forbidden (403)
-  6  unavailable: service or Keystone unreachable or timed out, HTTP 502/503/504";
+  6  unavailable: service or Keystone unreachable or timed out, HTTP 502/503/504 (an outage: the message
+     names what is down and when to retry)
+  7  interrupted by an outage, continuing in the background (subscribe, cancel): the message says the
+     binding's state and step and how to follow it; running the command again is harmless";

@@ -18,6 +18,8 @@
 //!   multi-cloud session;
 //! - [`model`]: virtual regions and subscriptions, their validation and
 //!   lifecycles;
+//! - [`outage`]: outages of what Mercador depends on (which dependency,
+//!   how), classified once for the services and the CLI;
 //! - [`secrets`]: sealing of stored secrets under a configured key;
 //! - [`store`]: the publisher's persistent state (SQLite or PostgreSQL);
 //! - [`publisher`]: the publisher engine.
@@ -28,6 +30,7 @@ pub mod glance;
 pub mod k2k;
 pub mod keystone;
 pub mod model;
+pub mod outage;
 pub mod publisher;
 pub mod secrets;
 pub mod store;

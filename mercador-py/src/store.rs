@@ -18,7 +18,7 @@ fn store_error(py: Python<'_>, e: StoreError) -> PyErr {
     let kind = match &e {
         StoreError::Duplicate { .. } | StoreError::Stale { .. } => ErrorKind::Conflict,
         StoreError::Missing { .. } => ErrorKind::NotFound,
-        StoreError::Database(_) => ErrorKind::Unavailable,
+        StoreError::Database(_) | StoreError::Unavailable { .. } => ErrorKind::Unavailable,
         _ => ErrorKind::InvalidResponse,
     };
     new_error(py, kind, e.to_string(), None, None, Vec::new())

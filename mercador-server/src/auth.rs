@@ -153,6 +153,8 @@ impl Expiry<[u8; 32], Validation> for ValidationExpiry {
 pub struct Wording {
     /// The Keystone validating tokens ("Keystone B"), in log messages.
     pub keystone: &'static str,
+    /// The same, as the dependency an outage names.
+    pub dependency: mercador_core::outage::Dependency,
     /// 401 `missing_token` without any token header.
     pub no_token: &'static str,
     /// 401 `missing_token` when `Authorization` is not `Bearer <token>`.
@@ -170,11 +172,12 @@ pub struct Wording {
 /// The publisher's wording (Keystone B).
 pub const PUBLISHER_WORDING: Wording = Wording {
     keystone: "Keystone B",
+    dependency: mercador_core::outage::Dependency::KeystoneB,
     no_token: "no token: send a Keystone B token in the X-Auth-Token header",
     not_bearer: "the Authorization header is not \"Bearer <token>\"; send a Keystone B token in X-Auth-Token",
     invalid_token: "the token is invalid, expired or revoked; get a new one from Keystone B and send it in \
                     X-Auth-Token",
-    unavailable: "Keystone B cannot be reached to validate the token; retry in a few seconds",
+    unavailable: "the token cannot be validated",
     keystone_error: "the publisher cannot validate tokens with Keystone B at the moment (its operators find why in \
                      the service log); retry later",
     admin_required: |policy| {
@@ -262,7 +265,10 @@ impl TokenValidator {
                 }
                 ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Tls => {
                     tracing::warn!(error = %e, "cannot validate a token: {keystone} unreachable");
-                    Err(ApiError::unavailable("keystone_unavailable", self.wording.unavailable, 10))
+                    match mercador_core::outage::Outage::of_keystone(self.wording.dependency, &e) {
+                        Some(outage) => Err(ApiError::outage(outage, self.wording.unavailable)),
+                        None => Err(ApiError::unavailable("keystone_unavailable", self.wording.unavailable, 10)),
+                    }
                 }
                 _ => {
                     tracing::error!(error = %e, "cannot validate a token with {keystone}");

@@ -142,6 +142,12 @@ pub struct KeystoneSection {
     /// Most validated tokens kept in memory.
     #[serde(default = "default_token_cache_capacity")]
     pub token_cache_capacity: u64,
+    /// Longest one request to this Keystone (and, on the subscriber, to a
+    /// publisher) may take, in seconds (default 30): past it, the call
+    /// fails as "too slow" and the service answers 503
+    /// `keystone_unavailable` (or `publisher_unavailable`).
+    #[serde(default = "default_keystone_timeout")]
+    pub timeout_secs: u64,
 }
 
 /// `[federation]`.
@@ -176,13 +182,39 @@ pub struct FederationSection {
 }
 
 /// `[database]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSection {
     /// `sqlite:///abs/path.db` or `postgres://...` (default: SQLite file
     /// `mercador-publisher.db` next to the configuration file).
     #[serde(default)]
     pub url: Option<SecretString>,
+    /// Longest a request waits for a database connection, in seconds
+    /// (default 5): past it (the database stopped, unreachable or
+    /// overloaded) the service answers 503 `database_unavailable`.
+    #[serde(default = "default_acquire_timeout")]
+    pub acquire_timeout_secs: u64,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        Self { url: None, acquire_timeout_secs: default_acquire_timeout() }
+    }
+}
+
+impl DatabaseSection {
+    /// Checks `acquire_timeout_secs`.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if !(1..=120).contains(&self.acquire_timeout_secs) {
+            return Err("[database] acquire_timeout_secs] must be between 1 and 120 (default 5)".into());
+        }
+        Ok(())
+    }
+
+    /// The pool's acquire timeout.
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.acquire_timeout_secs)
+    }
 }
 
 /// `[secrets]`.
@@ -248,6 +280,12 @@ pub(crate) fn default_admin_projects() -> Vec<String> {
 pub(crate) fn default_token_cache_ttl() -> u64 {
     300
 }
+pub(crate) fn default_keystone_timeout() -> u64 {
+    30
+}
+pub(crate) fn default_acquire_timeout() -> u64 {
+    5
+}
 pub(crate) fn default_token_cache_capacity() -> u64 {
     10_000
 }
@@ -312,6 +350,7 @@ impl PublisherServiceConfig {
         )
         .map_err(ConfigError)?;
         self.keystone.validate("Keystone B").map_err(ConfigError)?;
+        self.database.validate().map_err(ConfigError)?;
         self.testing.validate().map_err(ConfigError)?;
         self.secrets_key()?;
         Ok(())
@@ -465,6 +504,9 @@ impl KeystoneSection {
             None => CloudConfig::load(Some(&self.cloud)),
         }
         .with_context(|| format!("[keystone] cloud {:?}: cannot load it from clouds.yaml", self.cloud))?;
+        let mut cloud = cloud;
+        cloud.http.timeout = self.timeout();
+        cloud.http.connect_timeout = cloud.http.connect_timeout.min(self.timeout());
         let region = match (region, &cloud.region_name) {
             (Some(region), _) | (None, Some(region)) => region.clone(),
             (None, None) => anyhow::bail!(
@@ -473,6 +515,11 @@ impl KeystoneSection {
             ),
         };
         Ok((cloud, region))
+    }
+
+    /// `timeout_secs`.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
     }
 
     /// Checks what serde cannot; `keystone` names the Keystone ("Keystone B").
@@ -495,6 +542,9 @@ impl KeystoneSection {
         }
         if self.token_cache_ttl_secs > 3600 {
             return err("token_cache_ttl_secs", "must be at most 3600 (default 300)");
+        }
+        if !(1..=600).contains(&self.timeout_secs) {
+            return err("timeout_secs", "must be between 1 and 600 (default 30)");
         }
         Ok(())
     }

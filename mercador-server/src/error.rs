@@ -12,6 +12,15 @@
 //! bare error responses of the layers below (405, timeouts, body limits)
 //! into the same shape. Internal failures (500) say nothing of their cause:
 //! the details go to the log only, under the request id.
+//!
+//! An outage of a dependency ([`mercador_core::outage`]: a Keystone, the
+//! database, the publisher as the subscriber sees it) is never a 500: it is
+//! a 503 with the dependency's code (`database_unavailable`,
+//! `keystone_unavailable`, `publisher_unavailable`), `Retry-After`, and the
+//! fields `dependency` (`keystone_a`, `keystone_b`, `publisher`,
+//! `database`...) and `outage` (`unreachable`, `refusing`, `too_slow`). A
+//! subscriber operation it interrupted also carries `operation`: what goes
+//! on in the background and how to follow it.
 
 use std::borrow::Cow;
 
@@ -22,6 +31,7 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mercador_core::ErrorKind;
+use mercador_core::outage::{Dependency, Outage};
 use mercador_core::publisher::PublisherError;
 use mercador_core::store::StoreError;
 use serde::Serialize;
@@ -42,6 +52,27 @@ pub struct ApiError {
     message: String,
     errors: Vec<FieldError>,
     retry_after: Option<u32>,
+    outage: Option<Outage>,
+    operation: Option<Box<InterruptedOperation>>,
+}
+
+/// A long operation an outage interrupted: it goes on in the background.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct InterruptedOperation {
+    /// `subscribe`, `cancel`.
+    #[schema(example = "subscribe")]
+    pub name: String,
+    /// The binding's alias.
+    pub binding: String,
+    /// Its state now (`provisioning`, `cancelling`).
+    pub state: String,
+    /// The step it stopped at (`-` when none).
+    pub step: String,
+    /// Always true: the service finishes it once the dependency is back.
+    pub continues_in_background: bool,
+    /// How to follow it.
+    #[schema(example = "mercador binding show lisbon-b (GET /v1/bindings/lisbon-b)")]
+    pub follow: String,
 }
 
 /// One invalid field of a request.
@@ -79,6 +110,18 @@ pub struct ErrorDetail {
     /// has the details of internal errors under it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// For an outage (503): the dependency that fails: `keystone_a`,
+    /// `keystone_b`, `shibboleth_sp`, `publisher`, `database`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "database")]
+    pub dependency: Option<String>,
+    /// For an outage (503): how it fails: `unreachable`, `refusing`, `too_slow`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "unreachable")]
+    pub outage: Option<String>,
+    /// For an operation the outage interrupted: it continues in the background.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<InterruptedOperation>,
 }
 
 impl ApiError {
@@ -96,7 +139,46 @@ impl ApiError {
             message: message.into(),
             errors: Vec::new(),
             retry_after: None,
+            outage: None,
+            operation: None,
         }
+    }
+
+    /// 503 for an outage of a dependency: its code, `Retry-After`, the
+    /// `dependency` and `outage` fields; `message` says what is known (the
+    /// sentence of the outage and that retrying is harmless are added).
+    pub fn outage(outage: Outage, message: impl Into<String>) -> Self {
+        let retry_after = outage.retry_after();
+        let title = match outage.dependency {
+            Dependency::Database => "Database unavailable",
+            Dependency::KeystoneA | Dependency::KeystoneB => "Keystone unavailable",
+            Dependency::ShibbolethSp => "SAML service provider unavailable",
+            _ => "Publisher unavailable",
+        };
+        let message = message.into();
+        let retry = if message.contains("harmless") { "" } else { ": retrying is harmless" };
+        let message =
+            format!("{} ({}): {message}; retry in {retry_after} s{retry}", outage.describe(), outage.dependency);
+        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, outage.code(), title, message);
+        e.retry_after = Some(retry_after);
+        e.outage = Some(outage);
+        e
+    }
+
+    /// With the operation an outage interrupted (it continues in the background).
+    pub fn with_operation(mut self, operation: InterruptedOperation) -> Self {
+        self.operation = Some(Box::new(operation));
+        self
+    }
+
+    /// The `Retry-After` seconds, when set.
+    pub fn retry_after(&self) -> Option<u32> {
+        self.retry_after
+    }
+
+    /// The outage, when this is one.
+    pub fn outage_of(&self) -> Option<&Outage> {
+        self.outage.as_ref()
     }
 
     /// 400 with the invalid fields.
@@ -165,6 +247,9 @@ impl ApiError {
                 status: self.status.as_u16(),
                 errors: self.errors.clone(),
                 request_id,
+                dependency: self.outage.as_ref().map(|o| o.dependency.as_str().to_owned()),
+                outage: self.outage.as_ref().map(|o| o.kind.as_str().to_owned()),
+                operation: self.operation.as_deref().cloned(),
             },
         }
     }
@@ -241,6 +326,10 @@ impl IntoResponse for ApiError {
 
 impl From<PublisherError> for ApiError {
     fn from(e: PublisherError) -> Self {
+        if let Some(outage) = e.outage() {
+            tracing::warn!(error = %e, dependency = %outage.dependency, outage = %outage.kind, "a dependency is down");
+            return Self::outage(outage, e.to_string());
+        }
         let status = match &e {
             PublisherError::Invalid(errors) => {
                 let fields =
@@ -267,7 +356,12 @@ impl From<PublisherError> for ApiError {
             PublisherError::Store(StoreError::Duplicate { .. }) => StatusCode::CONFLICT,
             PublisherError::Store(StoreError::Missing { .. }) => StatusCode::NOT_FOUND,
             PublisherError::Store(StoreError::Stale { .. }) => {
-                let mut api = Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "Busy", e.to_string());
+                let mut api = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "Busy",
+                    format!("{e} (another request changed it at the same moment; retrying is harmless)"),
+                );
                 api.retry_after = Some(1);
                 return api;
             }
@@ -352,6 +446,27 @@ mod tests {
         assert!(!store.body(None).error.message.contains("/secret/path"));
         let down =
             mercador_core::Error::Federation { kind: ErrorKind::Unavailable, message: "connection refused".into() };
-        assert_eq!(ApiError::from(PublisherError::Keystone(down)).status(), StatusCode::SERVICE_UNAVAILABLE);
+        let down = ApiError::from(PublisherError::Keystone(down));
+        assert_eq!((down.status(), down.code()), (StatusCode::SERVICE_UNAVAILABLE, "keystone_unavailable"));
+        assert_eq!(down.body(None).error.dependency.as_deref(), Some("keystone_b"));
+    }
+
+    #[test]
+    fn a_database_outage_is_a_503_naming_the_database() {
+        use mercador_core::outage::OutageKind;
+        let e = PublisherError::Store(StoreError::Unavailable {
+            kind: OutageKind::TooSlow,
+            message: "listing vregions: pool timed out while waiting for an open connection".into(),
+        });
+        let api = ApiError::from(e);
+        assert_eq!(
+            (api.status(), api.code(), api.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", Some(5))
+        );
+        let body = api.body(None).error;
+        assert_eq!((body.dependency.as_deref(), body.outage.as_deref()), (Some("database"), Some("too_slow")));
+        assert!(body.message.contains("retrying is harmless"), "{}", body.message);
+        let rendered = api.render(None);
+        assert_eq!(rendered.headers().get(RETRY_AFTER).unwrap(), "5");
     }
 }

@@ -201,13 +201,14 @@ async fn register_discover_subscribe_k2k_refresh_revoke_cancel(database_url: &st
     .unwrap();
     assert!(from_catalog.as_str().ends_with("/v1/exchange"), "{from_catalog}");
 
-    // Discover: B's vregion listed; the dead publisher has its own error.
+    // Discover: B's vregion listed; the dead publisher has its own error
+    // (its Keystone does not answer: the code names Keystone).
     let found = sub.discover().await.unwrap();
     assert!(found.offers.iter().any(|o| o.publisher == b_name && o.name == vregion), "{found:?}");
     assert_eq!(found.errors.len(), 1, "{found:?}");
     assert_eq!(
         (found.errors[0].publisher.as_str(), found.errors[0].code.as_str()),
-        (dead.as_str(), "publisher_unavailable")
+        (dead.as_str(), "keystone_unavailable")
     );
 
     // Subscribe under an alias: SP, region and endpoints on A.

@@ -159,6 +159,32 @@ pub struct ServiceError {
     pub errors: Vec<FieldError>,
     /// Its request id, for its logs.
     pub request_id: Option<String>,
+    /// For an outage (503): the dependency that fails (`keystone_a`,
+    /// `keystone_b`, `shibboleth_sp`, `publisher`, `database`; see
+    /// [`crate::outage::Dependency`]).
+    pub dependency: Option<String>,
+    /// For an outage: how it fails (`unreachable`, `refusing`, `too_slow`).
+    pub outage: Option<String>,
+    /// The `Retry-After` header's seconds.
+    pub retry_after: Option<u32>,
+    /// An operation the outage interrupted, which continues in the background.
+    pub operation: Option<InterruptedOperation>,
+}
+
+/// An operation an outage interrupted (the services' `error.operation`):
+/// it continues in the background; asking again is harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterruptedOperation {
+    /// `subscribe`, `cancel`.
+    pub name: String,
+    /// The binding's alias.
+    pub binding: String,
+    /// Its state (`provisioning`, `cancelling`).
+    pub state: String,
+    /// The step it stopped at.
+    pub step: String,
+    /// How to follow it.
+    pub follow: String,
 }
 
 impl fmt::Display for ServiceError {
@@ -229,6 +255,23 @@ impl ClientError {
         }
     }
 
+    /// The operation an outage interrupted, when the service said one
+    /// continues in the background.
+    pub fn interrupted(&self) -> Option<&InterruptedOperation> {
+        match self {
+            Self::Service(e) => e.operation.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The dependency whose outage the service reported (`database`...).
+    pub fn dependency(&self) -> Option<&str> {
+        match self {
+            Self::Service(e) => e.dependency.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The fields the service refused.
     pub fn field_errors(&self) -> &[FieldError] {
         match self {
@@ -257,6 +300,12 @@ struct ErrorDetail {
     errors: Vec<FieldError>,
     #[serde(default)]
     request_id: Option<String>,
+    #[serde(default)]
+    dependency: Option<String>,
+    #[serde(default)]
+    outage: Option<String>,
+    #[serde(default)]
+    operation: Option<InterruptedOperation>,
 }
 
 /// A client of one face: the transport every typed client uses.
@@ -370,6 +419,11 @@ impl ApiClient {
                 self.session.invalidate(&token);
                 continue;
             }
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u32>().ok());
             let text = response.text().await.map_err(|e| transport_error(&method, &url, e))?;
             if (200..300).contains(&status) {
                 if text.trim().is_empty() {
@@ -382,7 +436,11 @@ impl ApiClient {
                     detail: e.to_string(),
                 });
             }
-            return Err(service_error(&method, &url, status, &text));
+            let mut e = service_error(&method, &url, status, &text);
+            if let ClientError::Service(answer) = &mut e {
+                answer.retry_after = retry_after;
+            }
+            return Err(e);
         }
     }
 }
@@ -418,13 +476,17 @@ fn transport_error(method: &Method, url: &Url, e: reqwest::Error) -> ClientError
 /// The error of an error answer.
 fn service_error(method: &Method, url: &Url, status: u16, text: &str) -> ClientError {
     let kind = reqwest::StatusCode::from_u16(status).map_or(ErrorKind::Unavailable, ErrorKind::from_status);
-    let (code, title, message, errors, request_id) = match serde_json::from_str::<ErrorBody>(text) {
-        Ok(ErrorBody { error }) => (error.code, error.title, error.message, error.errors, error.request_id),
-        Err(_) => {
-            let excerpt: String = text.chars().take(300).collect();
-            (String::new(), String::new(), excerpt.trim().to_owned(), Vec::new(), None)
-        }
-    };
+    let error = serde_json::from_str::<ErrorBody>(text).map(|b| b.error).unwrap_or_else(|_| ErrorDetail {
+        code: String::new(),
+        title: String::new(),
+        message: text.chars().take(300).collect::<String>().trim().to_owned(),
+        errors: Vec::new(),
+        request_id: None,
+        dependency: None,
+        outage: None,
+        operation: None,
+    });
+    let ErrorDetail { code, title, message, errors, request_id, dependency, outage, operation } = error;
     ClientError::Service(Box::new(ServiceError {
         kind,
         method: method.clone(),
@@ -435,6 +497,10 @@ fn service_error(method: &Method, url: &Url, status: u16, text: &str) -> ClientE
         message,
         errors,
         request_id,
+        dependency,
+        outage,
+        retry_after: None,
+        operation,
     }))
 }
 
@@ -474,6 +540,24 @@ mod tests {
         assert_eq!(service_error(&Method::GET, &url, 503, "").kind(), ErrorKind::Unavailable);
         assert_eq!(service_error(&Method::GET, &url, 403, "").kind(), ErrorKind::Forbidden);
         assert_eq!(service_error(&Method::GET, &url, 401, "").kind(), ErrorKind::AuthenticationFailed);
+    }
+
+    #[test]
+    fn outages_and_interrupted_operations() {
+        let body = r#"{"error":{"code":"keystone_unavailable","title":"Keystone unavailable","status":503,
+            "message":"Keystone B is too slow","dependency":"keystone_b","outage":"too_slow",
+            "operation":{"name":"subscribe","binding":"lisbon-b","state":"provisioning","step":"remote_subscribe",
+                         "continues_in_background":true,"follow":"mercador binding show lisbon-b"}}}"#;
+        let url = Url::parse("http://x/v1/bindings").unwrap();
+        let e = service_error(&Method::POST, &url, 503, body);
+        assert_eq!(e.kind(), ErrorKind::Unavailable);
+        assert_eq!(e.dependency(), Some("keystone_b"));
+        let op = e.interrupted().unwrap();
+        assert_eq!(
+            (op.binding.as_str(), op.state.as_str(), op.step.as_str()),
+            ("lisbon-b", "provisioning", "remote_subscribe")
+        );
+        assert!(service_error(&Method::GET, &url, 503, "").interrupted().is_none());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use crate::keystone::ErrorKind;
 use crate::model::ValidationError;
+use crate::outage::{Dependency, Outage};
 use crate::secrets::SecretsError;
 use crate::store::StoreError;
 
@@ -78,6 +79,8 @@ impl PublisherError {
                 _ => "keystone_error",
             },
             Self::Trust(_) => "trust_store_error",
+            Self::Store(StoreError::Unavailable { .. }) => "database_unavailable",
+            Self::Store(StoreError::Stale { .. }) => "busy",
             Self::Store(_) => "storage_error",
             Self::Secrets(_) => "secrets_error",
             Self::Busy(_) => "busy",
@@ -92,8 +95,11 @@ impl PublisherError {
             Self::Conflict(_) => "Conflict",
             Self::Full { .. } => "No place left",
             Self::Saml(_) => "SAML identity refused",
+            Self::Keystone(_) if self.outage().is_some() => "Keystone unavailable",
             Self::Keystone(_) => "Keystone failed",
             Self::Trust(_) => "SAML trust store failed",
+            Self::Store(StoreError::Unavailable { .. }) => "Database unavailable",
+            Self::Store(StoreError::Stale { .. }) => "Busy",
             Self::Store(_) => "Storage failed",
             Self::Secrets(_) => "Secrets failed",
             Self::Busy(_) => "Busy",
@@ -105,8 +111,20 @@ impl PublisherError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Keystone(e) => matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout),
-            Self::Store(StoreError::Database(_) | StoreError::Stale { .. }) | Self::Busy(_) => true,
+            Self::Store(StoreError::Database(_) | StoreError::Stale { .. } | StoreError::Unavailable { .. })
+            | Self::Busy(_) => true,
             _ => false,
+        }
+    }
+
+    /// The outage of a dependency this error stands for, if any: Keystone B
+    /// unreachable, refusing (5xx) or too slow; the database unreachable,
+    /// refusing or without a free connection in time.
+    pub fn outage(&self) -> Option<Outage> {
+        match self {
+            Self::Keystone(e) => Outage::of_keystone(Dependency::KeystoneB, e),
+            Self::Store(StoreError::Unavailable { kind, .. }) => Some(Outage::new(Dependency::Database, *kind)),
+            _ => None,
         }
     }
 

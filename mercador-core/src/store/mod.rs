@@ -55,6 +55,16 @@ pub enum StoreError {
     /// The database could not be opened, migrated or queried.
     #[error("database error: {0}")]
     Database(String),
+    /// The database cannot be reached, refuses connections (shutting down,
+    /// starting up) or handed out no connection within the pool's acquire
+    /// timeout: an outage, not a failure of the request; retry later.
+    #[error("the database is unavailable ({kind}): {message}")]
+    Unavailable {
+        /// How it fails.
+        kind: crate::outage::OutageKind,
+        /// What the driver said (never the URL's password).
+        message: String,
+    },
     /// A stored value could not be decoded (a column holds something this
     /// version does not understand).
     #[error("stored data is corrupt: {0}")]

@@ -65,6 +65,7 @@ use super::{
     SubscriptionRecord, VRegionRecord,
 };
 use crate::model::{CreatedObject, Name, SubscriptionState, VRegionSpec, VRegionState};
+use crate::outage::OutageKind;
 
 /// The migrations, embedded at build time (`mercador-core/migrations/`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -74,6 +75,9 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many times a write transaction refused with "database is locked" is
 /// tried again (SQLite only; PostgreSQL waits for row locks).
 const BUSY_RETRIES: u32 = 5;
+/// How long a query waits for a connection of the pool by default (see
+/// [`SqlStore::connect_with`]).
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections per pool (file databases and PostgreSQL).
 const MAX_CONNECTIONS: u32 = 8;
 
@@ -125,6 +129,16 @@ impl SqlStore {
     ///
     /// Several stores (in one or several processes) may share one database.
     pub async fn connect(url: &str) -> StoreResult<SqlStore> {
+        Self::connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// [`Self::connect`] with the pool's acquire timeout: how long a query
+    /// waits for a connection (a new one to a database that does not
+    /// answer, or a free one of a busy pool) before failing with
+    /// [`StoreError::Unavailable`] (default [`DEFAULT_ACQUIRE_TIMEOUT`]).
+    /// An in-memory SQLite database has one connection, shared by every
+    /// query, and always waits up to 30 s for it.
+    pub async fn connect_with(url: &str, acquire_timeout: Duration) -> StoreResult<SqlStore> {
         sqlx::any::install_default_drivers();
         let (redacted_url, password) = redact_url(url);
         let scrub = |message: String| scrub(message, password.as_deref());
@@ -139,13 +153,18 @@ impl SqlStore {
             )));
         };
 
-        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        let mut options = AnyPoolOptions::new().acquire_timeout(acquire_timeout.max(Duration::from_millis(100)));
         let mut connect_url = url.to_owned();
         if backend == Backend::Sqlite {
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             if in_memory {
                 // One connection, kept forever: it is the database.
-                options = options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+                options = options
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .acquire_timeout(Duration::from_secs(30));
             } else {
                 options = options.max_connections(MAX_CONNECTIONS);
                 if !has_query_param(url, "mode") {
@@ -253,8 +272,16 @@ impl SqlStore {
     }
 
     /// A database error while doing `what`.
+    ///
+    /// Failures to reach the database (a stopped server, a refused or broken
+    /// connection, no connection within the acquire timeout, a server
+    /// shutting down) are [`StoreError::Unavailable`]: an outage, not a
+    /// failure of the request.
     pub(super) fn database(&self, what: &str, e: sqlx::Error) -> StoreError {
-        StoreError::Database(self.scrub(format!("{what}: {e}")))
+        match outage_of(&e) {
+            Some(kind) => StoreError::Unavailable { kind, message: self.scrub(format!("{what}: {e}")) },
+            None => StoreError::Database(self.scrub(format!("{what}: {e}"))),
+        }
     }
 
     /// Maps a failed insert or update: unique violations become
@@ -760,6 +787,26 @@ fn constraint(db: &dyn DatabaseError) -> String {
 }
 
 /// True for SQLite's "database is locked" / "database table is locked".
+/// The outage a driver error stands for, if any: no connection in time
+/// (too slow); I/O, TLS, a closed pool or a dead worker (unreachable);
+/// PostgreSQL's connection exceptions (SQLSTATE class 08) and "shutting
+/// down / starting up" (57P01..57P03) (refusing).
+fn outage_of(e: &sqlx::Error) -> Option<OutageKind> {
+    match e {
+        sqlx::Error::PoolTimedOut => Some(OutageKind::TooSlow),
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+            Some(OutageKind::Unreachable)
+        }
+        sqlx::Error::Protocol(m) if m.contains("closed") || m.contains("EOF") => Some(OutageKind::Unreachable),
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            (code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03"))
+                .then_some(OutageKind::Refusing)
+        }
+        _ => None,
+    }
+}
+
 fn is_busy(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => {

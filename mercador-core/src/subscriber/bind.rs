@@ -148,18 +148,26 @@ impl Subscriber {
                     SubscriptionState::Requested | SubscriptionState::Provisioning => {}
                     _ => return Ok(current),
                 }
-                self.provision_steps(current, &lease).await
+                let result = self.provision_steps(current, &lease).await;
+                if let Err(e) = &result
+                    && e.is_transient()
+                {
+                    // Recorded under the lease: a save after giving it up
+                    // would race the next holder (a reconcile waiting for
+                    // it), whose next save would then find the record stale.
+                    if let Ok(mut b) = self.binding_record(&id).await {
+                        b.error = Some(e.to_string());
+                        let _ = self.save(b).await;
+                    }
+                }
+                result
             })
             .await;
         match result {
             Ok(b) => Ok(b),
             Err(e) if e.is_transient() => {
                 tracing::warn!(binding = %binding.alias, error = %e, "provisioning interrupted; will resume");
-                if let Ok(mut b) = self.binding_record(&binding.id).await {
-                    b.error = Some(e.to_string());
-                    let _ = self.save(b).await;
-                }
-                Err(e)
+                Err(self.interrupted("subscribe", &binding.id, e).await)
             }
             Err(e) => {
                 tracing::warn!(binding = %binding.alias, error = %e, "provisioning failed; rolling back");

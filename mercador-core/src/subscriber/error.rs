@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::keystone::ErrorKind;
 use crate::model::ValidationError;
+use crate::outage::{Dependency, Outage, OutageKind};
 use crate::secrets::SecretsError;
 use crate::store::StoreError;
 
@@ -39,6 +40,8 @@ pub enum SubscriberError {
         code: String,
         /// Its message.
         message: String,
+        /// For its outage answers (503): how its dependency fails, as it said.
+        outage: Option<OutageKind>,
     },
     /// A publisher could not be reached, or refused the partner credential,
     /// or its Keystone catalog has no exchange API.
@@ -48,6 +51,10 @@ pub enum SubscriberError {
         publisher: String,
         /// Why (Keystone B or the transport).
         source: crate::Error,
+        /// True when Keystone B failed (the partner credential's
+        /// authentication, the catalog lookup), false when the publisher's
+        /// own endpoint did.
+        at_keystone: bool,
     },
     /// Keystone A refused or failed a request.
     #[error("Keystone A: {0}")]
@@ -61,6 +68,27 @@ pub enum SubscriberError {
     /// Another operation on the same binding holds the lease.
     #[error("another operation on {0} is running; retry in a few seconds")]
     Busy(String),
+    /// A subscribe, refresh or cancel was interrupted by an outage (`cause`):
+    /// the binding keeps its state and step, and the service finishes the
+    /// operation in the background once the dependency is back (its
+    /// reconciliation); asking again is harmless. Its code, title and
+    /// transience are the cause's.
+    #[error(
+        "{cause}; {operation} of binding {binding} was interrupted at step {step} and continues in the background \
+         (state {state}): follow it with `mercador binding show {binding}`; asking again is harmless"
+    )]
+    Interrupted {
+        /// `subscribe`, `refresh`, `cancel`.
+        operation: &'static str,
+        /// The binding's alias.
+        binding: String,
+        /// Its state (`provisioning`, `cancelling`...).
+        state: String,
+        /// The step it stopped at (`-` when none is recorded).
+        step: String,
+        /// The outage.
+        cause: Box<SubscriberError>,
+    },
     /// A cancel could not be done at the publisher (`source`: unreachable
     /// or refusing); the binding stays `cancelling` and is retried. Its
     /// code, title and transience are the source's.
@@ -92,15 +120,18 @@ impl SubscriberError {
             Self::NotFound { .. } => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Publisher { .. } => "publisher_error",
-            Self::Unreachable { .. } => "publisher_unavailable",
+            Self::Unreachable { .. } => self.outage().map_or("publisher_unavailable", |o| o.code()),
             Self::Keystone(e) => match e.kind() {
                 ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Tls => "keystone_unavailable",
                 _ => "keystone_error",
             },
+            Self::Store(StoreError::Unavailable { .. }) => "database_unavailable",
+            Self::Store(StoreError::Stale { .. }) => "busy",
             Self::Store(_) => "storage_error",
             Self::Secrets(_) => "secrets_error",
             Self::Busy(_) => "busy",
             Self::CancelBlocked { source, .. } => source.code(),
+            Self::Interrupted { cause, .. } => cause.code(),
         }
     }
 
@@ -112,11 +143,15 @@ impl SubscriberError {
             Self::Conflict(_) => "Conflict",
             Self::Publisher { .. } => "The publisher refused",
             Self::Unreachable { .. } => "Publisher unreachable",
+            Self::Keystone(_) if self.outage().is_some() => "Keystone unavailable",
             Self::Keystone(_) => "Keystone failed",
+            Self::Store(StoreError::Unavailable { .. }) => "Database unavailable",
+            Self::Store(StoreError::Stale { .. }) => "Busy",
             Self::Store(_) => "Storage failed",
             Self::Secrets(_) => "Secrets failed",
             Self::Busy(_) => "Busy",
             Self::CancelBlocked { source, .. } => source.title(),
+            Self::Interrupted { cause, .. } => cause.title(),
         }
     }
 
@@ -126,9 +161,55 @@ impl SubscriberError {
             Self::Keystone(e) => transient_kind(e.kind()),
             Self::Unreachable { source, .. } => transient_kind(source.kind()),
             Self::Publisher { status, .. } => *status >= 500,
-            Self::Store(StoreError::Database(_) | StoreError::Stale { .. }) | Self::Busy(_) => true,
+            Self::Store(StoreError::Database(_) | StoreError::Stale { .. } | StoreError::Unavailable { .. })
+            | Self::Busy(_) => true,
             Self::CancelBlocked { source, .. } => source.is_transient(),
+            Self::Interrupted { cause, .. } => cause.is_transient(),
             _ => false,
+        }
+    }
+
+    /// The outage of a dependency this error stands for, if any: Keystone A
+    /// or the database unreachable, refusing or too slow; the publisher
+    /// unreachable, too slow or answering 5xx (its own outage codes, e.g.
+    /// `keystone_unavailable` when Keystone B does not answer it, name
+    /// Keystone B, and `database_unavailable` stays the publisher's).
+    pub fn outage(&self) -> Option<Outage> {
+        match self {
+            Self::Keystone(e) => Outage::of_keystone(Dependency::KeystoneA, e),
+            Self::Store(StoreError::Unavailable { kind, .. }) => Some(Outage::new(Dependency::Database, *kind)),
+            Self::Unreachable { source, at_keystone, .. } => {
+                let dependency = if *at_keystone { Dependency::KeystoneB } else { Dependency::Publisher };
+                Outage::of_keystone(dependency, source)
+            }
+            Self::Publisher { status, code, outage, .. } if *status >= 500 => {
+                // The publisher's own Keystone; its database stays its own
+                // business (the publisher is failing, as seen from A).
+                let dependency = match code.as_str() {
+                    "keystone_unavailable" => Dependency::KeystoneB,
+                    _ => Dependency::Publisher,
+                };
+                let kind = match (outage, code.as_str()) {
+                    (Some(kind), _) => *kind,
+                    (None, "timeout") => OutageKind::TooSlow,
+                    _ => OutageKind::Refusing,
+                };
+                Some(Outage::new(dependency, kind))
+            }
+            Self::CancelBlocked { source, .. } => source.outage(),
+            Self::Interrupted { cause, .. } => cause.outage(),
+            _ => None,
+        }
+    }
+
+    /// The interrupted operation, when this is [`Self::Interrupted`]:
+    /// `(operation, binding, state, step)`.
+    pub fn interrupted(&self) -> Option<(&'static str, &str, &str, &str)> {
+        match self {
+            Self::Interrupted { operation, binding, state, step, .. } => {
+                Some((operation, binding.as_str(), state.as_str(), step.as_str()))
+            }
+            _ => None,
         }
     }
 
@@ -137,6 +218,7 @@ impl SubscriberError {
         match self {
             Self::Publisher { status, .. } => Some(*status),
             Self::CancelBlocked { source, .. } => source.publisher_status(),
+            Self::Interrupted { cause, .. } => cause.publisher_status(),
             _ => None,
         }
     }

@@ -127,6 +127,8 @@ struct ErrorDetail {
     code: String,
     #[serde(default)]
     message: String,
+    #[serde(default)]
+    outage: Option<crate::outage::OutageKind>,
 }
 
 /// A client of one publisher's exchange API.
@@ -147,7 +149,8 @@ impl ExchangeClient {
         credential_id: &str,
         secret: SecretString,
     ) -> SubscriberResult<Self> {
-        let unreachable = |source| SubscriberError::Unreachable { publisher: publisher.to_string(), source };
+        let unreachable =
+            |source| SubscriberError::Unreachable { publisher: publisher.to_string(), source, at_keystone: true };
         let auth = DirectAuth::new(keystone_url, Credentials::application_credential(credential_id, secret))
             .map_err(unreachable)?;
         let session = Arc::new(Session::with_http(http.clone(), Arc::new(auth), Scope::Unscoped));
@@ -160,8 +163,14 @@ impl ExchangeClient {
         self
     }
 
+    /// The publisher's endpoint failed.
     fn unreachable(&self, source: crate::Error) -> SubscriberError {
-        SubscriberError::Unreachable { publisher: self.publisher.clone(), source }
+        SubscriberError::Unreachable { publisher: self.publisher.clone(), source, at_keystone: false }
+    }
+
+    /// Keystone B failed (the partner credential's token, the catalog).
+    fn keystone_failed(&self, source: crate::Error) -> SubscriberError {
+        SubscriberError::Unreachable { publisher: self.publisher.clone(), source, at_keystone: true }
     }
 
     /// The exchange API's base URL: the one given, else the endpoint of
@@ -170,7 +179,7 @@ impl ExchangeClient {
         if let Some(url) = &self.exchange_url {
             return Ok(url.clone());
         }
-        self.session.endpoint(EXCHANGE_SERVICE_TYPE).await.map_err(|e| self.unreachable(e))
+        self.session.endpoint(EXCHANGE_SERVICE_TYPE).await.map_err(|e| self.keystone_failed(e))
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<serde_json::Value>) -> SubscriberResult<Response> {
@@ -179,7 +188,7 @@ impl ExchangeClient {
             .map_err(|e| self.unreachable(crate::Error::InvalidInput(format!("exchange URL: {e}"))))?;
         let mut retried = false;
         loop {
-            let token = self.session.token().await.map_err(|e| self.unreachable(e))?;
+            let token = self.session.token().await.map_err(|e| self.keystone_failed(e))?;
             let mut request = Request::new(method.clone(), url.clone()).token(token.secret()).accept_errors();
             if let Some(body) = &body {
                 request = request.json(body.clone());
@@ -194,14 +203,21 @@ impl ExchangeClient {
                 return Ok(response);
             }
             let status = response.status.as_u16();
-            let (code, message) = match serde_json::from_slice::<ErrorBody>(&response.body) {
-                Ok(b) => (b.error.code, b.error.message),
+            let (code, message, outage) = match serde_json::from_slice::<ErrorBody>(&response.body) {
+                Ok(b) => (b.error.code, b.error.message, b.error.outage),
                 Err(_) => (
                     "http_error".to_string(),
                     String::from_utf8_lossy(&response.body).chars().take(300).collect::<String>(),
+                    None,
                 ),
             };
-            return Err(SubscriberError::Publisher { publisher: self.publisher.clone(), status, code, message });
+            return Err(SubscriberError::Publisher {
+                publisher: self.publisher.clone(),
+                status,
+                code,
+                message,
+                outage,
+            });
         }
     }
 

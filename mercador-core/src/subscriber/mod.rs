@@ -180,6 +180,31 @@ impl Subscriber {
         live.or_else(|| all.last().cloned()).ok_or_else(|| SubscriberError::not_found("binding", alias.as_str()))
     }
 
+    /// `cause`, as [`SubscriberError::Interrupted`] with the binding's state
+    /// and step when it is an outage of a dependency (the binding stays
+    /// unfinished and the service's reconciliation finishes it once the
+    /// dependency is back); any other error as it is.
+    pub(crate) async fn interrupted(
+        &self,
+        operation: &'static str,
+        binding_id: &str,
+        cause: SubscriberError,
+    ) -> SubscriberError {
+        if cause.outage().is_none() || cause.interrupted().is_some() {
+            return cause;
+        }
+        match self.binding_record(binding_id).await {
+            Ok(b) if !b.state.is_final() => SubscriberError::Interrupted {
+                operation,
+                binding: b.alias.to_string(),
+                state: b.state.to_string(),
+                step: b.step.unwrap_or_else(|| "-".into()),
+                cause: Box::new(cause),
+            },
+            _ => cause,
+        }
+    }
+
     /// Runs `work` holding the lease on one binding; waits for it up to 30 s.
     pub(crate) async fn with_binding_lease<T, F, Fut>(&self, binding_id: &str, work: F) -> SubscriberResult<T>
     where

@@ -97,7 +97,10 @@ impl Subscriber {
                 Err(e) => return Err(e),
             }
         };
-        Ok(self.teardown_as(&id, forced).await?.into())
+        match self.teardown_as(&id, forced).await {
+            Ok(b) => Ok(b.into()),
+            Err(e) => Err(self.interrupted("cancel", &id, e).await),
+        }
     }
 
     /// Rolls a failed provisioning back: `cancelling` with the error, then

@@ -157,12 +157,7 @@ impl std::fmt::Debug for HealthProbe {
 impl HealthProbe {
     /// Checks the engine's store, and Keystone B through the admin `session`.
     pub fn new(publisher: Publisher, session: Arc<Session>) -> anyhow::Result<Self> {
-        let http = HttpClient::new(&HttpConfig {
-            timeout: CHECK_TIMEOUT,
-            connect_timeout: Duration::from_secs(2),
-            ..HttpConfig::default()
-        })?;
-        Ok(Self { publisher, session, http, last: Mutex::new(None) })
+        Ok(Self { publisher, session, http: health_http()?, last: Mutex::new(None) })
     }
 
     /// The current health (reused for a second).
@@ -193,28 +188,46 @@ impl HealthProbe {
     }
 
     async fn keystone(&self) -> Check {
-        let endpoint = self.session.auth_url().clone();
-        let http = self.http.clone();
-        let session = self.session.clone();
-        timed(async move {
-            let answer = http.reqwest().get(endpoint.clone()).send().await.map_err(|e| {
-                tracing::warn!(error = %e, "health: Keystone B unreachable");
-                "Keystone B does not answer".to_owned()
-            })?;
-            if !answer.status().is_success() {
-                tracing::warn!(status = answer.status().as_u16(), %endpoint, "health: Keystone B answers an error");
-                return Err(format!("Keystone B answers HTTP {}", answer.status().as_u16()));
-            }
-            session.token().await.map(drop).map_err(|e| {
-                tracing::warn!(error = %e, "health: cannot authenticate to Keystone B");
-                format!("cannot authenticate to Keystone B ({})", e.kind())
-            })
-        })
-        .await
+        keystone_check(&self.http, &self.session, "Keystone B").await
     }
 }
 
-async fn timed(check: impl Future<Output = Result<(), String>>) -> Check {
+/// The health client: [`CHECK_TIMEOUT`] per request, 2 s to connect.
+pub(crate) fn health_http() -> anyhow::Result<HttpClient> {
+    Ok(HttpClient::new(&HttpConfig {
+        timeout: CHECK_TIMEOUT,
+        connect_timeout: Duration::from_secs(2),
+        ..HttpConfig::default()
+    })?)
+}
+
+/// The Keystone check both services' health runs: a `GET` of the admin
+/// session's `auth_url` (Keystone answers, even when a token is cached),
+/// then a token of the session (cached, or a new one), within
+/// [`CHECK_TIMEOUT`]. `name` is the Keystone's ("Keystone A").
+pub(crate) async fn keystone_check(http: &HttpClient, session: &Arc<Session>, name: &'static str) -> Check {
+    let endpoint = session.auth_url().clone();
+    let http = http.clone();
+    let session = session.clone();
+    timed(async move {
+        let answer = http.reqwest().get(endpoint.clone()).send().await.map_err(|e| {
+            tracing::warn!(error = %e, "health: {name} unreachable");
+            format!("{name} does not answer")
+        })?;
+        if !answer.status().is_success() {
+            tracing::warn!(status = answer.status().as_u16(), %endpoint, "health: {name} answers an error");
+            return Err(format!("{name} answers HTTP {}", answer.status().as_u16()));
+        }
+        session.token().await.map(drop).map_err(|e| {
+            tracing::warn!(error = %e, "health: cannot authenticate to {name}");
+            format!("cannot authenticate to {name} ({})", e.kind())
+        })
+    })
+    .await
+}
+
+/// Runs one health check within [`CHECK_TIMEOUT`], timing it.
+pub(crate) async fn timed(check: impl Future<Output = Result<(), String>>) -> Check {
     let start = Instant::now();
     let result = tokio::time::timeout(CHECK_TIMEOUT, check).await.unwrap_or_else(|_| Err("timed out".into()));
     let latency_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);

@@ -264,8 +264,9 @@ impl PublisherService {
         );
         let trust = Arc::new(ShibbolethMetadataDir::new(metadata_dir));
         let secrets = config.secrets_key()?;
-        let http = HttpClient::new(&HttpConfig::default()).context("cannot build the HTTP client")?;
-        let store = SqlStore::connect(config.database_url().expose_secret())
+        let http = HttpClient::new(&HttpConfig { timeout: k.timeout(), ..HttpConfig::default() })
+            .context("cannot build the HTTP client")?;
+        let store = SqlStore::connect_with(config.database_url().expose_secret(), config.database.acquire_timeout())
             .await
             .context("[database] url: cannot open or migrate the database")?;
 

@@ -15,11 +15,12 @@ pub type SubscriberAuth = TokenValidator;
 /// What the subscriber service tells callers (Keystone A).
 pub const WORDING: Wording = Wording {
     keystone: "Keystone A",
+    dependency: mercador_core::outage::Dependency::KeystoneA,
     no_token: "no token: send a Keystone A admin token in the X-Auth-Token header",
     not_bearer: "the Authorization header is not \"Bearer <token>\"; send a Keystone A token in X-Auth-Token",
     invalid_token: "the token is invalid, expired or revoked; get a new one from Keystone A and send it in \
                     X-Auth-Token",
-    unavailable: "Keystone A cannot be reached to validate the token; retry in a few seconds",
+    unavailable: "the token cannot be validated",
     keystone_error: "the subscriber cannot validate tokens with Keystone A at the moment (the service log says why); \
                      retry later",
     admin_required: |policy| {

@@ -147,6 +147,7 @@ impl SubscriberServiceConfig {
         check_server(&s.public_url, url_example, s.body_limit, "", s.request_timeout_secs, s.lease_ttl_secs)
             .map_err(error)?;
         self.keystone.validate("Keystone A").map_err(error)?;
+        self.database.validate().map_err(error)?;
         if self.federation.entity_id.trim().is_empty() {
             return err("federation] entity_id", "is empty; give Keystone A's [saml] idp_entity_id");
         }

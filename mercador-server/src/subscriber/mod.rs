@@ -46,7 +46,7 @@ use self::config::SubscriberServiceConfig;
 use crate::auth::AdminPolicy;
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::NameField;
-use crate::publisher::discovery::{Check, Health, OpenApiDocument};
+use crate::publisher::discovery::{Health, OpenApiDocument};
 
 /// Service type of the subscriber's API in Keystone A's catalog.
 pub const SERVICE_TYPE: &str = mercador_core::client::SUBSCRIBER_SERVICE_TYPE;
@@ -167,6 +167,21 @@ fn api(
 
 /// The JSON error of an engine error (never a secret: the engine's messages carry none).
 pub fn api_error(e: SubscriberError) -> ApiError {
+    if let Some(outage) = e.outage() {
+        tracing::warn!(error = %e, dependency = %outage.dependency, outage = %outage.kind, "a dependency is down");
+        let api = ApiError::outage(outage, e.to_string());
+        return match e.interrupted() {
+            Some((name, binding, state, step)) => api.with_operation(crate::error::InterruptedOperation {
+                name: name.to_owned(),
+                binding: binding.to_owned(),
+                state: state.to_owned(),
+                step: step.to_owned(),
+                continues_in_background: true,
+                follow: format!("mercador binding show {binding} (GET /v1/bindings/{binding})"),
+            }),
+            None => api,
+        };
+    }
     let status = match &e {
         SubscriberError::Invalid(errors) => {
             let fields = errors
@@ -221,6 +236,7 @@ where
 pub struct HealthProbe {
     subscriber: Subscriber,
     session: Arc<Session>,
+    http: HttpClient,
     last: Mutex<Option<(Instant, Health)>>,
 }
 
@@ -232,8 +248,8 @@ impl std::fmt::Debug for HealthProbe {
 
 impl HealthProbe {
     /// Checks the engine's store, and Keystone A through the admin `session`.
-    pub fn new(subscriber: Subscriber, session: Arc<Session>) -> Self {
-        Self { subscriber, session, last: Mutex::new(None) }
+    pub fn new(subscriber: Subscriber, session: Arc<Session>) -> anyhow::Result<Self> {
+        Ok(Self { subscriber, session, http: crate::publisher::discovery::health_http()?, last: Mutex::new(None) })
     }
 
     /// The current health.
@@ -245,36 +261,20 @@ impl HealthProbe {
             return health.clone();
         }
         let store = self.subscriber.store().clone();
-        let session = self.session.clone();
         let (database, keystone) = tokio::join!(
-            timed(async move {
+            crate::publisher::discovery::timed(async move {
                 let probe = Name::parse("name", "healthz").map_err(|e| e.to_string())?;
                 store.get_publisher(&probe).await.map(drop).map_err(|e| {
                     tracing::warn!(error = %e, "health: the database fails");
                     "the database does not answer".to_owned()
                 })
             }),
-            timed(async move {
-                session.token().await.map(drop).map_err(|e| {
-                    tracing::warn!(error = %e, "health: cannot authenticate to Keystone A");
-                    format!("cannot authenticate to Keystone A ({})", e.kind())
-                })
-            })
+            crate::publisher::discovery::keystone_check(&self.http, &self.session, "Keystone A")
         );
         let ok = database.status == "ok" && keystone.status == "ok";
         let health = Health { status: if ok { "ok" } else { "unavailable" }.into(), database, keystone };
         *last = Some((Instant::now(), health.clone()));
         health
-    }
-}
-
-async fn timed(check: impl Future<Output = Result<(), String>>) -> Check {
-    let start = Instant::now();
-    let result = tokio::time::timeout(Duration::from_secs(5), check).await.unwrap_or_else(|_| Err("timed out".into()));
-    let latency_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-    match result {
-        Ok(()) => Check { status: "ok".into(), message: None, latency_ms },
-        Err(message) => Check { status: "error".into(), message: Some(message), latency_ms },
     }
 }
 
@@ -291,8 +291,13 @@ pub async fn build(config: &SubscriberServiceConfig) -> anyhow::Result<(Subscrib
     let session = Arc::new(cloud.session().context("[keystone] cloud: cannot build a session")?);
     let keystone: Arc<dyn IdentityApi> = Arc::new(KeystoneClient::new(session.clone()));
     let secrets = config.secrets_key()?;
-    let http = HttpClient::new(&HttpConfig::default()).context("cannot build the HTTP client")?;
-    let store = SqlStore::connect(config.database_url().expose_secret())
+    // Calls to publishers (and to their Keystones) wait 15 s longer than
+    // calls to Keystone A: a publisher whose own Keystone hangs answers
+    // `keystone_unavailable` after its own timeout (30 s by default), and
+    // that answer, naming the publisher's Keystone, should arrive first.
+    let http = HttpClient::new(&HttpConfig { timeout: k.timeout() + Duration::from_secs(15), ..HttpConfig::default() })
+        .context("cannot build the HTTP client")?;
+    let store = SqlStore::connect_with(config.database_url().expose_secret(), config.database.acquire_timeout())
         .await
         .context("[database] url: cannot open or migrate the database")?;
     let subscriber =
@@ -304,7 +309,7 @@ pub async fn build(config: &SubscriberServiceConfig) -> anyhow::Result<(Subscrib
         k.token_cache_capacity,
         &auth::WORDING,
     ));
-    let health = Arc::new(HealthProbe::new(subscriber.clone(), session));
+    let health = Arc::new(HealthProbe::new(subscriber.clone(), session)?);
     Ok((SubscriberState { subscriber, auth, public_url: config.server.public_url.clone(), health }, region))
 }
 

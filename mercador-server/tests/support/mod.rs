@@ -692,6 +692,8 @@ pub struct SubscriberOptions {
     /// `[server] region`, where it registers in A's catalog (default: A's
     /// region, where the last subscriber started takes the entry).
     pub region: Option<String>,
+    /// Further settings as `MERCADOR_<SECTION>__<KEY>` environment variables.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for SubscriberOptions {
@@ -703,6 +705,7 @@ impl Default for SubscriberOptions {
             pause_after_step: None,
             identity: None,
             region: None,
+            env: Vec::new(),
         }
     }
 }
@@ -724,13 +727,14 @@ impl SubscriberProcess {
             pause_after_step,
             identity,
             region,
+            env,
         } = options;
         let tb = Testbed::get();
         let identity = identity.unwrap_or_else(|| tb.identity(0));
         let mut service = ServiceProcess::prepare(
             "subscriber",
             "info,mercador_core=debug,mercador_server=debug,tower_http=debug".into(),
-            Vec::new(),
+            env,
         );
         let port = service.port;
         let mut toml = format!(
