@@ -226,6 +226,7 @@ def running_story(tb: dict[str, str], workdir: Path) -> Iterator[dict[str, Any]]
             **names,
             "tb": tb,
             "publisher_url": publisher.url,
+            "publisher_database_url": tb["MERCADOR_B_PUBLISHER_DATABASE_URL"],
             "subscriber_url": subscriber.url,
             "onboarded": onboarded,
             "spec": spec,

@@ -110,12 +110,15 @@ class Catalog(sql.Catalog):  # type: ignore[misc]
                 "mercador: [mercador] store_url is not set in keystone.conf; tokens of vregion projects "
                 "get an empty catalog until it is"
             )
-        if CONF.cache.enabled and CONF.catalog.caching:
+        # Keystone turns [cache] on by default for request-local caching, with the no-op backend
+        # dogpile.cache.null: only another backend keeps computed catalogs across requests.
+        if CONF.cache.enabled and CONF.catalog.caching and CONF.cache.backend != "dogpile.cache.null":
             LOG.warning(
-                "mercador: Keystone caches computed catalogs ([cache] enabled, [catalog] caching): a vregion's "
-                "change shows after up to [catalog] cache_time (%s s) more; set [catalog] caching = false "
-                "for the %.1f s bound",
-                CONF.catalog.cache_time,
+                "mercador: Keystone caches computed catalogs ([cache] backend %s, [catalog] caching): a "
+                "vregion's change shows after up to %s s more ([catalog] cache_time, else [cache] "
+                "expiration_time); set [catalog] caching = false for the %.1f s bound",
+                CONF.cache.backend,
+                CONF.catalog.cache_time or CONF.cache.expiration_time,
                 conf.refresh_interval,
             )
         self.source = VRegionSource(

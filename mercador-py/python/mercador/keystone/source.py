@@ -16,6 +16,7 @@ store at its first use; the parent's last result serves it meanwhile.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -72,6 +73,8 @@ class VRegionSource:
         self._keep: list[Any] = []  # loaders of a parent process: never dropped in a child
         # A lock held by a thread of the parent at fork time stays held in the child: renew it.
         os.register_at_fork(after_in_child=self._after_fork)
+        # A worker that exits stops its thread first (it sleeps on this event between reads).
+        atexit.register(self.stop)
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
