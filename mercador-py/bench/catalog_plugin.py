@@ -14,6 +14,9 @@ one password token scoped to the project for each (user, driver), in a
 shuffled order, on kept-alive connections; figures are medians and p95 in
 ms of BENCH_TOKENS rounds (default 200), in two legs of half of them (the
 servers started again, in the other order), each after 20 rounds of warm-up.
+Then the driver's own cost without HTTP: `get_v3_catalog` of both drivers
+called alternately in one process (catalog_inproc.py, BENCH_CALLS calls,
+default 2000).
 """
 
 from __future__ import annotations
@@ -190,6 +193,16 @@ def main() -> None:
             return (f"{cells[0][0]:.1f} / {cells[0][1]:.1f} / {cells[0][2]:.1f} | "
                     f"{cells[1][0]:.1f} / {cells[1][1]:.1f} / {cells[1][2]:.1f} | {diff:+.1f} %")
 
+        # The driver's own cost, without HTTP: get_v3_catalog in one process, both drivers alternately.
+        calls = int(os.environ.get("BENCH_CALLS", "2000"))
+        inproc = subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("catalog_inproc.py"))],
+            input=json.dumps({"conf": str(plugin_conf), "calls": calls,
+                              "cases": {who: [u["user_id"], u["project_id"]] for who, u in users.items()}}),
+            capture_output=True, text=True, check=True,
+        )
+        calls_us = json.loads(inproc.stdout)
+
         print(f"token issue on Keystone B, {rounds} rounds in two legs (ms: median / p95 / mean)")
         print("| user | rounds | SQL driver | mercador driver | median difference |")
         print("|---|---|---|---|---|")
@@ -197,6 +210,18 @@ def main() -> None:
             for leg, first in enumerate(("mercador", "sql")):
                 print(f"| {who} | leg {leg + 1} ({first} started first), {rounds // 2} | {row(legs[leg], who)} |")
             print(f"| {who} | both legs, {len(samples[(who, 'sql')])} | {row(samples, who)} |")
+        print()
+        print(f"get_v3_catalog in-process, {calls} calls each, alternated (µs: median / p95 / mean)")
+        print("| user | SQL driver | mercador driver | median difference |")
+        print("|---|---|---|---|")
+        for who in users:
+            cells = []
+            for driver in ("sql", "mercador"):
+                s = sorted(calls_us[who][driver])
+                cells.append((statistics.median(s), s[max(0, int(len(s) * 0.95) - 1)], statistics.fmean(s)))
+            print(f"| {who} | {cells[0][0]:.0f} / {cells[0][1]:.0f} / {cells[0][2]:.0f} | "
+                  f"{cells[1][0]:.0f} / {cells[1][1]:.0f} / {cells[1][2]:.0f} | "
+                  f"{cells[1][0] - cells[0][0]:+.0f} µs |")
     finally:
         stop(procs)
         for user_id, project_id in made:
