@@ -12,7 +12,8 @@
 #                                                                   127.0.0.1:$B_PORT   (5002)
 #                shibd talks to mod_shib over a unix socket inside the state dir.
 #   PostgreSQL (Debian's)                : 127.0.0.1:$PG_PORT (5003), database mercador, for Mercador's
-#                publisher store; a private cluster in $STATE/pg run as user postgres (initdb once,
+#                publisher store; database mercador_b: the store of B's publisher that Keystone B's
+#                catalog driver `mercador` reads (the demo's and the catalog tests' publisher use it); a private cluster in $STATE/pg run as user postgres (initdb once,
 #                reused by later starts), its unix socket inside the state dir.
 #   Horizon (OpenStack Dashboard) for A  : uwsgi --http             127.0.0.1:$H_PORT   (5004)
 #                in its own venv ($VENV-horizon), settings horizon/local_settings.py.
@@ -21,6 +22,9 @@
 #   Glance (image service) on B          : uwsgi --http             127.0.0.1:$G_PORT   (5005)
 #                in its own venv ($VENV-glance); SQLite, file store, auth_token against B, unified
 #                limits (oslo.limit) on; service `image` in B's catalog (region of B).
+#   Keystone B's catalog driver is Mercador's (`[catalog] driver = mercador`, the wheel built from
+#                mercador-py/ with maturin and installed into Keystone's venv): a token of a project
+#                of a vregion's domain lists only the vregion's services (docs/catalog-plugin.md).
 #
 # Deliberately NOT created here: identity providers, mappings, protocols, service providers
 # and Shibboleth trust. Mercador configures those; `check` creates temporary ones and deletes
@@ -556,7 +560,39 @@ configure_keystone_b() {
 methods = password,token,saml2,mapped,application_credential
 [saml2]
 remote_id_attribute = Shib-Identity-Provider
+[catalog]
+# Mercador's catalog driver (Keystone's SQL driver, confining vregion tokens): docs/catalog-plugin.md
+driver = mercador
+# Keystone's cache (memcached, above) would keep computed catalogs for up to [cache]
+# expiration_time: off for catalogs, so a vregion's change shows within the driver's refresh.
+caching = false
+[mercador]
+store_url = $(b_store_url)
+refresh_interval = 2
+max_staleness = 10
 EOF
+  chmod 600 "$B/keystone.conf"
+}
+
+# The mercador wheel (mercador-py/, maturin, dev profile) in Keystone's venv, for B's catalog
+# driver. Built again only when its sources changed (a hash of them is kept next to the wheel).
+install_catalog_plugin() {
+  local root; root=$(cd "$HERE/.." && pwd)
+  local dir=$VENV/.mercador-wheel hash
+  hash=$(cd "$root" && find mercador-py/src mercador-py/python mercador-py/Cargo.toml mercador-py/pyproject.toml \
+           mercador-core/src mercador-core/Cargo.toml Cargo.lock -type f -print0 | sort -z | xargs -0 sha256sum \
+           | sha256sum | cut -c1-16)
+  if [ "$(cat "$dir/hash" 2>/dev/null)" = "$hash" ] && "$V/python" -c 'import mercador.keystone.catalog' 2>/dev/null; then
+    log "Keystone B's catalog driver: wheel up to date in $VENV"
+    return 0
+  fi
+  step "building the mercador wheel (maturin, for Keystone B's catalog driver) into $VENV" "$LOGS/wheel.log"
+  "$V/pip" install -q --disable-pip-version-check "maturin==1.16.0" >"$LOGS/wheel.log" 2>&1
+  rm -rf "$dir"; mkdir -p "$dir"
+  (cd "$root/mercador-py" && "$V/maturin" build --locked -i "$V/python" --out "$dir") >>"$LOGS/wheel.log" 2>&1
+  "$V/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$dir"/mercador-*.whl >>"$LOGS/wheel.log" 2>&1
+  "$V/python" -c 'import mercador.keystone.catalog' >>"$LOGS/wheel.log" 2>&1
+  echo "$hash" >"$dir/hash"
 }
 
 # db_sync + fernet + credential keys + bootstrap (+ IdP metadata for A). $1=dir $2=name
@@ -653,7 +689,8 @@ start_keystones() {
       --pidfile "$PIDS/uwsgi-a$i.pid" \
       --logto "$LOGS/uwsgi-a$i.log" </dev/null >/dev/null 2>&1 9>&- &
   done
-  setsid "$V/uwsgi" --socket "127.0.0.1:$B_UWSGI" "${UWSGI_COMMON[@]}" --processes 2 \
+  # --enable-threads: the catalog driver reads the vregions in a thread of each worker.
+  setsid "$V/uwsgi" --socket "127.0.0.1:$B_UWSGI" "${UWSGI_COMMON[@]}" --processes 2 --enable-threads \
     --env OS_KEYSTONE_CONFIG_FILES="$B/keystone.conf" --env MERCADOR_KEYSTONE_WRITE_LOCK="$B/write.lock" \
     --pidfile "$PIDS/uwsgi-b.pid" \
     --logto "$LOGS/uwsgi-b.log" </dev/null >/dev/null 2>&1 9>&- &
@@ -871,6 +908,8 @@ KEYSTONE_B_SHIB_METADATA_RECHECK_SECONDS=30
 KEYSTONE_B_SHIB_METADATA_REVOKED_WITHIN_SECONDS=40
 KEYSTONE_B_SHIB_STATUS_URL=http://127.0.0.1:$B_PORT/Shibboleth.sso/Status
 MERCADOR_POSTGRES_URL=$(postgres_url)
+MERCADOR_B_PUBLISHER_DATABASE_URL=$(b_store_url)
+MERCADOR_B_PUBLISHER_KEY_FILE=$B_STORE_KEY
 HORIZON_URL=$H_URL
 HORIZON_KEYSTONE_PROVIDER_IDP_ID=$H_IDP_ID
 HORIZON_B_URL=$HB_URL
@@ -953,6 +992,10 @@ pg_bin() {  # binaries of the cluster's version, or the newest installed for a n
   find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n 1
 }
 postgres_url() { echo "postgres://mercador:$(cat "$PG/password" 2>/dev/null)@127.0.0.1:$PG_PORT/mercador"; }
+# The store of B's publisher (database mercador_b), read by Keystone B's catalog driver, and the
+# key its sealed secrets are sealed with (kept with the cluster, which outlives wipe_state).
+b_store_url() { echo "postgres://mercador:$(cat "$PG/password" 2>/dev/null)@127.0.0.1:$PG_PORT/mercador_b"; }
+B_STORE_KEY=$PG/b-publisher.key
 pg_psql() {  # superuser psql over the unix socket
   as_pg "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_RUN" -p "$PG_PORT" -U postgres -d postgres "$@"
 }
@@ -1003,6 +1046,12 @@ EOF
   if [ "$(pg_psql -tA -c "SELECT 1 FROM pg_database WHERE datname = 'mercador'")" != 1 ]; then
     pg_psql -c "CREATE DATABASE mercador OWNER mercador"
   fi
+  if [ "$(pg_psql -tA -c "SELECT 1 FROM pg_database WHERE datname = 'mercador_b'")" != 1 ]; then
+    pg_psql -c "CREATE DATABASE mercador_b OWNER mercador"
+  fi
+  # A test makes the store unreachable (ALLOW_CONNECTIONS false): a start makes it reachable again.
+  pg_psql -c "ALTER DATABASE mercador_b ALLOW_CONNECTIONS true"
+  [ -s "$B_STORE_KEY" ] || ( umask 077; openssl rand -base64 32 >"$B_STORE_KEY" )
   # Tests drop their databases WITH (FORCE), which must also end autovacuum workers there.
   pg_psql -c "SET client_min_messages = warning; GRANT pg_signal_backend TO mercador"
   log "PostgreSQL answers on 127.0.0.1:$PG_PORT (pid $(saved_pid postgres), user $(pg_user))"
@@ -1367,6 +1416,7 @@ cmd_start() {
   start_postgres
   init_glance
   start_memcacheds
+  install_catalog_plugin
   init_keystones
   start_keystones
   launch_horizon a

@@ -5,7 +5,10 @@ subscriber service (``mercador serve``, SQLite, free ports on 127.0.0.1),
 then, through this package's own API: B's admin onboards a partner and
 publishes a vregion offered to it; A's admin registers the publisher and
 binds the vregion as a region of A. alice (``testbed-a-alice``) then
-reaches it by K2K. Everything is removed at the end. It holds A's SAML
+reaches it by K2K. B's publisher keeps its store in the testbed's
+``mercador_b`` database, the store Keystone B's catalog driver reads, so
+alice's tokens in the vregion are confined to its services
+(``test_catalog_plugin.py``). Everything is removed at the end. It holds A's SAML
 identity 0 (``a-entity.lock``), as the demo and the Rust tests through
 ``testbed-a-alice`` do. Tests fail, never skip, without a testbed.
 """
@@ -83,19 +86,24 @@ def mercador_bin() -> str:
 
 
 class Service:
-    def __init__(self, kind: str, tb: dict[str, str], workdir: Path) -> None:
+    def __init__(
+        self, kind: str, tb: dict[str, str], workdir: Path, *, database_url: str | None = None,
+        key_file: str | None = None,
+    ) -> None:
         self.kind = kind
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}"
-        key = workdir / f"{kind}.key"
-        key.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
-        key.chmod(0o600)
+        if key_file is None:
+            key = workdir / f"{kind}.key"
+            key.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+            key.chmod(0o600)
+            key_file = str(key)
         env = dict(os.environ)
         env.update(
             {
                 "MERCADOR_KEYSTONE__CLOUDS_YAML": tb["OS_CLIENT_CONFIG_FILE"],
-                "MERCADOR_DATABASE__URL": f"sqlite://{workdir}/mercador-{kind}.db",
-                "MERCADOR_SECRETS__KEY_FILE": str(key),
+                "MERCADOR_DATABASE__URL": database_url or f"sqlite://{workdir}/mercador-{kind}.db",
+                "MERCADOR_SECRETS__KEY_FILE": key_file,
                 "MERCADOR_SERVER__LISTEN": f"127.0.0.1:{port}",
                 "MERCADOR_SERVER__PUBLIC_URL": self.url,
             }
@@ -177,7 +185,11 @@ def running_story(tb: dict[str, str], workdir: Path) -> Iterator[dict[str, Any]]
         "publisher": f"py-b-{suffix}",
         "alias": f"py-{suffix}",
     }
-    publisher = Service("publisher", tb, workdir)
+    # B's publisher store: the one Keystone B's catalog driver reads (testbed/testbed.sh).
+    publisher = Service(
+        "publisher", tb, workdir, database_url=tb["MERCADOR_B_PUBLISHER_DATABASE_URL"],
+        key_file=tb["MERCADOR_B_PUBLISHER_KEY_FILE"],
+    )
     subscriber = Service("subscriber", tb, workdir)
     b_admin = mercador.Cloud.from_config("testbed-b")
     a_admin = mercador.Cloud.from_config("testbed-a")
@@ -214,6 +226,7 @@ def running_story(tb: dict[str, str], workdir: Path) -> Iterator[dict[str, Any]]
             **names,
             "tb": tb,
             "publisher_url": publisher.url,
+            "publisher_database_url": tb["MERCADOR_B_PUBLISHER_DATABASE_URL"],
             "subscriber_url": subscriber.url,
             "onboarded": onboarded,
             "spec": spec,

@@ -283,7 +283,7 @@ def test_no_secret_in_repr_log_or_exception(
 
 def test_store_read_in_process(story: dict[str, Any]) -> None:
     """What the Keystone and Horizon plugins read next to the services: their stores."""
-    publisher = mercador.Store.connect(f"sqlite://{story['workdir']}/mercador-publisher.db")
+    publisher = mercador.Store.connect(story["publisher_database_url"])  # B's store (PostgreSQL mercador_b)
     vregion = publisher.vregion(story["vregion"])
     assert vregion is not None and vregion["state"] == "published" and vregion["region"] == story["tb"]["KEYSTONE_B_REGION"]
     assert vregion["domain_id"] == story["admin"].vregion(story["vregion"])["domain_id"]
