@@ -7,7 +7,7 @@
 # 1. installs the pinned tools (maturin, pytest, mypy) into the testbed's
 #    venv, the one holding Keystone, keystoneauth1, openstacksdk and the
 #    openstack CLI (MERCADOR_TESTBED_VENV in the testbed's env file);
-# 2. builds the mercador CLI (the services the tests start) and the wheel
+# 2. builds the mercador CLI (the services the tests start; with the workspace's test build) and the wheel
 #    from source with maturin (dev profile), and installs the wheel there;
 # 3. checks the stub with mypy.stubtest and the package with mypy;
 # 4. runs pytest (mercador-py/tests) against the running testbed and prints
@@ -29,8 +29,11 @@ PY=$VENV/bin/python
 echo "--- tools in $VENV: maturin 1.16.0, pytest 9.2.0, mypy 2.4.1"
 "$PY" -m pip install -q --disable-pip-version-check "maturin==1.16.0" "pytest==9.2.0" "mypy==2.4.1"
 
-echo "--- cargo build -p mercador-cli (the services the tests start)"
-cargo build --locked -p mercador-cli
+# The test build of the workspace (a no-op after scripts/test's lanes) rather than `cargo build
+# -p mercador-cli`: the binary then has the workspace's features, so neither build undoes the
+# other's artifacts (on a clean clone `-p mercador-cli` rebuilt about 60 crates).
+echo "--- cargo test --workspace --no-run (the mercador binary: the services the tests start)"
+cargo test --locked --workspace --no-run -q
 
 WHEELS=$(mktemp -d)
 trap 'rm -rf "$WHEELS"' EXIT

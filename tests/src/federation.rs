@@ -180,6 +180,10 @@ async fn setup() -> K2k {
         if !u.outcome.created() {
             let update = UserUpdate { password: Some(password.clone()), ..Default::default() };
             a.update_user(&u.object.id, &update).await.expect("reset password");
+            // Changing a password revokes the user's tokens, including one issued in the same
+            // second (Keystone's revocation events have one-second resolution): with Keystone's
+            // cache on, the first test's login can come that soon. Wait as the publisher does.
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         }
         ensure::ensure_role_grant(&a, &a_member.id, &Actor::User(u.object.id.clone()), &Target::Project(p.id))
             .await
