@@ -2,9 +2,10 @@
 
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
-from horizon import exceptions, forms, tables
+from horizon import exceptions, tables
 
 from mercador.horizon.api import mercador as api
+from mercador.horizon.dashboards.admin.modal import HelpModalFormView
 from mercador.horizon.dashboards.admin.mercador_partners import forms as partner_forms
 from mercador.horizon.dashboards.admin.mercador_partners import tables as partner_tables
 
@@ -22,9 +23,8 @@ class IndexView(tables.DataTableView):
             return []
 
 
-class OnboardView(forms.ModalFormView):
+class OnboardView(HelpModalFormView):
     form_class = partner_forms.OnboardPartnerForm
-    template_name = "mercador/form.html"
     form_id = "onboard_partner_form"
     modal_id = "onboard_partner_modal"
     modal_header = _("Onboard Partner")
@@ -32,11 +32,7 @@ class OnboardView(forms.ModalFormView):
     submit_label = _("Onboard")
     submit_url = reverse_lazy("horizon:admin:mercador_partners:onboard")
     success_url = reverse_lazy("horizon:admin:mercador_partners:index")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["help_text"] = _(
-            "Onboarding makes the partner a project and user of this cloud and an application credential "
-            "for its subscriber service; the next page shows the credential's secret, once."
-        )
-        return context
+    help_text = _(
+        "Onboarding makes the partner a project and user of this cloud and an application credential "
+        "for its subscriber service; the next page shows the credential's secret, once."
+    )

@@ -2,9 +2,10 @@
 
 from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext_lazy as _
-from horizon import exceptions, forms, tables
+from horizon import exceptions, tables
 
 from mercador.horizon.api import mercador as api
+from mercador.horizon.dashboards.admin.modal import HelpModalFormView
 from mercador.horizon.dashboards.admin.mercador_publishers import forms as pub_forms
 from mercador.horizon.dashboards.admin.mercador_publishers import tables as pub_tables
 
@@ -44,9 +45,8 @@ class DiscoverView(tables.DataTableView):
         return context
 
 
-class RegisterView(forms.ModalFormView):
+class RegisterView(HelpModalFormView):
     form_class = pub_forms.RegisterPublisherForm
-    template_name = "mercador/form.html"
     form_id = "register_publisher_form"
     modal_id = "register_publisher_modal"
     modal_header = _("Register Publisher")
@@ -54,19 +54,14 @@ class RegisterView(forms.ModalFormView):
     submit_label = _("Register")
     submit_url = reverse_lazy("horizon:admin:mercador_publishers:register")
     success_url = reverse_lazy("horizon:admin:mercador_publishers:index")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["help_text"] = _(
-            "A publisher's admin onboards this cloud as a partner and hands over an application credential: "
-            "register it here, then discover its offers."
-        )
-        return context
+    help_text = _(
+        "A publisher's admin onboards this cloud as a partner and hands over an application credential: "
+        "register it here, then discover its offers."
+    )
 
 
-class SubscribeView(forms.ModalFormView):
+class SubscribeView(HelpModalFormView):
     form_class = pub_forms.SubscribeForm
-    template_name = "mercador/form.html"
     form_id = "subscribe_form"
     modal_id = "subscribe_modal"
     modal_header = _("Subscribe")

@@ -2,9 +2,10 @@
 
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
-from horizon import exceptions, forms, tables
+from horizon import exceptions, tables
 
 from mercador.horizon.api import mercador as api
+from mercador.horizon.dashboards.admin.modal import HelpModalFormView
 from mercador.horizon.dashboards.admin.mercador_vregions import forms as vregion_forms
 from mercador.horizon.dashboards.admin.mercador_vregions import tables as vregion_tables
 
@@ -22,9 +23,8 @@ class IndexView(tables.DataTableView):
             return []
 
 
-class CreateView(forms.ModalFormView):
+class CreateView(HelpModalFormView):
     form_class = vregion_forms.CreateVRegionForm
-    template_name = "mercador/form.html"
     form_id = "create_vregion_form"
     modal_id = "create_vregion_modal"
     modal_header = _("Create VRegion")
@@ -32,20 +32,15 @@ class CreateView(forms.ModalFormView):
     submit_label = _("Create")
     submit_url = reverse_lazy("horizon:admin:mercador_vregions:create")
     success_url = reverse_lazy("horizon:admin:mercador_vregions:index")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["help_text"] = _(
-            "A vregion is a Keystone domain in one of this cloud's regions, offered to partners: "
-            "which services, which roles their users get, how many subscriptions. "
-            "Quotas and other visibility rules: create it from YAML."
-        )
-        return context
+    help_text = _(
+        "A vregion is a Keystone domain in one of this cloud's regions, offered to partners: "
+        "which services, which roles their users get, how many subscriptions. "
+        "Quotas and other visibility rules: create it from YAML."
+    )
 
 
-class CreateFromYamlView(forms.ModalFormView):
+class CreateFromYamlView(HelpModalFormView):
     form_class = vregion_forms.CreateFromYamlForm
-    template_name = "mercador/form.html"
     form_id = "create_vregion_yaml_form"
     modal_id = "create_vregion_yaml_modal"
     modal_header = _("Create VRegion from YAML")
@@ -53,11 +48,7 @@ class CreateFromYamlView(forms.ModalFormView):
     submit_label = _("Create")
     submit_url = reverse_lazy("horizon:admin:mercador_vregions:create_yaml")
     success_url = reverse_lazy("horizon:admin:mercador_vregions:index")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["help_text"] = _(
-            "The spec `mercador vregion create --file` takes: name, description, region, service_types, "
-            "roles, quotas, visibility, metadata, max_subscriptions, partners."
-        )
-        return context
+    help_text = _(
+        "The spec `mercador vregion create --file` takes: name, description, region, service_types, "
+        "roles, quotas, visibility, metadata, max_subscriptions, partners."
+    )
