@@ -10,4 +10,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/lib/c-deps.sh
 MERCADOR_TESTBED_ENV=${MERCADOR_TESTBED_ENV:-$(testbed/testbed.sh env)} \
-  cargo test --locked -p mercador-capi -p mercador-server --test header --test capi "$@"
+  cargo test --locked --profile dev -p mercador-capi -p mercador-server --test header --test capi "$@"

@@ -33,7 +33,7 @@ echo "--- tools in $VENV: maturin 1.16.0, pytest 9.2.0, mypy 2.4.1"
 # -p mercador-cli`: the binary then has the workspace's features, so neither build undoes the
 # other's artifacts (on a clean clone `-p mercador-cli` rebuilt about 60 crates).
 echo "--- cargo test --workspace --no-run (the mercador binary: the services the tests start)"
-cargo test --locked --workspace --no-run -q
+cargo test --locked --workspace --profile dev --no-run -q
 
 WHEELS=$(mktemp -d)
 trap 'rm -rf "$WHEELS"' EXIT

@@ -44,6 +44,10 @@ EXCLUSIVE = {
 }
 
 ROOT = Path(__file__).resolve().parents[2]
+# The dev profile rather than cargo test's "test" profile (the same settings
+# under another name, which cargo hashes): the wheel's build (maturin, dev
+# profile) then shares the dependencies it compiled (workspace-hack/).
+PROFILE = ["--profile", "dev"]
 RESULT = re.compile(r"^test result: \w+\. (\d+) passed; (\d+) failed")
 
 
@@ -76,7 +80,7 @@ def cargo_json(args: list[str]) -> list[dict]:
 def test_binaries() -> list[Job]:
     """Builds every test binary of the workspace, as `cargo test` would."""
     jobs = []
-    for msg in cargo_json(["test", "--workspace", "--locked", "--no-run"]):
+    for msg in cargo_json(["test", "--workspace", "--locked", "--no-run", *PROFILE]):
         if msg.get("reason") != "compiler-artifact" or not msg.get("executable"):
             continue
         if not msg["profile"]["test"]:
@@ -129,7 +133,7 @@ def main() -> int:
             continue
 
     jobs = test_binaries()
-    jobs.append(Job("doc tests", ["cargo", "test", "--workspace", "--locked", "--doc"], ROOT))
+    jobs.append(Job("doc tests", ["cargo", "test", "--workspace", "--locked", "--doc", *PROFILE], ROOT))
     shared = sorted((j for j in jobs if j.name not in EXCLUSIVE), key=lambda j: -durations.get(j.name, 0.0))
     alone = [j for j in jobs if j.name in EXCLUSIVE]
     print(

@@ -1,0 +1,1 @@
+//! Build sharing only, no code: see this crate's `Cargo.toml`.
