@@ -489,16 +489,17 @@ async fn lease_renewed_while_a_step_runs_long_postgres() {
     lease_renewed_while_a_step_runs_long(&fresh_postgres_database().await).await;
 }
 
-/// A binding's lease of 1 s, held by a teardown that stops for 3 s after
+/// A binding's lease of 2 s, held by a teardown that stops for 6 s after
 /// a step (as a slow Keystone call would): no other holder gets it
 /// meanwhile, and it is free as soon as the teardown is done. A teardown
 /// dropped in the middle (its task aborted) stops renewing: the lease is
-/// free once its TTL runs out.
+/// free once its TTL runs out. (With a TTL of 1 s, a renewal every third of
+/// it lost the lease once when the machine's load average was 11.)
 async fn lease_renewed_while_a_step_runs_long(database_url: &str) {
     // The teardowns remove mercador services left without endpoints on A:
     // not in the middle of another test's subscribe.
     let turn = a_entity_turn().await;
-    let ttl = Duration::from_secs(1);
+    let ttl = Duration::from_secs(2);
     let slow = subscriber_leasing(&turn, database_url, ttl, Some(("remove_endpoints", ttl * 3))).await;
     let publisher = name("pub-gone");
     slow.register_publisher(NewPublisher {
