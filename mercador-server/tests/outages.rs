@@ -488,6 +488,12 @@ async fn keystone_b_frozen_during_a_subscribe_a_refresh_and_a_cancel_then_thawed
     assert!(start.elapsed() < ANSWER_BOUND, "refresh answered after {:?}", start.elapsed());
     assert!(error["operation"].is_null(), "nothing continues for an active binding: {answer}");
     println!("refresh with Keystone B frozen: {:?}", start.elapsed());
+    let start = Instant::now();
+    let health = ApiClient::new(story.publisher.url()).get("/healthz").await;
+    assert_eq!(health.status, 503, "the publisher's /healthz with its Keystone frozen: {health}");
+    assert_ne!(health.json()["keystone"]["status"], "ok", "{health}");
+    assert!(start.elapsed() < ANSWER_BOUND, "/healthz took {:?}", start.elapsed());
+    println!("the publisher's /healthz with Keystone B frozen: {:?}", start.elapsed());
     let shown = story.api.get(&format!("/v1/bindings/{alias}")).await.expect(200);
     assert_eq!(shown["state"], "active", "{shown}");
 
@@ -538,7 +544,9 @@ async fn keystone_b_stopped_in_the_middle_of_a_subscribe_then_during_a_refresh_a
 
     // Started again: the binding converges by itself (the publisher resumes
     // at the mapping), neither service restarted.
+    let restart = Instant::now();
     keystone_b.start().await;
+    println!("Keystone B started again in {:?}", restart.elapsed());
     let start = Instant::now();
     let active = wait_for_binding(&story.api, &alias, "active").await;
     println!("active {:?} after Keystone B was started again", start.elapsed());
@@ -560,7 +568,9 @@ async fn keystone_b_stopped_in_the_middle_of_a_subscribe_then_during_a_refresh_a
     assert_interrupted(&answer, "keystone_b", "cancel", &alias, "cancelling");
     assert!(start.elapsed() < ANSWER_BOUND, "cancel answered after {:?}", start.elapsed());
     println!("cancel with Keystone B stopped: {:?}", start.elapsed());
+    let restart = Instant::now();
     keystone_b.start().await;
+    println!("Keystone B started again in {:?}", restart.elapsed());
     wait_for_binding(&story.api, &alias, "cancelled").await;
     assert_eq!((story.publisher.pid(), story.subscriber.pid()), (publisher_pid, subscriber_pid), "not restarted");
     story.cancel_and_check_clean(&alias).await;
@@ -648,7 +658,9 @@ async fn keystone_a_frozen_and_stopped_during_subscribes_a_refresh_and_a_cancel(
     );
     let health = ApiClient::new(story.subscriber.url()).get("/healthz").await;
     assert_eq!(health.status, 503, "{health}");
+    let restart = Instant::now();
     keystone_a.start().await;
+    println!("Keystone A started again in {:?}", restart.elapsed());
     let start = Instant::now();
     let active = wait_for_binding(&story.api, &alias, "active").await;
     println!("active {:?} after Keystone A was started again", start.elapsed());
@@ -662,7 +674,9 @@ async fn keystone_a_frozen_and_stopped_during_subscribes_a_refresh_and_a_cancel(
     assert!(start.elapsed() < ANSWER_BOUND, "refresh answered after {:?}", start.elapsed());
     assert!(error["operation"].is_null(), "nothing continues for an active binding: {answer}");
     println!("refresh with Keystone A stopped: {:?}", start.elapsed());
+    let restart = Instant::now();
     keystone_a.start().await;
+    println!("Keystone A started again in {:?}", restart.elapsed());
     assert_eq!(story.api.get(&format!("/v1/bindings/{alias}")).await.expect(200)["state"], "active");
 
     // Cancel: the publisher's side is cancelled, then Keystone A, frozen,

@@ -87,8 +87,7 @@ impl PrivateKeystone {
         assert!(config.is_file(), "{what}: no configuration {} (restart the testbed)", config.display());
         let dir = tempfile::Builder::new().prefix("mercador-private-keystone-").tempdir().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        let mut keystone =
-            Self { what, config, write_lock, enable_threads, port, dir, child: None, frozen: false };
+        let mut keystone = Self { what, config, write_lock, enable_threads, port, dir, child: None, frozen: false };
         keystone.start().await;
         keystone
     }
@@ -179,7 +178,8 @@ impl PrivateKeystone {
             // Signals are delivered asynchronously: check the locks once
             // every process of it has stopped.
             let stopping = Instant::now();
-            while !group_members(pgid.as_raw(), true).iter().all(|pid| state_and_group(*pid).is_none_or(|s| s.0 == "T")) {
+            while !group_members(pgid.as_raw(), true).iter().all(|pid| state_and_group(*pid).is_none_or(|s| s.0 == "T"))
+            {
                 assert!(stopping.elapsed() < Duration::from_secs(10), "{}: not stopped 10 s after SIGSTOP", self.what);
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -235,7 +235,6 @@ impl PrivateKeystone {
         let all: Vec<&str> = log.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
     }
-
 }
 
 /// The processes of group `pgid` (`/proc/<pid>/stat`), zombies left out
