@@ -15,8 +15,9 @@
 //! ```
 //!
 //! It is the Keystone venv's uwsgi serving `testbed/lib/keystone_wsgi.py`
-//! exactly as `testbed.sh` starts Keystone A's processes (`--http`, one
-//! worker, the Keystone's `keystone.conf` and write lock), in a process
+//! as `testbed.sh` starts the processes of A's other SAML identities
+//! (`--http`, one worker, the Keystone's `keystone.conf` and write lock;
+//! for B also `--enable-threads`, as B's own uwsgi), in a process
 //! group of its own so that one signal reaches the master, the HTTP router
 //! and the worker. Killed (by its process group id) when dropped.
 
@@ -47,7 +48,6 @@ pub struct PrivateKeystone {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
-    frozen: bool,
 }
 
 impl PrivateKeystone {
@@ -87,7 +87,7 @@ impl PrivateKeystone {
         assert!(config.is_file(), "{what}: no configuration {} (restart the testbed)", config.display());
         let dir = tempfile::Builder::new().prefix("mercador-private-keystone-").tempdir().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        let mut keystone = Self { what, config, write_lock, enable_threads, port, dir, child: None, frozen: false };
+        let mut keystone = Self { what, config, write_lock, enable_threads, port, dir, child: None };
         keystone.start().await;
         keystone
     }
@@ -139,7 +139,6 @@ impl PrivateKeystone {
             command.arg("--enable-threads");
         }
         self.child = Some(command.spawn().unwrap_or_else(|e| panic!("start {} (uwsgi): {e}", self.what)));
-        self.frozen = false;
         let http = HttpClient::new(&HttpConfig { timeout: Duration::from_secs(10), ..HttpConfig::default() })
             .expect("HTTP client");
         let deadline = Instant::now() + START_TIMEOUT;
@@ -185,7 +184,6 @@ impl PrivateKeystone {
             }
             let holders = self.lock_holders();
             if holders.is_empty() {
-                self.frozen = true;
                 return;
             }
             killpg(pgid, Signal::SIGCONT).unwrap_or_else(|e| panic!("SIGCONT {}: {e}", self.what));
@@ -198,7 +196,6 @@ impl PrivateKeystone {
     pub fn thaw(&mut self) {
         let pgid = Pid::from_raw(self.pid() as i32);
         killpg(pgid, Signal::SIGCONT).unwrap_or_else(|e| panic!("SIGCONT {}: {e}", self.what));
-        self.frozen = false;
     }
 
     /// Stops it for real: `SIGKILL` to every process of it, and waits until
@@ -208,7 +205,6 @@ impl PrivateKeystone {
         let pgid = Pid::from_raw(child.id() as i32);
         let _ = killpg(pgid, Signal::SIGKILL);
         let _ = child.wait();
-        self.frozen = false;
         // The HTTP router and the worker got the SIGKILL too (zombies
         // until whoever inherits them reaps them: they hold nothing).
         let deadline = Instant::now() + Duration::from_secs(30);
