@@ -981,3 +981,132 @@ async fn authentication_options_override_a_cloud_like_the_openstack_clis() {
     a.update_domain(&domain.id, &DomainUpdate { enabled: Some(false), ..DomainUpdate::default() }).await.unwrap();
     a.delete_domain(&domain.id).await.unwrap();
 }
+
+/// The operator's view of a Keystone outage (docs/outages.md): with
+/// Keystone B frozen under the publisher (`SIGSTOP` to a private Keystone
+/// process of the test, over the testbed's Keystone B), `mercador
+/// subscribe` says that the subscribe continues in the background and how
+/// to follow it, and exits 7; thawed, the binding converges by itself. With
+/// Keystone B stopped, `mercador binding cancel` exits 7 the same way;
+/// started again, the binding ends cancelled and nothing is left on either
+/// Keystone.
+#[tokio::test]
+async fn keystone_b_frozen_then_stopped_the_cli_exits_7_and_the_binding_converges() {
+    use mercador_tests::keystone_process::PrivateKeystone;
+    use std::time::{Duration, Instant};
+    use support::{ApiClient, admin_token};
+
+    let turn = a_entity_turn().await;
+    let tb = Testbed::get();
+    let entity_id = turn.entity_id().to_owned();
+    free_entity_on_b(&entity_id).await;
+    test_catalog().await;
+    let mut keystone_b = PrivateKeystone::of_b().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The publisher reaches Keystone B on the private process; partners
+    // and K2K keep the testbed's.
+    let b_url = tb.url(Cloud::B).to_string();
+    let clouds_b = dir.path().join("clouds-b.yaml");
+    let text = std::fs::read_to_string(testbed_clouds()).unwrap();
+    std::fs::write(
+        &clouds_b,
+        text.replace(b_url.trim_end_matches('/'), keystone_b.url().as_str().trim_end_matches('/')),
+    )
+    .unwrap();
+    let env = vec![
+        ("MERCADOR_KEYSTONE__TIMEOUT_SECS".to_owned(), "5".to_owned()),
+        ("MERCADOR_KEYSTONE__CLOUDS_YAML".to_owned(), clouds_b.display().to_string()),
+        ("MERCADOR_KEYSTONE__PUBLIC_URL".to_owned(), b_url.clone()),
+    ];
+    let publisher =
+        PublisherProcess::start(PublisherOptions { env, reconcile_interval_secs: 5, ..PublisherOptions::default() })
+            .await;
+    let subscriber = SubscriberProcess::start_with(SubscriberOptions {
+        identity: Some(turn.identity().clone()),
+        reconcile_interval_secs: 5,
+        env: vec![("MERCADOR_KEYSTONE__TIMEOUT_SECS".to_owned(), "5".to_owned())],
+        ..SubscriberOptions::default()
+    })
+    .await;
+    let b_admin = ApiClient::new(publisher.url()).with_token(admin_token().await);
+    let partner = unique("cli-out-p");
+    let onboarded = b_admin.post("/v1/admin/partners", &json!({"name": partner})).await.expect(201);
+    let secret = onboarded["application_credential_secret"].as_str().unwrap().to_owned();
+    let vregion = unique("cli-out-vr");
+    let spec = json!({
+        "name": vregion, "region": tb.region(Cloud::B), "service_types": ["identity", "compute"],
+        "roles": ["reader"], "max_subscriptions": 1, "partners": [partner],
+    });
+    b_admin.post("/v1/admin/vregions", &spec).await.expect(201);
+    b_admin.post_empty(&format!("/v1/admin/vregions/{vregion}/publish")).await.expect(200);
+    let domain = b_admin.get(&format!("/v1/admin/vregions/{vregion}")).await.expect(200)["domain_id"]
+        .as_str()
+        .map(str::to_owned);
+    let a_token = tb.admin_session(Cloud::A).token().await.unwrap().secret().clone();
+    let api = ApiClient::new(subscriber.url()).with_token(a_token);
+    let publisher_name = unique("cli-out-pub");
+    let registration = json!({
+        "name": publisher_name, "keystone_url": b_url,
+        "exchange_url": publisher.url().join("v1/exchange").unwrap(),
+        "application_credential_id": onboarded["application_credential_id"],
+        "application_credential_secret": secret,
+    });
+    api.post("/v1/publishers", &registration).await.expect(201);
+    let clouds = testbed_clouds();
+    let subscriber_url = subscriber.url().to_string();
+    let a_admin = |args: &[&str]| mercador(&clouds, "testbed-a", &[args, &["--url", &subscriber_url]].concat());
+    let state_of =
+        |alias: &str| a_admin(&["binding", "show", alias, "-f", "value", "-c", "state"]).ok().trim().to_owned();
+    let wait_for = |alias: &str, state: &str| {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while state_of(alias) != state {
+            assert!(Instant::now() < deadline, "binding {alias} not {state} within 180 s");
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    };
+
+    // Subscribe with Keystone B frozen: exit 7, what goes on and how to follow it.
+    let alias = unique("cli-out-al");
+    keystone_b.freeze();
+    let start = Instant::now();
+    let subscribe = a_admin(&["subscribe", &publisher_name, &vregion, "--alias", &alias]);
+    let took = start.elapsed();
+    subscribe.fails_with(7, "continues in the background (state provisioning, step remote_subscribe)");
+    assert!(subscribe.stderr.contains("Keystone B is too slow"), "{}", subscribe.stderr);
+    assert!(subscribe.stderr.contains(&format!("mercador binding show {alias}")), "{}", subscribe.stderr);
+    assert!(took < Duration::from_secs(60), "mercador subscribe took {took:?} with Keystone B frozen");
+    println!("mercador subscribe with Keystone B frozen: exit 7 after {took:?}");
+    assert_eq!(state_of(&alias), "provisioning");
+    keystone_b.thaw();
+    wait_for(&alias, "active");
+
+    // Cancel with Keystone B stopped: exit 7; started again: cancelled.
+    keystone_b.stop();
+    let start = Instant::now();
+    let cancel = a_admin(&["binding", "cancel", &alias]);
+    cancel.fails_with(7, "continues in the background (state cancelling");
+    assert!(cancel.stderr.contains("Keystone B cannot be reached"), "{}", cancel.stderr);
+    assert!(start.elapsed() < Duration::from_secs(60), "mercador binding cancel took {:?}", start.elapsed());
+    println!("mercador binding cancel with Keystone B stopped: exit 7 after {:?}", start.elapsed());
+    keystone_b.start().await;
+    wait_for(&alias, "cancelled");
+    for run in [&subscribe, &cancel] {
+        assert!(!run.stderr.contains(&secret) && !run.stdout.contains(&secret), "the credential secret printed");
+    }
+
+    // Nothing left on either Keystone.
+    let a = tb.admin(Cloud::A);
+    assert!(a.get_service_provider(&format!("mercador-{alias}")).await.is_err(), "A's service provider left");
+    assert!(a.get_region(&alias).await.is_err(), "A's region left");
+    let b = tb.admin(Cloud::B);
+    let idps = b.list_identity_providers().await.unwrap();
+    assert!(!idps.iter().any(|i| i.remote_ids.iter().any(|r| r == &entity_id)), "B's identity provider left");
+    if let Some(domain) = domain {
+        assert_eq!(b.list_users(&Filter::new().domain_id(&domain)).await.unwrap().len(), 0, "users left on B");
+    }
+    api.delete(&format!("/v1/publishers/{publisher_name}")).await;
+    b_admin.post_empty(&format!("/v1/admin/vregions/{vregion}/withdraw")).await.expect(200);
+    b_admin.delete(&format!("/v1/admin/vregions/{vregion}?purge=true")).await.expect(204);
+    b_admin.delete(&format!("/v1/admin/partners/{partner}")).await.expect(204);
+    free_entity_on_b(&entity_id).await;
+}

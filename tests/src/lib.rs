@@ -8,6 +8,7 @@
 //! start it.
 
 pub mod federation;
+pub mod keystone_process;
 pub mod publisher;
 
 use std::collections::BTreeMap;
