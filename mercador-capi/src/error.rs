@@ -102,7 +102,8 @@ pub(crate) struct Failure {
     pub(crate) code: mercador_result,
     pub(crate) message: String,
     pub(crate) status: u16,
-    pub(crate) outage: OutageInfo,
+    /// Boxed: a `Result`'s error stays small.
+    pub(crate) outage: Box<OutageInfo>,
 }
 
 /// What a failure says of an outage (docs/outages.md): which of Mercador's
@@ -170,7 +171,7 @@ fn outage_of_core(_e: &mercador_core::Error) -> Option<Outage> {
 
 impl Failure {
     pub(crate) fn new(code: mercador_result, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), status: 0, outage: OutageInfo::default() }
+        Self { code, message: message.into(), status: 0, outage: Box::default() }
     }
 
     pub(crate) fn null(name: &str) -> Self {
@@ -180,14 +181,14 @@ impl Failure {
 
 impl From<mercador_core::Error> for Failure {
     fn from(e: mercador_core::Error) -> Self {
-        let outage = OutageInfo::of_core(&e);
+        let outage = Box::new(OutageInfo::of_core(&e));
         Self { code: e.kind().into(), status: e.status().unwrap_or(0), message: e.to_string(), outage }
     }
 }
 
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
-        let outage = OutageInfo::of_client(&e);
+        let outage = Box::new(OutageInfo::of_client(&e));
         Self { code: e.kind().into(), status: e.status().unwrap_or(0), message: e.to_string(), outage }
     }
 }
@@ -214,7 +215,7 @@ fn c_string(s: &str) -> CString {
 }
 
 fn set_last_error(failure: &Failure) {
-    let OutageInfo { dependency, outage, retry_after, operation } = &failure.outage;
+    let OutageInfo { dependency, outage, retry_after, operation } = &*failure.outage;
     let last = LastError {
         message: c_string(&failure.message),
         status: failure.status,
@@ -383,4 +384,95 @@ pub unsafe extern "C" fn mercador_last_error_operation(out: *mut mercador_interr
         };
         true
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::ffi::CStr;
+
+    use mercador_core::client::ServiceError;
+
+    use super::*;
+
+    fn text(p: *const c_char) -> Option<String> {
+        // SAFETY: NULL or a string of the thread's last error, alive until the next guarded call.
+        (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned())
+    }
+
+    fn answer(operation: Option<InterruptedOperation>) -> ClientError {
+        ClientError::Service(Box::new(ServiceError {
+            kind: ErrorKind::Unavailable,
+            method: reqwest::Method::DELETE,
+            url: "http://a:8781/v1/bindings/lisbon-b".into(),
+            status: 503,
+            code: "keystone_unavailable".into(),
+            title: "Keystone unavailable".into(),
+            message: "Keystone B is too slow".into(),
+            errors: Vec::new(),
+            request_id: None,
+            dependency: Some("keystone_b".into()),
+            outage: Some("too_slow".into()),
+            retry_after: Some(15),
+            operation,
+        }))
+    }
+
+    /// An interrupted cancel, as the subscriber answers it
+    /// (mercador-server/tests/outages.rs provokes it on the services; the
+    /// C tests provoke an interrupted subscribe through this ABI).
+    #[test]
+    fn an_interrupted_operation_reaches_the_last_error() {
+        let op = InterruptedOperation {
+            name: "cancel".into(),
+            binding: "lisbon-b".into(),
+            state: "cancelling".into(),
+            step: "cancel_remote".into(),
+            follow: "mercador binding show lisbon-b (GET /v1/bindings/lisbon-b)".into(),
+        };
+        let result = guard(|| Err(answer(Some(op)).into()));
+        assert_eq!(result, mercador_result::Unavailable);
+        assert_eq!(mercador_last_error_status(), 503);
+        assert_eq!(text(mercador_last_error_dependency()).as_deref(), Some("keystone_b"));
+        assert_eq!(text(mercador_last_error_outage()).as_deref(), Some("too_slow"));
+        assert_eq!(mercador_last_error_retry_after(), 15);
+        let null = std::ptr::null();
+        let mut out =
+            mercador_interrupted_operation { name: null, binding: null, state: null, step: null, follow: null };
+        // SAFETY: a valid out-parameter.
+        assert!(unsafe { mercador_last_error_operation(&mut out) });
+        let fields = [out.name, out.binding, out.state, out.step].map(|p| text(p).unwrap());
+        assert_eq!(fields, ["cancel", "lisbon-b", "cancelling", "cancel_remote"]);
+        assert!(text(out.follow).unwrap().starts_with("mercador binding show lisbon-b"));
+        // SAFETY: NULL is allowed.
+        assert!(!unsafe { mercador_last_error_operation(std::ptr::null_mut()) });
+
+        // Without an operation; then a success clears it all.
+        assert_eq!(guard(|| Err(answer(None).into())), mercador_result::Unavailable);
+        // SAFETY: a valid out-parameter.
+        assert!(!unsafe { mercador_last_error_operation(&mut out) });
+        assert_eq!(text(mercador_last_error_dependency()).as_deref(), Some("keystone_b"));
+        assert_eq!(guard(|| Ok(())), mercador_result::Ok);
+        assert!(mercador_last_error_dependency().is_null() && mercador_last_error_outage().is_null());
+        assert_eq!(mercador_last_error_retry_after(), 0);
+        // SAFETY: a valid out-parameter.
+        assert!(!unsafe { mercador_last_error_operation(&mut out) });
+    }
+
+    #[test]
+    fn failures_that_are_not_outages_have_none() {
+        let e = mercador_core::Error::InvalidInput("no".into());
+        assert_eq!(guard(|| Err(e.into())), mercador_result::InvalidInput);
+        assert!(mercador_last_error_outage().is_null() && mercador_last_error_dependency().is_null());
+        let transport = ClientError::Transport {
+            kind: ErrorKind::Timeout,
+            method: reqwest::Method::GET,
+            url: "http://b:8780/v1/admin/vregions".into(),
+            reason: "operation timed out".into(),
+        };
+        assert_eq!(guard(|| Err(transport.into())), mercador_result::Timeout);
+        assert_eq!(text(mercador_last_error_outage()).as_deref(), Some("too_slow"));
+        assert!(mercador_last_error_dependency().is_null());
+    }
 }

@@ -132,7 +132,7 @@ where
                     timeout.as_millis()
                 ),
             );
-            failure.outage = OutageInfo::of_kind(Some(OutageKind::TooSlow));
+            failure.outage = Box::new(OutageInfo::of_kind(Some(OutageKind::TooSlow)));
             Err(failure)
         }
     }

@@ -1,6 +1,7 @@
 /* Misuse and errors without the services: every entry point with NULL
  * handles and out-parameters, invalid UTF-8, malformed JSON, a wrong
- * password (401), an unreachable Keystone, a timeout; plus a home token.
+ * password (401), an unreachable Keystone, a timeout (with the outage each
+ * is, and none for the others); plus a home token.
  * Environment: MERCADOR_T_CLOUDS_YAML, MERCADOR_T_ALICE_AUTH_JSON,
  * MERCADOR_T_ALICE_BAD_AUTH_JSON (alice with a wrong password). */
 #include <arpa/inet.h>
