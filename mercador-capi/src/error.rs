@@ -120,7 +120,7 @@ pub(crate) struct OutageInfo {
 
 impl OutageInfo {
     /// A failure of the server a call talks to directly, when it is an
-    /// outage (unreachable, timed out, 5xx): how it fails; which of
+    /// outage (unreachable, timed out; a Keystone's 5xx): how it fails; which of
     /// Mercador's dependencies it is, is not known here.
     pub(crate) fn of_kind(kind: Option<OutageKind>) -> Self {
         Self { outage: kind.map(|k| k.as_str().to_owned()), ..Self::default() }

@@ -43,8 +43,9 @@ class MercadorError(Exception):
     # when a service named it or the Store's database is down; else None.
     dependency: str | None
     # How it fails: "unreachable", "refusing" or "too_slow"; also set, with
-    # dependency None, when the server the call talks to is unreachable,
-    # timed out or answered 5xx. None when the error is not an outage.
+    # dependency None, when the server the call talks to cannot be reached
+    # or timed out (a Keystone also when it answers 5xx). None when the
+    # error is not an outage.
     outage: str | None
     # Seconds to wait before retrying: the service's Retry-After, or the
     # services' figure for the Store's database (5); else None.
