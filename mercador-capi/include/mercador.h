@@ -124,6 +124,35 @@ typedef struct mercador_publisher_admin mercador_publisher_admin;
  */
 typedef struct mercador_subscriber mercador_subscriber;
 
+/*
+ An operation an outage interrupted, which continues in the background
+ (see [`mercador_last_error_operation`]). The strings belong to the
+ library and live as long as [`mercador_last_error_message`]'s: copy
+ them to keep them; never free them.
+ */
+typedef struct mercador_interrupted_operation {
+  /*
+   `"subscribe"` or `"cancel"`.
+   */
+  const char *name;
+  /*
+   The binding's alias.
+   */
+  const char *binding;
+  /*
+   Its state: `"provisioning"`, `"cancelling"`.
+   */
+  const char *state;
+  /*
+   The step it stopped at (`"remote_subscribe"`...).
+   */
+  const char *step;
+  /*
+   How to follow it: `mercador binding show <alias> (GET /v1/bindings/<alias>)`.
+   */
+  const char *follow;
+} mercador_interrupted_operation;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -253,7 +282,8 @@ const char *mercador_result_name(int result);
  which endpoint, and what to do), or NULL when the last call succeeded.
  The string belongs to the library: valid until the next call on this
  thread of a function that returns a `mercador_result` (the `_free`
- functions, [`mercador_result_name`] and this one leave it); do not free it.
+ functions, [`mercador_result_name`] and the `mercador_last_error_*`
+ functions leave it); do not free it.
  */
 const char *mercador_last_error_message(void);
 
@@ -262,6 +292,49 @@ const char *mercador_last_error_message(void);
  or 0 when it had none (an unreachable server, misuse) or succeeded.
  */
 uint16_t mercador_last_error_status(void);
+
+/*
+ Which of Mercador's dependencies the last failed call on this thread
+ found down, when known: `"keystone_a"`, `"keystone_b"`,
+ `"shibboleth_sp"`, `"publisher"` or `"database"` (a service's 503 names
+ it, `docs/outages.md`); NULL otherwise: no outage, a success, or an
+ outage of the server the call talks to directly (then
+ [`mercador_last_error_outage`] says how it fails and the message names
+ its URL). Owned by the library, valid as long as
+ [`mercador_last_error_message`]'s string; do not free it.
+ */
+const char *mercador_last_error_dependency(void);
+
+/*
+ How the outage behind the last failed call on this thread fails:
+ `"unreachable"` (connection refused or reset, TLS), `"refusing"` (it
+ answers 5xx) or `"too_slow"` (no answer in time, including the handle's
+ timeout); NULL when the failure is not an outage, or after a success.
+ Owned by the library, valid as long as
+ [`mercador_last_error_message`]'s string; do not free it.
+ */
+const char *mercador_last_error_outage(void);
+
+/*
+ The seconds to wait before retrying the last failed call on this
+ thread: the service's `Retry-After` (a 503 for an outage); 0 when it
+ gave none, or after a success. Retrying is harmless: every operation
+ of the services is idempotent and resumable.
+ */
+uint32_t mercador_last_error_retry_after(void);
+
+/*
+ When the last failed call on this thread was a subscribe or cancel that
+ an outage interrupted and that continues in the background (the
+ subscriber service's `error.operation`): writes it to `*out` and
+ returns true; asking again later is harmless. Otherwise (no such
+ operation, a success, `out` NULL) returns false and leaves `*out`
+ unchanged.
+
+ # Safety
+ `out` is NULL or valid for writing one `mercador_interrupted_operation`.
+ */
+bool mercador_last_error_operation(struct mercador_interrupted_operation *out);
 
 /*
  Connects to the publisher service with `cloud`'s token: at `url` (the

@@ -9,7 +9,10 @@
 //!   error kind of the core (`MERCADOR_RESULT_NOT_FOUND`...) plus the
 //!   codes of misuse (NULL, invalid UTF-8, malformed JSON); the readable
 //!   message of the last failure on the calling thread is
-//!   [`mercador_last_error_message`];
+//!   [`mercador_last_error_message`], and what is known of an outage
+//!   behind it [`mercador_last_error_dependency`],
+//!   [`mercador_last_error_outage`], [`mercador_last_error_retry_after`]
+//!   and [`mercador_last_error_operation`];
 //! - outputs go through out-parameters, written only on success; strings
 //!   handed out are released with [`mercador_string_free`] (which zeroes
 //!   them: tokens and credential secrets are among them);

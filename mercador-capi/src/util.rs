@@ -11,7 +11,9 @@ use serde::Serialize;
 use serde_json::Value;
 use zeroize::Zeroize as _;
 
-use crate::error::{Failure, Outcome, guard, mercador_result};
+use mercador_core::outage::OutageKind;
+
+use crate::error::{Failure, OutageInfo, Outcome, guard, mercador_result};
 
 /// A `&str` from a C string argument; NULL and invalid UTF-8 are errors.
 ///
@@ -122,13 +124,17 @@ where
     let runtime = runtime()?;
     match runtime.block_on(async { tokio::time::timeout(timeout, work).await }) {
         Ok(result) => result.map_err(Failure::from),
-        Err(_) => Err(Failure::new(
-            mercador_result::Timeout,
-            format!(
-                "the call did not complete within {} ms (the handle's timeout: mercador_cloud_set_timeout_ms)",
-                timeout.as_millis()
-            ),
-        )),
+        Err(_) => {
+            let mut failure = Failure::new(
+                mercador_result::Timeout,
+                format!(
+                    "the call did not complete within {} ms (the handle's timeout: mercador_cloud_set_timeout_ms)",
+                    timeout.as_millis()
+                ),
+            );
+            failure.outage = Box::new(OutageInfo::of_kind(Some(OutageKind::TooSlow)));
+            Err(failure)
+        }
     }
 }
 

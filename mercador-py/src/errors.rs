@@ -1,10 +1,14 @@
 //! The exception hierarchy: `MercadorError` and one subclass per core
 //! [`ErrorKind`], each instance carrying `message`, `status` (the HTTP
 //! status, or `None`), `kind` (core's stable identifier), `code` (a Mercador
-//! service's error code, or `None`) and `field_errors` (`[(field, message)]`).
+//! service's error code, or `None`), `field_errors` (`[(field, message)]`)
+//! and what is known of an outage (issue 19): `dependency`, `outage`,
+//! `retry_after` and `operation` (an [`InterruptedOperation`]).
 
 use mercador_core::ErrorKind;
 use mercador_core::client::ClientError;
+use mercador_core::outage::{Dependency, Outage, OutageKind};
+use mercador_core::store::StoreError;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -45,7 +49,126 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TlsError", py.get_type::<TlsError>())?;
     m.add("InvalidResponse", py.get_type::<InvalidResponse>())?;
     m.add("ConfigurationError", py.get_type::<ConfigurationError>())?;
+    m.add_class::<InterruptedOperation>()?;
     Ok(())
+}
+
+/// An operation an outage interrupted, which continues in the background
+/// (the services' `error.operation`): `name` (`subscribe`, `cancel`), the
+/// `binding`'s alias, its `state` (`provisioning`, `cancelling`), the `step`
+/// it stopped at and how to `follow` it. Asking again is harmless.
+#[pyclass(frozen, eq, hash, get_all, module = "mercador._native")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct InterruptedOperation {
+    name: String,
+    binding: String,
+    state: String,
+    step: String,
+    follow: String,
+}
+
+#[pymethods]
+impl InterruptedOperation {
+    fn __repr__(&self) -> String {
+        let Self { name, binding, state, step, follow } = self;
+        format!(
+            "InterruptedOperation(name={name:?}, binding={binding:?}, state={state:?}, step={step:?}, follow={follow:?})"
+        )
+    }
+
+    /// The operation as a dict (`name`, `binding`, `state`, `step`, `follow`).
+    fn to_dict(&self) -> std::collections::BTreeMap<&'static str, String> {
+        let Self { name, binding, state, step, follow } = self.clone();
+        [("name", name), ("binding", binding), ("state", state), ("step", step), ("follow", follow)].into()
+    }
+}
+
+impl From<&mercador_core::client::InterruptedOperation> for InterruptedOperation {
+    fn from(op: &mercador_core::client::InterruptedOperation) -> Self {
+        Self {
+            name: op.name.clone(),
+            binding: op.binding.clone(),
+            state: op.state.clone(),
+            step: op.step.clone(),
+            follow: op.follow.clone(),
+        }
+    }
+}
+
+/// What an error says of an outage: which dependency (`keystone_b`,
+/// `database`...), how it fails (`unreachable`, `refusing`, `too_slow`),
+/// the seconds to wait before retrying, and the operation it interrupted.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct OutageInfo {
+    pub(crate) dependency: Option<String>,
+    pub(crate) outage: Option<String>,
+    pub(crate) retry_after: Option<u32>,
+    pub(crate) operation: Option<InterruptedOperation>,
+}
+
+impl OutageInfo {
+    /// A classified outage: its dependency, kind and `Retry-After` (what a
+    /// service would have answered for it).
+    fn of_outage(outage: &Outage) -> Self {
+        Self {
+            dependency: Some(outage.dependency.as_str().to_owned()),
+            outage: Some(outage.kind.as_str().to_owned()),
+            retry_after: Some(outage.retry_after()),
+            operation: None,
+        }
+    }
+
+    /// A failure of the server a call talks to directly, when it is an
+    /// outage (unreachable, timed out; a Keystone's 5xx): how it fails; which of
+    /// Mercador's dependencies it is, is not known here.
+    fn of_kind(kind: Option<OutageKind>) -> Self {
+        Self { outage: kind.map(|k| k.as_str().to_owned()), ..Self::default() }
+    }
+
+    /// A core error (Keystone, K2K, configuration).
+    pub(crate) fn of_core(e: &mercador_core::Error) -> Self {
+        match outage_of_core(e) {
+            Some(outage) => Self::of_outage(&outage),
+            None => Self::of_kind(OutageKind::of(e.kind(), e.status())),
+        }
+    }
+
+    /// An error of a Mercador service's client: what the service answered
+    /// (its `dependency`, `outage`, `Retry-After` and `operation`), or the
+    /// outage of the service (or Keystone) itself.
+    pub(crate) fn of_client(e: &ClientError) -> Self {
+        match e {
+            ClientError::Service(answer) => Self {
+                dependency: answer.dependency.clone(),
+                outage: answer.outage.clone(),
+                retry_after: answer.retry_after,
+                operation: answer.operation.as_ref().map(InterruptedOperation::from),
+            },
+            ClientError::Keystone(e) | ClientError::NotInCatalog { source: e, .. } => Self::of_core(e),
+            _ => Self::of_kind(OutageKind::of(e.kind(), e.status())),
+        }
+    }
+
+    /// A store's error: the database unavailable is an outage of `database`.
+    pub(crate) fn of_store(e: &StoreError) -> Self {
+        match e {
+            StoreError::Unavailable { kind, .. } => Self::of_outage(&Outage::new(Dependency::Database, *kind)),
+            _ => Self::default(),
+        }
+    }
+}
+
+/// The outage a core error stands for, with its dependency, as far as
+/// `mercador_core::Error` can tell. Every core error goes through here.
+///
+/// Today it tells nothing: core has no accessor naming the dependency of a
+/// `mercador_core::Error` yet (one returning the outage of K2K logins
+/// failing at B's SAML SP, `shibboleth_sp`, is being added); until it is
+/// plugged in here, core errors carry only the outage kind that
+/// [`OutageKind::of`] reads from their kind and status, without a
+/// dependency (see [`OutageInfo::of_core`]).
+fn outage_of_core(_e: &mercador_core::Error) -> Option<Outage> {
+    None
 }
 
 /// Any error of the core this module raises.
@@ -75,7 +198,7 @@ impl From<std::convert::Infallible> for CoreError {
     }
 }
 
-/// The exception of `kind` with `message`.
+/// The exception of `kind` with `message`, and no outage.
 pub(crate) fn new_error(
     py: Python<'_>,
     kind: ErrorKind,
@@ -83,6 +206,19 @@ pub(crate) fn new_error(
     status: Option<u16>,
     code: Option<String>,
     fields: Vec<(String, String)>,
+) -> PyErr {
+    new_error_with(py, kind, message, status, code, fields, OutageInfo::default())
+}
+
+/// The exception of `kind` with `message` and what is known of an outage.
+pub(crate) fn new_error_with(
+    py: Python<'_>,
+    kind: ErrorKind,
+    message: String,
+    status: Option<u16>,
+    code: Option<String>,
+    fields: Vec<(String, String)>,
+    outage: OutageInfo,
 ) -> PyErr {
     let err = match kind {
         ErrorKind::AuthenticationFailed => AuthenticationFailed::new_err(message.clone()),
@@ -104,16 +240,25 @@ pub(crate) fn new_error(
     let _ = value.setattr("kind", kind.as_str());
     let _ = value.setattr("code", code);
     let _ = value.setattr("field_errors", fields);
+    let OutageInfo { dependency, outage, retry_after, operation } = outage;
+    let _ = value.setattr("dependency", dependency);
+    let _ = value.setattr("outage", outage);
+    let _ = value.setattr("retry_after", retry_after);
+    let operation = operation.and_then(|op| Py::new(py, op).ok());
+    let _ = value.setattr("operation", operation);
     err
 }
 
 /// The Python exception of a core error.
 pub(crate) fn to_pyerr(py: Python<'_>, e: CoreError) -> PyErr {
     match e {
-        CoreError::Keystone(e) => new_error(py, e.kind(), e.to_string(), e.status(), None, Vec::new()),
+        CoreError::Keystone(e) => {
+            new_error_with(py, e.kind(), e.to_string(), e.status(), None, Vec::new(), OutageInfo::of_core(&e))
+        }
         CoreError::Client(e) => {
             let fields = e.field_errors().iter().map(|f| (f.field.clone(), f.message.clone())).collect();
-            new_error(py, e.kind(), e.to_string(), e.status(), e.code().map(str::to_owned), fields)
+            let outage = OutageInfo::of_client(&e);
+            new_error_with(py, e.kind(), e.to_string(), e.status(), e.code().map(str::to_owned), fields, outage)
         }
     }
 }

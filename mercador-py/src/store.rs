@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use serde_json::{Value, json};
 
 use crate::convert::to_py;
-use crate::errors::new_error;
+use crate::errors::{OutageInfo, new_error_with};
 
 fn store_error(py: Python<'_>, e: StoreError) -> PyErr {
     let kind = match &e {
@@ -21,7 +21,8 @@ fn store_error(py: Python<'_>, e: StoreError) -> PyErr {
         StoreError::Database(_) | StoreError::Unavailable { .. } => ErrorKind::Unavailable,
         _ => ErrorKind::InvalidResponse,
     };
-    new_error(py, kind, e.to_string(), None, None, Vec::new())
+    let outage = OutageInfo::of_store(&e);
+    new_error_with(py, kind, e.to_string(), None, None, Vec::new(), outage)
 }
 
 /// A service's store, read-only: `Store.connect("sqlite:///var/lib/mercador/publisher.db")`.

@@ -47,6 +47,25 @@ static int expect_error(const char *what, mercador_result got, mercador_result w
   return ok;
 }
 
+/* Both NULL, or the same string. */
+static inline int same_or_null(const char *got, const char *want) {
+  return (got == NULL && want == NULL) || (got != NULL && want != NULL && strcmp(got, want) == 0);
+}
+
+/* The last error's outage: its dependency and kind (NULL: none expected) and
+ * Retry-After in seconds (0: none). */
+static int expect_outage(const char *what, const char *dependency, const char *outage, unsigned retry_after) {
+  const char *got_dependency = mercador_last_error_dependency();
+  const char *got_outage = mercador_last_error_outage();
+  unsigned got_retry_after = (unsigned)mercador_last_error_retry_after();
+  int ok = same_or_null(got_dependency, dependency) && same_or_null(got_outage, outage) &&
+           got_retry_after == retry_after;
+  check_line(ok, "%s: dependency %s, outage %s, retry after %u s (got %s, %s, %u)", what,
+             dependency ? dependency : "NULL", outage ? outage : "NULL", retry_after,
+             got_dependency ? got_dependency : "NULL", got_outage ? got_outage : "NULL", got_retry_after);
+  return ok;
+}
+
 #define EXPECT_OK(what, call) expect_result((what), (call), MERCADOR_RESULT_OK)
 #define CHECK(cond, ...) check_line((cond) ? 1 : 0, __VA_ARGS__)
 

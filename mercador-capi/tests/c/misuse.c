@@ -1,6 +1,7 @@
 /* Misuse and errors without the services: every entry point with NULL
  * handles and out-parameters, invalid UTF-8, malformed JSON, a wrong
- * password (401), an unreachable Keystone, a timeout; plus a home token.
+ * password (401), an unreachable Keystone, a timeout (with the outage each
+ * is, and none for the others); plus a home token.
  * Environment: MERCADOR_T_CLOUDS_YAML, MERCADOR_T_ALICE_AUTH_JSON,
  * MERCADOR_T_ALICE_BAD_AUTH_JSON (alice with a wrong password). */
 #include <arpa/inet.h>
@@ -96,12 +97,19 @@ static void strings_and_json(void) {
   mercador_string_free(out);
   CHECK(mercador_last_error_message() == NULL && mercador_last_error_status() == 0,
         "no last error after a success");
+  CHECK(mercador_last_error_dependency() == NULL && mercador_last_error_outage() == NULL &&
+            mercador_last_error_retry_after() == 0,
+        "no outage after a success");
+  mercador_interrupted_operation op = {NULL, NULL, NULL, NULL, NULL};
+  CHECK(!mercador_last_error_operation(&op) && op.name == NULL, "no interrupted operation after a success");
   out = NULL;
   expect_error("json_get of a missing value", mercador_json_get("{}", "/nope", &out), MERCADOR_RESULT_NOT_FOUND, 0);
   expect_error("json_get of malformed JSON", mercador_json_get("{\"a\": ", "", &out), MERCADOR_RESULT_INVALID_JSON,
                0);
   expect_error("json_get of invalid UTF-8", mercador_json_get(BAD_UTF8, "", &out), MERCADOR_RESULT_INVALID_UTF8, 0);
   CHECK(out == NULL, "no out-parameter written by failed json_get");
+  expect_outage("invalid UTF-8 is no outage", NULL, NULL, 0);
+  CHECK(!mercador_last_error_operation(NULL), "last_error_operation(NULL) is false");
 }
 
 static void clouds(const char *clouds_yaml, const char *alice_json, const char *bad_json) {
@@ -131,6 +139,7 @@ static void clouds(const char *clouds_yaml, const char *alice_json, const char *
                  MERCADOR_RESULT_AUTHENTICATION_FAILED, 401);
     const char *message = mercador_last_error_message();
     CHECK(message && strstr(message, "wrong-password-") == NULL, "the 401 message holds no password");
+    expect_outage("a 401 is no outage", NULL, NULL, 0);
     CHECK(token == NULL && info == NULL, "no token written by a failed login");
     mercador_cloud_free(cloud);
     cloud = NULL;
@@ -144,6 +153,10 @@ static void clouds(const char *clouds_yaml, const char *alice_json, const char *
                                          &cloud))) {
     expect_error("token on an unreachable Keystone", mercador_cloud_token(cloud, NULL, NULL, &token, NULL),
                  MERCADOR_RESULT_UNAVAILABLE, 0);
+    /* The server called directly: how it fails, not which of Mercador's dependencies it is. */
+    expect_outage("an unreachable Keystone", NULL, "unreachable", 0);
+    mercador_interrupted_operation op = {NULL, NULL, NULL, NULL, NULL};
+    CHECK(!mercador_last_error_operation(&op) && op.name == NULL, "nothing interrupted by an unreachable Keystone");
     mercador_publisher_admin *admin = NULL;
     EXPECT_OK("publisher_admin_new with a URL sends nothing",
               mercador_publisher_admin_new(cloud, "http://127.0.0.1:9/", &admin));
@@ -156,6 +169,7 @@ static void clouds(const char *clouds_yaml, const char *alice_json, const char *
                  MERCADOR_RESULT_NULL_PARAMETER, 0);
     expect_error("list_vregions with an unreachable Keystone", mercador_publisher_admin_list_vregions(admin, &out),
                  MERCADOR_RESULT_UNAVAILABLE, 0);
+    expect_outage("list_vregions with an unreachable Keystone", NULL, "unreachable", 0);
     CHECK(out == NULL, "no out-parameter written");
     mercador_publisher_admin_free(admin);
     mercador_subscriber *subscriber = NULL;
@@ -184,6 +198,7 @@ static void clouds(const char *clouds_yaml, const char *alice_json, const char *
       EXPECT_OK("set_timeout_ms(300)", mercador_cloud_set_timeout_ms(cloud, 300));
       expect_error("token from a silent Keystone", mercador_cloud_token(cloud, NULL, NULL, &token, NULL),
                    MERCADOR_RESULT_TIMEOUT, 0);
+      expect_outage("a silent Keystone", NULL, "too_slow", 0);
       mercador_cloud_free(cloud);
       cloud = NULL;
     }

@@ -4,7 +4,9 @@
  * exchange face, A's admin registers the publisher, discovers and binds
  * (every operation of the subscriber face), alice gets K2K tokens and the
  * catalogs of every cloud (8 threads sharing one handle), the example runs
- * (and once under valgrind), B revokes and A notices; errors 403, 404, 409.
+ * (and once under valgrind), B revokes and A notices; errors 403, 404, 409;
+ * an outage: a subscribe with the publisher down (the last error's
+ * dependency, outage, Retry-After and interrupted operation).
  *
  * Environment (set by mercador-server/tests/capi.rs): MERCADOR_T_CLOUDS_YAML,
  * MERCADOR_T_PUBLISHER_URL, MERCADOR_T_SUBSCRIBER_URL (roots, ending in /),
@@ -95,6 +97,69 @@ static void run_example(const char *sp) {
 /* ---- the publisher's admin and exchange faces */
 
 static int contains(const char *json, const char *s) { return json != NULL && strstr(json, s) != NULL; }
+
+/* The operation the last error says continues in the background. */
+static void expect_operation(const char *what, const char *name, const char *binding, const char *state,
+                             const char *step) {
+  mercador_interrupted_operation op = {NULL, NULL, NULL, NULL, NULL};
+  int got = mercador_last_error_operation(&op);
+  int ok = got && same_or_null(op.name, name) && same_or_null(op.binding, binding) && same_or_null(op.state, state) &&
+           (step == NULL || same_or_null(op.step, step)) && op.follow != NULL &&
+           strstr(op.follow, "mercador binding show") != NULL && strstr(op.follow, binding) != NULL;
+  check_line(ok, "%s: the %s of %s continues in the background (state %s, step %s; got %s: %s of %s, %s, %s; %s)",
+             what, name, binding, state, step ? step : "any", got ? "one" : "none", op.name ? op.name : "NULL",
+             op.binding ? op.binding : "NULL", op.state ? op.state : "NULL", op.step ? op.step : "NULL",
+             op.follow ? op.follow : "NULL");
+}
+
+/* A real outage as the subscriber service sees it: a publisher registered
+ * where none runs now (nothing listens on 127.0.0.1:9, as for a stopped
+ * publisher: connection refused). A subscribe answers 503
+ * publisher_unavailable with Retry-After and the operation that continues
+ * in the background, again when asked again; a cancel ends it. */
+static void outage(mercador_subscriber *subscriber, const char *b_url, const char *cred_id, const char *cred_secret) {
+  char down[160], alias[160], buf[1024];
+  char *out = NULL;
+  snprintf(down, sizeof down, "%s-down", PUBLISHER);
+  snprintf(alias, sizeof alias, "%sd", ALIAS);
+  snprintf(buf, sizeof buf,
+           "{\"name\": \"%s\", \"keystone_url\": \"%s\", \"exchange_url\": \"http://127.0.0.1:9/v1/exchange\", "
+           "\"application_credential_id\": \"%s\", \"application_credential_secret\": \"%s\"}",
+           down, b_url, cred_id ? cred_id : "", cred_secret ? cred_secret : "");
+  int registered = EXPECT_OK("register a publisher that is down", mercador_subscriber_register_publisher(subscriber, buf, &out));
+  memset(buf, 0, sizeof buf);
+  if (!registered) return;
+  mercador_string_free(out);
+  out = NULL;
+
+  expect_error("bind with the publisher down", mercador_subscriber_bind(subscriber, down, VREGION, alias, &out),
+               MERCADOR_RESULT_UNAVAILABLE, 503);
+  expect_outage("bind with the publisher down", "publisher", "unreachable", 10);
+  expect_operation("bind with the publisher down", "subscribe", alias, "provisioning", "remote_subscribe");
+  const char *message = mercador_last_error_message();
+  CHECK(message && strstr(message, "publisher_unavailable") && strstr(message, "continues in the background"),
+        "the message names the code and says the subscribe goes on: %s", message ? message : "NULL");
+  CHECK(out == NULL, "no out-parameter written by the interrupted bind");
+  expect_error("bind again: harmless, the same answer", mercador_subscriber_bind(subscriber, down, VREGION, alias, &out),
+               MERCADOR_RESULT_UNAVAILABLE, 503);
+  expect_operation("bind again", "subscribe", alias, "provisioning", "remote_subscribe");
+  if (EXPECT_OK("the binding is kept", mercador_subscriber_get_binding(subscriber, alias, &out))) {
+    CHECK(json_is(out, "/state", "provisioning"), "the binding is provisioning");
+    mercador_string_free(out);
+    out = NULL;
+  }
+  expect_outage("a success clears the outage", NULL, NULL, 0);
+  CHECK(!mercador_last_error_operation(NULL), "and the operation");
+
+  /* The publisher never got the subscribe: the cancel needs nothing of it. (A
+   * cancel that an outage interrupts is tested on the services,
+   * mercador-server/tests/outages.rs; its operation reaches C the same way.) */
+  if (EXPECT_OK("cancel", mercador_subscriber_cancel_binding(subscriber, alias, false, &out))) {
+    CHECK(json_is(out, "/state", "cancelled"), "the binding is cancelled");
+    mercador_string_free(out);
+  }
+  EXPECT_OK("remove the publisher that is down", mercador_subscriber_remove_publisher(subscriber, down));
+}
 
 int main(void) {
   const char *clouds_yaml = env_or_die("MERCADOR_T_CLOUDS_YAML");
@@ -358,6 +423,9 @@ int main(void) {
   }
   expect_result("cancel_binding(missing)", mercador_subscriber_cancel_binding(subscriber, missing, true, &out),
                 MERCADOR_RESULT_NOT_FOUND);
+  expect_outage("a 404 is no outage", NULL, NULL, 0);
+
+  outage(subscriber, b_url, cred_id, cred_secret);
 
   /* ---- clean up */
   EXPECT_OK("remove_publisher", mercador_subscriber_remove_publisher(subscriber, PUBLISHER));

@@ -14,6 +14,7 @@ __all__ = [
     "TlsError",
     "InvalidResponse",
     "ConfigurationError",
+    "InterruptedOperation",
     "Cloud",
     "Token",
     "ServiceProviderSession",
@@ -37,6 +38,36 @@ class MercadorError(Exception):
     kind: str
     code: str | None
     field_errors: list[tuple[str, str]]
+    # Outages (docs/outages.md): which of Mercador's dependencies is down
+    # ("keystone_a", "keystone_b", "shibboleth_sp", "publisher", "database"),
+    # when a service named it or the Store's database is down; else None.
+    dependency: str | None
+    # How it fails: "unreachable", "refusing" or "too_slow"; also set, with
+    # dependency None, when the server the call talks to cannot be reached
+    # or timed out (a Keystone also when it answers 5xx). None when the
+    # error is not an outage.
+    outage: str | None
+    # Seconds to wait before retrying: the service's Retry-After, or the
+    # services' figure for the Store's database (5); else None.
+    retry_after: int | None
+    # The operation the outage interrupted, which continues in the background.
+    operation: InterruptedOperation | None
+
+@final
+class InterruptedOperation:
+    @property
+    def name(self) -> str: ...
+    @property
+    def binding(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def step(self) -> str: ...
+    @property
+    def follow(self) -> str: ...
+    def to_dict(self) -> dict[str, str]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 class AuthenticationFailed(MercadorError): ...
 class Forbidden(MercadorError): ...
