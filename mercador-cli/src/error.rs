@@ -117,7 +117,18 @@ impl From<KeystoneError> for CliError {
             ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Tls => Kind::Unavailable,
             _ => Kind::Generic,
         };
-        Self::new(kind, e.to_string())
+        let mut message = e.to_string();
+        // A dependency the error names (B's SAML SP during a K2K login):
+        // the same hint as the services' outage answers.
+        if let Some(outage) = e.outage() {
+            message.push_str(&format!(
+                "\n  ({} is down: {}; retry after {} s)",
+                outage.dependency,
+                outage.describe(),
+                outage.retry_after()
+            ));
+        }
+        Self::new(kind, message)
     }
 }
 

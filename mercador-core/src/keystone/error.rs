@@ -10,6 +10,8 @@ use std::fmt;
 use reqwest::{Method, StatusCode};
 use url::Url;
 
+use crate::outage::{Dependency, Outage, OutageKind};
+
 /// Result alias of the Keystone client.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -150,6 +152,20 @@ pub enum Error {
         /// What failed, where, and what to do.
         message: String,
     },
+    /// B's SAML service provider (Shibboleth: Apache with mod_shib, and
+    /// shibd) is down during a K2K login: unreachable, failing (Apache
+    /// answers that it cannot reach shibd) or too slow. Not a refusal of
+    /// the assertion: retrying once the SP is back succeeds.
+    /// [`Error::outage`] names it ([`Dependency::ShibbolethSp`]).
+    #[error("{message}")]
+    SamlServiceProvider {
+        /// Category: [`ErrorKind::Unavailable`], [`ErrorKind::Timeout`] or [`ErrorKind::Tls`].
+        kind: ErrorKind,
+        /// How the SP fails.
+        outage: OutageKind,
+        /// What failed, where, and what to do.
+        message: String,
+    },
     /// An argument was refused before anything was sent.
     #[error("invalid input: {0}")]
     InvalidInput(String),
@@ -169,7 +185,10 @@ impl Error {
     /// The stable category of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Api { kind, .. } | Self::Transport { kind, .. } | Self::Federation { kind, .. } => *kind,
+            Self::Api { kind, .. }
+            | Self::Transport { kind, .. }
+            | Self::Federation { kind, .. }
+            | Self::SamlServiceProvider { kind, .. } => *kind,
             Self::InvalidResponse { .. } => ErrorKind::InvalidResponse,
             Self::InvalidInput(_) => ErrorKind::InvalidInput,
             Self::NotFound(_) => ErrorKind::NotFound,
@@ -198,12 +217,26 @@ impl Error {
             }
         };
         match &mut self {
-            Self::Api { message, .. } | Self::Federation { message, .. } => scrub(message),
+            Self::Api { message, .. }
+            | Self::Federation { message, .. }
+            | Self::SamlServiceProvider { message, .. } => scrub(message),
             Self::Transport { reason, .. } => scrub(reason),
             Self::InvalidResponse { detail, .. } => scrub(detail),
             Self::InvalidInput(m) | Self::NotFound(m) | Self::Configuration(m) | Self::Contended(m) => scrub(m),
         }
         self
+    }
+
+    /// The outage this error names by itself: B's SAML service provider
+    /// down during a K2K login ([`Error::SamlServiceProvider`]), else
+    /// `None`. Which Keystone an unreachable, failing or slow Keystone is
+    /// depends on whom the caller asked: [`Outage::of_keystone`] classifies
+    /// those (and returns this outage first).
+    pub fn outage(&self) -> Option<Outage> {
+        match self {
+            Self::SamlServiceProvider { outage, .. } => Some(Outage::new(Dependency::ShibbolethSp, *outage)),
+            _ => None,
+        }
     }
 
     /// True for [`ErrorKind::NotFound`].

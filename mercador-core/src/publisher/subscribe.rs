@@ -142,8 +142,37 @@ impl Publisher {
                 }
             },
         };
-        let subscription = self.provision(subscription).await?;
+        let id = subscription.id.clone();
+        let subscription = match self.provision(subscription).await {
+            Ok(s) => s,
+            Err(e) if e.outage().is_some() && e.interrupted().is_none() => return Err(self.interrupted(&id, e).await),
+            Err(e) => return Err(e),
+        };
         self.deliver(subscription).await
+    }
+
+    /// An outage `cause` stopped the provisioning of subscription `id`:
+    /// when it is still unfinished (the reconciler resumes it), says so
+    /// with its state and step; otherwise `cause` as it is.
+    async fn interrupted(&self, id: &str, cause: PublisherError) -> PublisherError {
+        match self.store().get_subscription(id).await {
+            Ok(Some(s)) if matches!(s.state, SubscriptionState::Requested | SubscriptionState::Provisioning) => {
+                PublisherError::Interrupted {
+                    operation: "subscribe",
+                    subscription: s.id,
+                    state: s.state.to_string(),
+                    step: s.step.unwrap_or_else(|| "-".into()),
+                    cause: Box::new(cause),
+                }
+            }
+            _ => cause,
+        }
+    }
+
+    /// Checks that B's SAML service provider is up (the `/healthz` check):
+    /// [`PublisherError::SamlSpUnavailable`] when it is not.
+    pub async fn check_saml_sp(&self) -> PublisherResult<()> {
+        self.inner.trust.check_service_provider().await
     }
 
     /// Brings a subscription in `requested` or `provisioning` to `active`
@@ -190,7 +219,9 @@ impl Publisher {
         s.error = None;
 
         // trust: the subscriber's metadata in Shibboleth's directory.
+        // B's SAML SP must be up: a trust it cannot read lets nobody in.
         s = self.step(s, "trust", lease).await?;
+        self.inner.trust.check_service_provider().await?;
         self.inner.trust.trust(&s.entity_id, &s.metadata).await?;
         let entity_id = s.entity_id.clone();
         record(&mut s, ObjectKind::SamlTrust, &entity_id, None, false);

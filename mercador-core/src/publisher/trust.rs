@@ -16,6 +16,7 @@ use url::Url;
 
 use super::{PublisherError, PublisherResult};
 use crate::keystone::http::HttpClient;
+use crate::outage::OutageKind;
 
 /// Metadata larger than this is refused.
 pub const MAX_METADATA_BYTES: usize = 256 * 1024;
@@ -33,6 +34,13 @@ pub trait SamlTrust: Send + Sync {
     async fn distrust(&self, entity_id: &str) -> PublisherResult<()>;
     /// The metadata it is trusted with, if any.
     async fn trusted(&self, entity_id: &str) -> PublisherResult<Option<String>>;
+    /// Checks that the SAML service provider reading this store is up: a
+    /// trust written while it is down lets nobody sign in. Answers within
+    /// the store's own bound; [`PublisherError::SamlSpUnavailable`] when it
+    /// is down. The default checks nothing.
+    async fn check_service_provider(&self) -> PublisherResult<()> {
+        Ok(())
+    }
 }
 
 /// Checks an entity id: an absolute URI (Keystone's `idp_entity_id` is a URL).
@@ -151,15 +159,50 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// shibd caches what it read for its `minCacheDuration` (30 s on the
 /// testbed): removing a file stops new logins only after that, which is why
 /// cancel and revoke also delete the identity provider in Keystone at once.
+///
+/// With [`Self::with_status_check`], [`SamlTrust::check_service_provider`]
+/// asks the SP's `Status` handler (`.../Shibboleth.sso/Status`), which
+/// Apache's mod_shib answers only with shibd's help: 200 when both run.
 #[derive(Debug, Clone)]
 pub struct ShibbolethMetadataDir {
     dir: PathBuf,
+    status: Option<StatusCheck>,
+}
+
+/// How the SP's status is asked.
+#[derive(Debug, Clone)]
+struct StatusCheck {
+    http: HttpClient,
+    url: Url,
+    timeout: Duration,
 }
 
 impl ShibbolethMetadataDir {
-    /// The store over this directory (it must exist and be readable by shibd).
+    /// The store over this directory (it must exist and be readable by
+    /// shibd), checking no SP.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self { dir: dir.into(), status: None }
+    }
+
+    /// Checks the SP with a `GET` of its `Status` handler `url`, answered
+    /// within `timeout` (connection included).
+    pub fn with_status_check(mut self, http: HttpClient, url: Url, timeout: Duration) -> Self {
+        self.status = Some(StatusCheck { http, url, timeout });
+        self
+    }
+
+    /// The `Status` handler of the SP whose ECP endpoint is `sp_url`:
+    /// `http://b/Shibboleth.sso/SAML2/ECP` -> `http://b/Shibboleth.sso/Status`
+    /// (the handler's default location). `None` when `sp_url` has no
+    /// `/Shibboleth.sso/` segment.
+    pub fn status_url_of(sp_url: &Url) -> Option<Url> {
+        let path = sp_url.path();
+        let at = path.find("/Shibboleth.sso/")?;
+        let mut url = sp_url.clone();
+        url.set_path(&format!("{}/Shibboleth.sso/Status", &path[..at]));
+        url.set_query(None);
+        url.set_fragment(None);
+        Some(url)
     }
 
     /// The directory.
@@ -218,6 +261,56 @@ impl SamlTrust for ShibbolethMetadataDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.io_error("read the metadata file", &e)),
         }
+    }
+
+    async fn check_service_provider(&self) -> PublisherResult<()> {
+        let Some(check) = &self.status else { return Ok(()) };
+        check.ask().await
+    }
+}
+
+impl StatusCheck {
+    /// `GET` of the Status handler: 2xx is up; no answer, a timeout or a
+    /// 5xx (Apache's mod_shib cannot reach shibd) is an outage; any other
+    /// status (403: the handler's `acl` refuses this host; 404: no such
+    /// handler) is a configuration to fix.
+    async fn ask(&self) -> PublisherResult<()> {
+        let url = &self.url;
+        let down = |kind: OutageKind, what: String| PublisherError::SamlSpUnavailable {
+            kind,
+            message: format!(
+                "GET {url} (its Status handler): {what}; the SAML SP (Apache with mod_shib, and shibd) must run \
+                 for the subscriber's users to sign in"
+            ),
+        };
+        let sent = self.http.reqwest().get(url.clone()).timeout(self.timeout).send();
+        let answer = match tokio::time::timeout(self.timeout, sent).await {
+            Err(_) => return Err(down(OutageKind::TooSlow, format!("no answer within {:?}", self.timeout))),
+            Ok(Err(e)) if e.is_timeout() => {
+                return Err(down(OutageKind::TooSlow, format!("no answer within {:?}", self.timeout)));
+            }
+            Ok(Err(e)) => return Err(down(OutageKind::Unreachable, error_chain(&e))),
+            Ok(Ok(answer)) => answer,
+        };
+        let status = answer.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = tokio::time::timeout(self.timeout, answer.text()).await.ok().and_then(Result::ok);
+        let said = body.map(|b| crate::keystone::error::html_message(&b)).unwrap_or_default();
+        if status.is_server_error() {
+            let kind = if status == reqwest::StatusCode::GATEWAY_TIMEOUT {
+                OutageKind::TooSlow
+            } else {
+                OutageKind::Refusing
+            };
+            return Err(down(kind, format!("HTTP {}: {said}", status.as_u16())));
+        }
+        Err(PublisherError::Trust(format!(
+            "GET {url} (the SAML SP's Status handler) answered HTTP {}: {said}; allow this host in the handler's \
+             acl (shibboleth2.xml <Handler type=\"Status\" acl=...>) or set [federation] sp_status_url",
+            status.as_u16()
+        )))
     }
 }
 
