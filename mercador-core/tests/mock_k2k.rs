@@ -184,11 +184,13 @@ async fn tls_failure_on_the_sp_is_a_tls_error() {
 
 /// What Apache with mod_shib answers when shibd is not running (the page of
 /// the testbed's Shibboleth SP 3.4 with its daemon stopped).
-const SHIBD_DOWN_PAGE: &str = "<html><head><title>Shibboleth Error</title></head><body>\
-    <h1>Unknown Error</h1><p>The system encountered an error at Mon Dec  7 21:10:00 2026</p>\
+const SHIBD_DOWN_PAGE: &str = "<html><head><title>shibsp&#58;&#58;ListenerException</title></head><body>\
+    <h1>shibsp&#58;&#58;ListenerException</h1>\
+    <p>The system encountered an error at Mon Dec  7 21&#58;01&#58;31 2026</p>\
     <p>Please include the following message in any email:</p>\
-    <p class=\"error\">Shibboleth::ListenerException at (http://sp/Shibboleth.sso/SAML2/ECP)</p>\
-    <p>Cannot connect to shibd process, a site adminstrator should be notified.</p></body></html>";
+    <p class=\"error\">shibsp&#58;&#58;ListenerException at (http&#58;//sp/Shibboleth.sso/SAML2/ECP)</p>\
+    <p>Cannot connect to shibd process, a site administrator should be notified that this web server has \
+    malfunctioned.</p></body></html>";
 
 #[tokio::test]
 async fn shibd_down_is_an_outage_of_the_saml_sp() {

@@ -495,5 +495,17 @@ mod tests {
              Message was signed, but signature could not be verified."
         );
         assert_eq!(html_message("plain failure"), "plain failure");
+        // Apache's mod_shib when shibd is not running (Shibboleth SP 3.4).
+        let down = "<html><head><title>shibsp&#58;&#58;ListenerException</title></head><body>\
+            <h1>shibsp&#58;&#58;ListenerException</h1>\
+            <p>The system encountered an error at Mon Dec  7 21&#58;01&#58;31 2026</p>\
+            <p>Please include the following message in any email:</p>\
+            <p class=\"error\">shibsp&#58;&#58;ListenerException at (http&#58;//127.0.0.1&#58;7002/Shibboleth.sso/SAML2/ECP)</p>\
+            <p>Cannot connect to shibd process, a site administrator should be notified &amp; so on.</p></body></html>";
+        assert_eq!(
+            html_message(down),
+            "shibsp::ListenerException at (http://127.0.0.1:7002/Shibboleth.sso/SAML2/ECP): \
+             Cannot connect to shibd process, a site administrator should be notified & so on."
+        );
     }
 }

@@ -338,9 +338,14 @@ pub(crate) fn html_message(body: &str) -> String {
         }
         i += 1;
     }
-    let lines: Vec<String> =
-        text.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect();
-    let picked: Vec<&str> = match lines.iter().position(|l| l.contains("Exception") || l.contains("Error:")) {
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| decode_entities(&l.split_whitespace().collect::<Vec<_>>().join(" ")))
+        .filter(|l| !l.is_empty())
+        .collect();
+    // The last such line: Shibboleth's pages title the exception's type,
+    // then give it again with where it happened, followed by its message.
+    let picked: Vec<&str> = match lines.iter().rposition(|l| l.contains("Exception") || l.contains("Error:")) {
         Some(i) => lines[i..].iter().take(2).map(String::as_str).collect(),
         None => lines.iter().take(3).map(String::as_str).collect(),
     };
@@ -356,6 +361,44 @@ pub(crate) fn html_message(body: &str) -> String {
     } else {
         joined
     }
+}
+
+/// Decodes the character references of HTML text (`&#58;`, `&#x3A;`,
+/// `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`); anything else is kept.
+fn decode_entities(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let decoded = tail.find(';').filter(|end| *end <= 10).and_then(|end| {
+            let name = &tail[1..end];
+            let ch = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                _ => match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok().and_then(char::from_u32),
+                    None => name.strip_prefix('#').and_then(|d| d.parse().ok()).and_then(char::from_u32),
+                },
+            };
+            ch.map(|c| (c, end))
+        });
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -200,14 +200,29 @@ impl HealthProbe {
     /// (and [`CHECK_TIMEOUT`]).
     async fn saml_sp(&self) -> Check {
         let publisher = self.publisher.clone();
+        // Within CHECK_TIMEOUT, saying what a timeout means: Apache's
+        // mod_shib takes about 6 s to report a shibd that is not running.
+        let bound = CHECK_TIMEOUT - Duration::from_millis(200);
         timed(async move {
-            publisher.check_saml_sp().await.map_err(|e| {
-                tracing::warn!(error = %e, "health: B's SAML service provider fails");
-                match e.outage() {
-                    Some(outage) => outage.describe(),
-                    None => "B's SAML service provider's status cannot be checked (see the log)".to_owned(),
+            let checked = tokio::time::timeout(bound, publisher.check_saml_sp()).await;
+            match checked {
+                Ok(Ok(())) => Ok(()),
+                Err(_) => {
+                    tracing::warn!("health: B's SAML service provider's Status handler did not answer in time");
+                    Err(format!(
+                        "B's SAML service provider (Shibboleth) is too slow: its Status handler did not answer \
+                         within {} s (is shibd running?)",
+                        bound.as_secs_f32().round()
+                    ))
                 }
-            })
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "health: B's SAML service provider fails");
+                    Err(match e.outage() {
+                        Some(outage) => outage.describe(),
+                        None => "B's SAML service provider's status cannot be checked (see the log)".to_owned(),
+                    })
+                }
+            }
         })
         .await
     }
