@@ -472,6 +472,34 @@ mod tests {
     }
 
     #[test]
+    fn an_interrupted_subscribe_on_the_publisher_says_it_continues() {
+        use mercador_core::outage::OutageKind;
+        let cause = PublisherError::SamlSpUnavailable {
+            kind: OutageKind::Refusing,
+            message: "GET http://b/Shibboleth.sso/Status (its Status handler): HTTP 500: Cannot connect to shibd".into(),
+        };
+        let e = PublisherError::Interrupted {
+            operation: "subscribe",
+            subscription: "s1".into(),
+            state: "provisioning".into(),
+            step: "trust".into(),
+            cause: Box::new(cause),
+        };
+        let api = ApiError::from(e);
+        assert_eq!(
+            (api.status(), api.code(), api.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, "saml_sp_unavailable", Some(5))
+        );
+        let body = serde_json::to_value(api.body(None)).unwrap();
+        let error = &body["error"];
+        assert_eq!((error["dependency"].as_str(), error["outage"].as_str()), (Some("shibboleth_sp"), Some("refusing")));
+        let op = &error["operation"];
+        assert_eq!((op["subscription"].as_str(), op["step"].as_str()), (Some("s1"), Some("trust")), "{body}");
+        assert!(op.get("binding").is_none(), "no binding on the publisher: {body}");
+        assert!(error["message"].as_str().unwrap().contains("continues in the background"), "{body}");
+    }
+
+    #[test]
     fn a_database_outage_is_a_503_naming_the_database() {
         use mercador_core::outage::OutageKind;
         let e = PublisherError::Store(StoreError::Unavailable {

@@ -4,7 +4,8 @@
 //!    it, the SAML identity is valid and not another partner's;
 //! 2. `reserve`: a place, atomically ([`crate::store::PublisherStore::reserve_place`]);
 //! 3. under the partner's lease, each step recorded before the next:
-//!    `trust` (Shibboleth metadata), `users_domain` (the domain of the
+//!    `trust` (Shibboleth metadata, once B's SAML SP answers:
+//!    [`super::SamlTrust::check_service_provider`]), `users_domain` (the domain of the
 //!    partner's federated users, `mercador-k2k-<partner>`),
 //!    `identity_provider` (its users in that domain), `mapping`,
 //!    `protocol`, `admin_user` (its password sealed in the record *before*
@@ -17,8 +18,10 @@
 //! not lock them out of the partner's other vregions. Only projects live in
 //! the vregion domains.
 //!
-//! A transient failure (Keystone unreachable) leaves the subscription
-//! `provisioning`: asking again, or the reconciler, resumes it. Any other
+//! A transient failure (Keystone, the database or B's SAML SP unreachable)
+//! leaves the subscription `provisioning`: the answer is
+//! [`PublisherError::Interrupted`] (its state and step) when an outage
+//! caused it; asking again, or the reconciler, resumes it. Any other
 //! failure rolls back ([`super::teardown`]) and ends `failed`.
 
 use secrecy::SecretString;

@@ -361,6 +361,69 @@ mod tests {
         }
     }
 
+    #[test]
+    fn status_url_from_the_ecp_endpoint() {
+        let of = |u: &str| ShibbolethMetadataDir::status_url_of(&Url::parse(u).unwrap()).map(String::from);
+        assert_eq!(
+            of("http://127.0.0.1:5002/Shibboleth.sso/SAML2/ECP").as_deref(),
+            Some("http://127.0.0.1:5002/Shibboleth.sso/Status")
+        );
+        assert_eq!(
+            of("https://b.example/keystone/Shibboleth.sso/SAML2/ECP?x=1").as_deref(),
+            Some("https://b.example/keystone/Shibboleth.sso/Status")
+        );
+        assert_eq!(of("https://b.example/mellon/paosResponse"), None);
+    }
+
+    /// A store checking the SP at `status` with a 1 s bound.
+    fn checked(status: &str) -> ShibbolethMetadataDir {
+        let http = HttpClient::new(&crate::keystone::HttpConfig::default()).unwrap();
+        ShibbolethMetadataDir::new(std::env::temp_dir()).with_status_check(
+            http,
+            Url::parse(status).unwrap(),
+            Duration::from_secs(1),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_sp_status_decides_its_outage() {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let sp = MockServer::start().await;
+        let answer = |status: u16, body: &str| ResponseTemplate::new(status).set_body_string(body);
+        let url = |p: &str| format!("{}{p}", sp.uri());
+        Mock::given(method("GET")).and(path("/up")).respond_with(answer(200, "<StatusHandler/>")).mount(&sp).await;
+        let listener = "<StatusHandler><Status><Exception type='shibsp::ListenerException'>Cannot connect to \
+                        shibd process</Exception></Status></StatusHandler>";
+        Mock::given(method("GET")).and(path("/down")).respond_with(answer(500, listener)).mount(&sp).await;
+        Mock::given(method("GET")).and(path("/acl")).respond_with(answer(403, "forbidden")).mount(&sp).await;
+        Mock::given(method("GET"))
+            .and(path("/slow"))
+            .respond_with(answer(200, "").set_delay(Duration::from_secs(10)))
+            .mount(&sp)
+            .await;
+
+        checked(&url("/up")).check_service_provider().await.unwrap();
+        let outage = |e: PublisherError| (e.code(), e.is_transient(), e.outage().map(|o| o.kind), e.to_string());
+        let (code, transient, kind, text) = outage(checked(&url("/down")).check_service_provider().await.unwrap_err());
+        assert_eq!((code, transient, kind), ("saml_sp_unavailable", true, Some(OutageKind::Refusing)));
+        assert!(text.contains("Cannot connect to shibd") && text.contains("/down"), "{text}");
+        let started = std::time::Instant::now();
+        let (_, _, kind, _) = outage(checked(&url("/slow")).check_service_provider().await.unwrap_err());
+        assert_eq!(kind, Some(OutageKind::TooSlow));
+        assert!(started.elapsed() < Duration::from_secs(5), "bounded: {:?}", started.elapsed());
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (_, _, kind, _) = outage(
+            checked(&format!("http://127.0.0.1:{closed}/Shibboleth.sso/Status")).check_service_provider().await.unwrap_err(),
+        );
+        assert_eq!(kind, Some(OutageKind::Unreachable));
+        // A handler that refuses this host is a configuration to fix, not an outage.
+        let e = checked(&url("/acl")).check_service_provider().await.unwrap_err();
+        assert!(e.outage().is_none() && e.to_string().contains("acl"), "{e}");
+        // Without a status check, nothing is asked.
+        ShibbolethMetadataDir::new(std::env::temp_dir()).check_service_provider().await.unwrap();
+    }
+
     #[tokio::test]
     async fn metadata_dir_round_trip() {
         let dir = std::env::temp_dir().join(format!("mercador-trust-{}", uuid::Uuid::new_v4().simple()));
