@@ -241,8 +241,8 @@ async fn a_saml_sp_that_hangs_is_too_slow() {
         .respond_with(ResponseTemplate::new(303).set_delay(std::time::Duration::from_secs(30)))
         .mount(&sp)
         .await;
-    let http = HttpClient::new(&HttpConfig { timeout: std::time::Duration::from_secs(1), ..HttpConfig::default() })
-        .unwrap();
+    let http =
+        HttpClient::new(&HttpConfig { timeout: std::time::Duration::from_secs(1), ..HttpConfig::default() }).unwrap();
     let url = Url::parse(&idp.uri()).unwrap();
     let auth = DirectAuth::new(&url, Credentials::password("alice", "Default", SecretString::from("pw"))).unwrap();
     let session = Arc::new(Session::with_http(http, Arc::new(auth), Scope::project("demo", "Default")));

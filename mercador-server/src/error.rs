@@ -476,7 +476,8 @@ mod tests {
         use mercador_core::outage::OutageKind;
         let cause = PublisherError::SamlSpUnavailable {
             kind: OutageKind::Refusing,
-            message: "GET http://b/Shibboleth.sso/Status (its Status handler): HTTP 500: Cannot connect to shibd".into(),
+            message: "GET http://b/Shibboleth.sso/Status (its Status handler): HTTP 500: Cannot connect to shibd"
+                .into(),
         };
         let e = PublisherError::Interrupted {
             operation: "subscribe",

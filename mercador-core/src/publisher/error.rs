@@ -58,7 +58,9 @@ pub enum PublisherError {
     /// An outage interrupted a subscribe: the subscription keeps its state
     /// and step, and the publisher's reconciliation finishes it once the
     /// dependency is back.
-    #[error("{cause}; subscription {subscription} was interrupted at step {step} and continues in the background (state {state}); asking again is harmless")]
+    #[error(
+        "{cause}; subscription {subscription} was interrupted at step {step} and continues in the background (state {state}); asking again is harmless"
+    )]
     Interrupted {
         /// `subscribe`.
         operation: &'static str,

@@ -299,11 +299,8 @@ impl StatusCheck {
         let body = tokio::time::timeout(self.timeout, answer.text()).await.ok().and_then(Result::ok);
         let said = body.map(|b| crate::keystone::error::html_message(&b)).unwrap_or_default();
         if status.is_server_error() {
-            let kind = if status == reqwest::StatusCode::GATEWAY_TIMEOUT {
-                OutageKind::TooSlow
-            } else {
-                OutageKind::Refusing
-            };
+            let kind =
+                if status == reqwest::StatusCode::GATEWAY_TIMEOUT { OutageKind::TooSlow } else { OutageKind::Refusing };
             return Err(down(kind, format!("HTTP {}: {said}", status.as_u16())));
         }
         Err(PublisherError::Trust(format!(
@@ -414,7 +411,10 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5), "bounded: {:?}", started.elapsed());
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let (_, _, kind, _) = outage(
-            checked(&format!("http://127.0.0.1:{closed}/Shibboleth.sso/Status")).check_service_provider().await.unwrap_err(),
+            checked(&format!("http://127.0.0.1:{closed}/Shibboleth.sso/Status"))
+                .check_service_provider()
+                .await
+                .unwrap_err(),
         );
         assert_eq!(kind, Some(OutageKind::Unreachable));
         // A handler that refuses this host is a configuration to fix, not an outage.

@@ -273,8 +273,7 @@ impl HealthProbe {
             crate::publisher::discovery::keystone_check(&self.http, &self.session, "Keystone A")
         );
         let ok = database.status == "ok" && keystone.status == "ok";
-        let health =
-            Health { status: if ok { "ok" } else { "unavailable" }.into(), database, keystone, saml_sp: None };
+        let health = Health { status: if ok { "ok" } else { "unavailable" }.into(), database, keystone, saml_sp: None };
         *last = Some((Instant::now(), health.clone()));
         health
     }
