@@ -24,7 +24,7 @@ use mercador_core::keystone::IdentityApi;
 use mercador_core::keystone::types::Filter;
 use mercador_core::model::Name;
 use mercador_core::outage::{Dependency, OutageKind};
-use mercador_tests::publisher::{a_entity_turn, free_entity_on_b, name, test_catalog};
+use mercador_tests::publisher::{a_entity_turn, free_entity_on_b, name};
 use mercador_tests::{Cloud, Testbed};
 use serde_json::{Value, json};
 use support::{
@@ -195,6 +195,38 @@ async fn wait_for_binding(api: &ApiClient, alias: &Name, state: &str) -> Value {
     }
 }
 
+/// The service type of this test's vregion: its own, so that the
+/// subscriber's shared `mercador-<type>` service on Keystone A is this
+/// test's alone (the subscribers of tests running beside it, each with its
+/// own database and catalog lease, remove an unused `mercador-identity` while
+/// another creates an endpoint on it).
+const DRILL_TYPE: &str = "saml-sp-drill";
+
+/// A service of type [`DRILL_TYPE`] with a public endpoint in B's region
+/// (no server behind it); returns its id.
+async fn drill_service_on_b() -> String {
+    use mercador_core::keystone::ensure;
+    use mercador_core::keystone::types::{NewEndpoint, NewService};
+    let tb = Testbed::get();
+    let b = tb.admin(Cloud::B);
+    let service = NewService {
+        service_type: DRILL_TYPE.into(),
+        name: Some("mercador-tests-saml-sp-drill".into()),
+        description: Some("catalog entry of Mercador's SAML SP outage test (no server behind it)".into()),
+        enabled: true,
+    };
+    let service = ensure::ensure_service(&b, &service).await.expect("service on B").object;
+    let endpoint = NewEndpoint {
+        service_id: service.id.clone(),
+        interface: mercador_core::keystone::Interface::Public,
+        url: "http://127.0.0.1:9/saml-sp-drill".into(),
+        region_id: Some(tb.region(Cloud::B).to_owned()),
+        enabled: true,
+    };
+    ensure::ensure_endpoint(&b, &endpoint).await.expect("endpoint on B");
+    service.id
+}
+
 /// `GET /healthz` of the publisher: its status and how long it took.
 async fn health(publisher: &PublisherProcess) -> (Answer, Duration) {
     let start = Instant::now();
@@ -221,12 +253,12 @@ async fn the_saml_sp_down_during_subscribe_refresh_and_cancel() {
     let (healthy, _) = health(&publisher).await;
     assert_eq!(healthy.expect(200)["saml_sp"]["status"], "ok", "{healthy}");
     let b_admin = ApiClient::new(publisher.url()).with_token(admin_token().await);
-    test_catalog().await;
     let partner = name("sp-down-p");
     let onboarded = b_admin.post("/v1/admin/partners", &json!({"name": partner})).await.expect(201);
+    let service_id = drill_service_on_b().await;
     let vregion = name("sp-down-vr");
     let spec = json!({
-        "name": vregion, "region": tb.region(Cloud::B), "service_types": ["identity"],
+        "name": vregion, "region": tb.region(Cloud::B), "service_types": [DRILL_TYPE],
         "roles": ["reader"], "max_subscriptions": 1, "partners": [partner],
     });
     b_admin.post("/v1/admin/vregions", &spec).await.expect(201);
@@ -361,4 +393,5 @@ async fn the_saml_sp_down_during_subscribe_refresh_and_cancel() {
     b_admin.delete(&format!("/v1/admin/vregions/{vregion}?purge=true")).await.expect(204);
     b_admin.delete(&format!("/v1/admin/partners/{partner}")).await.expect(204);
     free_entity_on_b(&entity_id).await;
+    tb.admin(Cloud::B).delete_service(&service_id).await.unwrap();
 }
