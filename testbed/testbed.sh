@@ -33,6 +33,7 @@
 #
 # Usage: testbed.sh start|stop|restart|status|check [--measure-revocation]|env|shibd stop|start
 #                   |horizon stop|start|horizon-b stop|start|glance stop|start
+#                   |sp-instance start DIR PORT|sp-instance stop DIR [shibd|apache]
 # Knobs (env): MERCADOR_TESTBED_STATE  (default <repo>/testbed/state, or /var/lib/mercador-testbed/...: README.md)
 #              MERCADOR_TESTBED_VENV   (default <repo>/testbed/.venv, may be shared)
 #              MERCADOR_TESTBED_A_PORT=5001 MERCADOR_TESTBED_B_PORT=5002
@@ -729,14 +730,25 @@ EOF
   # smallest value this OpenSAML accepts); when the file has gone, the stale entry is dropped by
   # the cleanup thread (every cleanupInterval s, cleanupTimeout 0) - see README.md for timings.
   # <SSO> has no entityID: K2K posts an unsolicited ECP response, no IdP is preselected.
-  cat >"$S/shibboleth2.xml" <<EOF
+  write_shibboleth2 "$S" "$MD_DIR" "$SP_ENTITY_ID"
+  mklogger "$S/shibd.logger" "$LOGS/shibd.log"
+  mklogger "$S/native.logger" "$LOGS/shib-native.log"
+  # The native log is written by the Apache workers (www-data).
+  touch "$LOGS/shib-native.log" "$LOGS/shibd-transaction.log"
+  chown www-data:www-data "$LOGS/shib-native.log" "$LOGS/shibd-transaction.log"
+}
+
+# shibboleth2.xml of an SP in dir $1 (socket, loggers, keys, attribute map and policies there),
+# trusting the LocalDynamic metadata dir $2, entityID $3. The testbed's SP and `sp-instance` share it.
+write_shibboleth2() {
+  cat >"$1/shibboleth2.xml" <<EOF
 <SPConfig xmlns="urn:mace:shibboleth:3.0:native:sp:config"
     xmlns:conf="urn:mace:shibboleth:3.0:native:sp:config" clockSkew="180">
-    <OutOfProcess logger="$S/shibd.logger"/>
-    <InProcess logger="$S/native.logger"/>
-    <UnixListener address="$S/shibd.sock"/>
+    <OutOfProcess logger="$1/shibd.logger"/>
+    <InProcess logger="$1/native.logger"/>
+    <UnixListener address="$1/shibd.sock"/>
 
-    <ApplicationDefaults entityID="$SP_ENTITY_ID" REMOTE_USER="openstack_user">
+    <ApplicationDefaults entityID="$3" REMOTE_USER="openstack_user">
         <!-- plain http testbed: cookies must not be 'secure' or the client never sends the session back.
              A K2K client needs its Shibboleth session only for the GET of the federated auth URL
              right after the ECP POST: keep sessions short so a revoked IdP's sessions die soon. -->
@@ -748,24 +760,19 @@ EOF
             <Handler type="Session" Location="/Session" showAttributeValues="true"/>
         </Sessions>
         <Errors supportContact="root@localhost" styleSheet="/shibboleth-sp/main.css"/>
-        <MetadataProvider type="LocalDynamic" id="trusted-idps" sourceDirectory="$MD_DIR"
+        <MetadataProvider type="LocalDynamic" id="trusted-idps" sourceDirectory="$2"
                           validate="true" minCacheDuration="30" maxCacheDuration="30"
                           cleanupInterval="5" cleanupTimeout="0"/>
-        <AttributeExtractor type="XML" validate="true" reloadChanges="false" path="$S/attribute-map.xml"/>
-        <AttributeFilter type="XML" validate="true" path="$S/attribute-policy.xml"/>
-        <CredentialResolver type="File" key="$S/sp-key.pem" certificate="$S/sp-cert.pem"/>
+        <AttributeExtractor type="XML" validate="true" reloadChanges="false" path="$1/attribute-map.xml"/>
+        <AttributeFilter type="XML" validate="true" path="$1/attribute-policy.xml"/>
+        <CredentialResolver type="File" key="$1/sp-key.pem" certificate="$1/sp-cert.pem"/>
     </ApplicationDefaults>
-    <SecurityPolicyProvider type="XML" validate="true" path="$S/security-policy.xml"/>
-    <ProtocolProvider type="XML" validate="true" reloadChanges="false" path="$S/protocols.xml"/>
+    <SecurityPolicyProvider type="XML" validate="true" path="$1/security-policy.xml"/>
+    <ProtocolProvider type="XML" validate="true" reloadChanges="false" path="$1/protocols.xml"/>
 </SPConfig>
 EOF
-  mklogger "$S/shibd.logger" "$LOGS/shibd.log"
-  mklogger "$S/native.logger" "$LOGS/shib-native.log"
-  # The native log is written by the Apache workers (www-data).
-  touch "$LOGS/shib-native.log" "$LOGS/shibd-transaction.log"
-  chown www-data:www-data "$LOGS/shib-native.log" "$LOGS/shibd-transaction.log"
 }
-mklogger() {  # $1=logger file $2=log file
+mklogger() {  # $1=logger file $2=log file [$3=transaction log, default $LOGS/shibd-transaction.log]
   cat >"$1" <<EOF
 log4j.rootCategory=INFO, f
 log4j.category.OpenSAML.MetadataProvider=INFO
@@ -776,7 +783,7 @@ log4j.appender.f.fileName=$2
 log4j.appender.f.layout=org.apache.log4j.PatternLayout
 log4j.appender.f.layout.ConversionPattern=%d{%Y-%m-%d %H:%M:%S} %p %c %x: %m%n
 log4j.appender.tran=org.apache.log4j.FileAppender
-log4j.appender.tran.fileName=$LOGS/shibd-transaction.log
+log4j.appender.tran.fileName=${3:-$LOGS/shibd-transaction.log}
 log4j.appender.tran.layout=org.apache.log4j.PatternLayout
 log4j.appender.tran.layout.ConversionPattern=%d{%Y-%m-%d %H:%M:%S}|%c|%m%n
 EOF
@@ -798,19 +805,27 @@ configure_apache() {
   local M=/usr/lib/apache2/modules
   # Everything (pid file, mutexes, runtime dir, logs) lives in the state dir, so that several
   # testbeds can run side by side and nothing under /etc, /run or /var/run is touched.
-  cat >"$B/apache/httpd.conf" <<EOF
-ServerRoot $B/apache
+  write_apache_conf "$B/apache" "$B_PORT" "$PIDS/apache-b.pid" "$LOGS/apache-b" "$S"
+}
+
+# httpd.conf in dir $1 (its ServerRoot, mutexes and runtime dir): Apache + mod_shib on
+# 127.0.0.1:$2 in front of Keystone B's uwsgi socket, pid file $3, logs $4-error.log and
+# $4-access.log, mod_shib with the SP of dir $5. The testbed's and `sp-instance`'s Apache.
+write_apache_conf() {
+  local M=/usr/lib/apache2/modules
+  cat >"$1/httpd.conf" <<EOF
+ServerRoot $1
 ServerName 127.0.0.1
-Listen 127.0.0.1:$B_PORT
-PidFile $PIDS/apache-b.pid
-Mutex file:$B/apache
-DefaultRuntimeDir $B/apache
+Listen 127.0.0.1:$2
+PidFile $3
+Mutex file:$1
+DefaultRuntimeDir $1
 User www-data
 Group www-data
-ErrorLog $LOGS/apache-b-error.log
+ErrorLog $4-error.log
 LogLevel warn
 LogFormat "%h %l %u %t \"%r\" %>s %b %Dus" common
-CustomLog $LOGS/apache-b-access.log common
+CustomLog $4-access.log common
 
 LoadModule mpm_event_module $M/mod_mpm_event.so
 LoadModule authn_core_module $M/mod_authn_core.so
@@ -820,7 +835,7 @@ LoadModule proxy_module $M/mod_proxy.so
 LoadModule proxy_uwsgi_module $M/mod_proxy_uwsgi.so
 LoadModule mod_shib $M/mod_shib.so
 
-ShibConfig $S/shibboleth2.xml
+ShibConfig $5/shibboleth2.xml
 ShibCompatValidUser Off
 
 # mod_proxy_uwsgi passes Apache's subprocess_env to uwsgi as request variables, so the
@@ -1510,6 +1525,84 @@ cmd_shibd() {
   esac
 }
 
+# A private SAML SP for fault-injection tests (issue 19): its own shibd (socket, pid file, logs,
+# LocalDynamic metadata dir DIR/metadata, entityID http://127.0.0.1:PORT/shibboleth) and its own
+# Apache + mod_shib on 127.0.0.1:PORT in front of this testbed's Keystone B uwsgi socket, from the
+# same templates as the testbed's SP. A test stops and starts its shibd or Apache without
+# touching the testbed's, which other tests K2K-login through.
+#   sp-instance start DIR PORT        configures DIR once (made world-traversable for www-data),
+#                                     starts whatever of shibd and Apache is not running
+#   sp-instance stop DIR [shibd|apache]  stops both (or one) by the pid files in DIR
+# Pid files: DIR/shibd.pid, DIR/apache.pid. Logs: DIR/logs/.
+cmd_sp_instance() {
+  [ -f "$ENV_FILE" ] || die "no $ENV_FILE: run '$0 start' first"
+  local action=${1:-} dir=${2:-} port=${3:-}
+  [ -n "$dir" ] || die "usage: $0 sp-instance start DIR PORT | stop DIR [shibd|apache]"
+  dir=$(abspath "$dir"); dir=${dir%/}
+  case $action in
+    start)
+      [[ $port =~ ^[0-9]+$ ]] || die "usage: $0 sp-instance start DIR PORT (PORT: a free port on 127.0.0.1)"
+      [ -f "$S/sp-key.pem" ] || die "the testbed's SP is not configured ($S): run '$0 start' first"
+      if [ ! -f "$dir/shibboleth2.xml" ]; then
+        mkdir -p "$dir/metadata" "$dir/logs" "$dir/apache"
+        chmod 755 "$dir" "$dir/metadata" "$dir/logs" "$dir/apache"
+        cp "$S/sp-key.pem" "$S/sp-cert.pem" "$S/attribute-map.xml" "$S/attribute-policy.xml" \
+           "$S/security-policy.xml" "$S/protocols.xml" "$dir/"
+        write_shibboleth2 "$dir" "$dir/metadata" "http://127.0.0.1:$port/shibboleth"
+        mklogger "$dir/shibd.logger" "$dir/logs/shibd.log" "$dir/logs/shibd-transaction.log"
+        mklogger "$dir/native.logger" "$dir/logs/shib-native.log" "$dir/logs/shibd-transaction.log"
+        touch "$dir/logs/shib-native.log" "$dir/logs/shibd-transaction.log"
+        chown www-data:www-data "$dir/logs/shib-native.log" "$dir/logs/shibd-transaction.log"
+        write_apache_conf "$dir/apache" "$port" "$dir/apache.pid" "$dir/logs/apache" "$dir"
+        runuser -u www-data -- test -x "$dir" || die "user www-data cannot reach $dir: put it under world-traversable dirs"
+      fi
+      if ! sp_instance_alive "$dir" shibd; then
+        shibd -f -c "$dir/shibboleth2.xml" -p "$dir/shibd.pid" -w 30 </dev/null >"$dir/logs/shibd.out" 2>&1 9>&- \
+          || die "shibd of $dir did not start: $(tail -5 "$dir/logs/shibd.log" 2>/dev/null)"
+        wait_file "$dir/shibd.pid" 30
+      fi
+      if ! sp_instance_alive "$dir" apache; then
+        /usr/sbin/apache2 -f "$dir/apache/httpd.conf" -k start </dev/null >>"$dir/logs/apache-error.log" 2>&1 9>&- \
+          || die "Apache of $dir did not start: $(tail -5 "$dir/logs/apache-error.log")"
+        wait_file "$dir/apache.pid" 30
+      fi
+      wait_http "http://127.0.0.1:$port/Shibboleth.sso/Status" "the private SP's status handler" 30
+      echo "sp-instance $dir: shibd $(tr -dc 0-9 <"$dir/shibd.pid"), Apache $(tr -dc 0-9 <"$dir/apache.pid") on 127.0.0.1:$port" ;;
+    stop)
+      local what
+      for what in ${port:-apache shibd}; do
+        case $what in shibd|apache) ;; *) die "usage: $0 sp-instance stop DIR [shibd|apache]" ;; esac
+        sp_instance_stop "$dir" "$what"
+      done ;;
+    *) die "usage: $0 sp-instance start DIR PORT | stop DIR [shibd|apache]" ;;
+  esac
+}
+sp_instance_expect() {  # $1=dir $2=shibd|apache: a unique part of its command line
+  case $2 in shibd) echo "-c $1/shibboleth2.xml" ;; apache) echo "-f $1/apache/httpd.conf" ;; esac
+}
+sp_instance_alive() {
+  local pid; pid=$(tr -dc 0-9 2>/dev/null <"$1/$2.pid" || true)
+  [ -n "$pid" ] && pid_matches "$pid" "$(sp_instance_expect "$1" "$2")"
+}
+sp_instance_stop() {  # by the pid file, the command line checked; waits until it and its children are gone
+  local dir=$1 what=$2 pid expect victims p i alive
+  pid=$(tr -dc 0-9 2>/dev/null <"$dir/$what.pid" || true)
+  expect=$(sp_instance_expect "$dir" "$what")
+  if [ -z "$pid" ] || ! pid_matches "$pid" "$expect"; then rm -f "$dir/$what.pid"; return 0; fi
+  victims="$pid $(descendants "$pid" | tr '\n' ' ')"
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 150); do
+    alive=""
+    for p in $victims; do pid_matches "$p" "$expect" && alive="$alive $p"; done
+    [ -z "$alive" ] && break
+    sleep 0.1
+  done
+  for p in $alive; do pid_matches "$p" "$expect" && kill -KILL "$p" 2>/dev/null || true; done
+  rm -f "$dir/$what.pid"
+  [ "$what" = shibd ] && rm -f "$dir/shibd.sock"
+  echo "sp-instance $dir: stopped $what (pid $pid)"
+}
+
 # Stop or start Horizon a|b alone (the Keystones and the rest keep running), by saved PID.
 cmd_horizon() {
   local side=$1; shift
@@ -1561,6 +1654,7 @@ main() {
     status)  cmd_status || exit 1 ;;
     check)   cmd_check "$@" ;;
     shibd)   cmd_shibd "$@" ;;
+    sp-instance) cmd_sp_instance "$@" ;;
     horizon) cmd_horizon a "$@" ;;
     horizon-b) cmd_horizon b "$@" ;;
     glance)  cmd_glance "$@" ;;

@@ -128,7 +128,7 @@ impl OutageInfo {
 
     /// A core error (Keystone, K2K, configuration).
     fn of_core(e: &mercador_core::Error) -> Self {
-        match outage_of_core(e) {
+        match e.outage() {
             Some(outage) => Self {
                 dependency: Some(outage.dependency.as_str().to_owned()),
                 outage: Some(outage.kind.as_str().to_owned()),
@@ -156,18 +156,6 @@ impl OutageInfo {
     }
 }
 
-/// The outage a core error stands for, with its dependency, as far as
-/// `mercador_core::Error` can tell. Every core error goes through here.
-///
-/// Today it tells nothing: core has no accessor naming the dependency of a
-/// `mercador_core::Error` yet (one returning the outage of K2K logins
-/// failing at B's SAML SP, `shibboleth_sp`, is being added); until it is
-/// plugged in here, core errors carry only the outage kind that
-/// [`OutageKind::of`] reads from their kind and status, without a
-/// dependency.
-fn outage_of_core(_e: &mercador_core::Error) -> Option<Outage> {
-    None
-}
 
 impl Failure {
     pub(crate) fn new(code: mercador_result, message: impl Into<String>) -> Self {
@@ -458,6 +446,22 @@ mod tests {
         assert_eq!(mercador_last_error_retry_after(), 0);
         // SAFETY: a valid out-parameter.
         assert!(!unsafe { mercador_last_error_operation(&mut out) });
+    }
+
+    /// A K2K login that B's SAML SP refused to serve (shibd down):
+    /// `mercador_core::Error::outage()` names the SP (the real one is
+    /// provoked in mercador-server/tests/outages_saml_sp.rs).
+    #[test]
+    fn a_k2k_login_through_a_downed_saml_sp_names_it() {
+        let e = mercador_core::Error::SamlServiceProvider {
+            kind: ErrorKind::Unavailable,
+            outage: mercador_core::outage::OutageKind::Refusing,
+            message: "the SAML service provider cannot reach shibd".into(),
+        };
+        assert_eq!(guard(|| Err(e.into())), mercador_result::Unavailable);
+        assert_eq!(text(mercador_last_error_dependency()).as_deref(), Some("shibboleth_sp"));
+        assert_eq!(text(mercador_last_error_outage()).as_deref(), Some("refusing"));
+        assert_eq!(mercador_last_error_retry_after(), 5);
     }
 
     #[test]

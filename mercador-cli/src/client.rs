@@ -20,9 +20,13 @@ impl From<ClientError> for CliError {
             ClientError::Service(ref answer) if answer.operation.is_some() => {
                 let mut message = e.to_string();
                 if let Some(op) = &answer.operation {
+                    let what = match &op.subscription {
+                        Some(id) if op.binding.is_empty() => format!("subscription {id}"),
+                        _ => op.binding.clone(),
+                    };
                     message.push_str(&format!(
-                        "\n  the {} of {} continues in the background (state {}, step {}); follow it with {}",
-                        op.name, op.binding, op.state, op.step, op.follow
+                        "\n  the {} of {what} continues in the background (state {}, step {}); follow it with {}",
+                        op.name, op.state, op.step, op.follow
                     ));
                 }
                 CliError::new(Kind::Continuing, message)
@@ -95,6 +99,7 @@ mod tests {
         answer.operation = Some(mercador_core::client::InterruptedOperation {
             name: "subscribe".into(),
             binding: "lisbon-b".into(),
+            subscription: None,
             state: "provisioning".into(),
             step: "remote_subscribe".into(),
             follow: "mercador binding show lisbon-b (GET /v1/bindings/lisbon-b)".into(),

@@ -117,7 +117,18 @@ impl From<KeystoneError> for CliError {
             ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Tls => Kind::Unavailable,
             _ => Kind::Generic,
         };
-        Self::new(kind, e.to_string())
+        let mut message = e.to_string();
+        // A dependency the error names (B's SAML SP during a K2K login):
+        // the same hint as the services' outage answers.
+        if let Some(outage) = e.outage() {
+            message.push_str(&format!(
+                "\n  ({} is down: {}; retry after {} s)",
+                outage.dependency,
+                outage.describe(),
+                outage.retry_after()
+            ));
+        }
+        Self::new(kind, message)
     }
 }
 
@@ -137,3 +148,26 @@ Exit codes:
      names what is down and when to retry)
   7  interrupted by an outage, continuing in the background (subscribe, cancel): the message says the
      binding's state and step and how to follow it; running the command again is harmless";
+
+#[cfg(test)]
+mod tests {
+    use mercador_core::outage::OutageKind;
+
+    use super::*;
+
+    #[test]
+    fn a_k2k_login_through_a_saml_sp_that_is_down_exits_6_naming_it() {
+        let e = KeystoneError::SamlServiceProvider {
+            kind: ErrorKind::Unavailable,
+            outage: OutageKind::Refusing,
+            message: "the SAML service provider of mercador-lisbon-b (http://b/Shibboleth.sso/SAML2/ECP) could not \
+                      process the assertion: HTTP 500: Cannot connect to shibd process"
+                .into(),
+        };
+        let e = CliError::from(e);
+        assert_eq!(e.kind.code(), 6);
+        assert!(e.message.contains("shibboleth_sp is down"), "{e}");
+        assert!(e.message.contains("retry after 5 s"), "{e}");
+        assert!(e.message.contains("http://b/Shibboleth.sso/SAML2/ECP"), "{e}");
+    }
+}

@@ -507,6 +507,10 @@ async fn k2k_token_issue_and_catalogs_of_every_cloud() {
     ]);
     assert_eq!(scoped.ok().trim(), project);
     alice(&["token", "issue", "--service-provider", "no-such-sp"]).fails_with(3, "no-such-sp");
+    // A SAML SP that refuses connections is an outage of it: exit 6, named.
+    let down = alice(&["token", "issue", "--service-provider", &dead]);
+    down.fails_with(6, "shibboleth_sp is down");
+    assert!(down.stderr.contains("http://127.0.0.1:9/Shibboleth.sso/SAML2/ECP"), "names the SP: {}", down.stderr);
 
     // catalog list: home only, one service provider, every cloud (the dead one reported).
     let home_only = alice(&["catalog", "list", "-f", "json"]).json();

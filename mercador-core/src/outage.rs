@@ -147,9 +147,11 @@ impl Outage {
         Self { dependency, kind }
     }
 
-    /// The outage a Keystone client's error stands for on `dependency`, if any.
+    /// The outage a Keystone client's error stands for on `dependency`, if
+    /// any; an error that names its own dependency ([`crate::Error::outage`]:
+    /// B's SAML service provider during a K2K login) keeps it.
     pub fn of_keystone(dependency: Dependency, e: &crate::Error) -> Option<Self> {
-        OutageKind::of(e.kind(), e.status()).map(|kind| Self::new(dependency, kind))
+        e.outage().or_else(|| OutageKind::of(e.kind(), e.status()).map(|kind| Self::new(dependency, kind)))
     }
 
     /// The error code (`database_unavailable`, `keystone_unavailable`,

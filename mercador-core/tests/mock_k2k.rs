@@ -181,3 +181,76 @@ async fn tls_failure_on_the_sp_is_a_tls_error() {
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
     assert!(e.to_string().contains("CA certificate"), "says what to check: {e}");
 }
+
+/// What Apache with mod_shib answers when shibd is not running (the page of
+/// the testbed's Shibboleth SP 3.4 with its daemon stopped).
+const SHIBD_DOWN_PAGE: &str = "<html><head><title>shibsp&#58;&#58;ListenerException</title></head><body>\
+    <h1>shibsp&#58;&#58;ListenerException</h1>\
+    <p>The system encountered an error at Mon Dec  7 21&#58;01&#58;31 2026</p>\
+    <p>Please include the following message in any email:</p>\
+    <p class=\"error\">shibsp&#58;&#58;ListenerException at (http&#58;//sp/Shibboleth.sso/SAML2/ECP)</p>\
+    <p>Cannot connect to shibd process, a site administrator should be notified that this web server has \
+    malfunctioned.</p></body></html>";
+
+#[tokio::test]
+async fn shibd_down_is_an_outage_of_the_saml_sp() {
+    use mercador_core::outage::{Dependency, Outage, OutageKind};
+    let e = refused_with(SHIBD_DOWN_PAGE, 500).await;
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    let outage = e.outage().expect("an outage");
+    assert_eq!((outage.dependency, outage.kind), (Dependency::ShibbolethSp, OutageKind::Refusing));
+    assert_eq!(outage.code(), "saml_sp_unavailable");
+    // Whatever Keystone the caller thought it asked, the SP's outage wins.
+    assert_eq!(Outage::of_keystone(Dependency::KeystoneB, &e), Some(outage));
+    let text = e.to_string();
+    assert!(text.contains("shibd") && text.contains("Cannot connect to shibd"), "{text}");
+    assert!(text.contains("/Shibboleth.sso/SAML2/ECP"), "names the SAML endpoint: {text}");
+    assert!(!text.contains("signed assertion"), "never the assertion: {text}");
+    // Refusals of the assertion are not outages.
+    let untrusted = refused_with("<p>Unable to establish security of incoming assertion.</p>", 500).await;
+    assert_eq!(untrusted.outage(), None, "{untrusted}");
+}
+
+#[tokio::test]
+async fn a_saml_sp_refusing_connections_is_unreachable() {
+    use mercador_core::outage::{Dependency, OutageKind};
+    let (idp, sp) = (MockServer::start().await, MockServer::start().await);
+    mount_idp(&idp, &sp).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let provider = TokenServiceProvider {
+        id: "sp-b".into(),
+        auth_url: Url::parse(&format!("{}{AUTH_PATH}", sp.uri())).unwrap(),
+        sp_url: Url::parse(&format!("http://127.0.0.1:{closed}/Shibboleth.sso/SAML2/ECP")).unwrap(),
+    };
+    let k2k = Keystone2Keystone::from_service_provider(idp_session(&idp), &provider).unwrap();
+    let e = k2k.unscoped_token().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    let outage = e.outage().expect("an outage");
+    assert_eq!((outage.dependency, outage.kind), (Dependency::ShibbolethSp, OutageKind::Unreachable));
+    assert!(e.to_string().contains(&format!("127.0.0.1:{closed}")), "{e}");
+}
+
+#[tokio::test]
+async fn a_saml_sp_that_hangs_is_too_slow() {
+    use mercador_core::keystone::{HttpClient, HttpConfig};
+    use mercador_core::outage::{Dependency, OutageKind};
+    let (idp, sp) = (MockServer::start().await, MockServer::start().await);
+    mount_idp(&idp, &sp).await;
+    Mock::given(method("POST"))
+        .and(path("/Shibboleth.sso/SAML2/ECP"))
+        .respond_with(ResponseTemplate::new(303).set_delay(std::time::Duration::from_secs(30)))
+        .mount(&sp)
+        .await;
+    let http =
+        HttpClient::new(&HttpConfig { timeout: std::time::Duration::from_secs(1), ..HttpConfig::default() }).unwrap();
+    let url = Url::parse(&idp.uri()).unwrap();
+    let auth = DirectAuth::new(&url, Credentials::password("alice", "Default", SecretString::from("pw"))).unwrap();
+    let session = Arc::new(Session::with_http(http, Arc::new(auth), Scope::project("demo", "Default")));
+    let k2k = Keystone2Keystone::new(session, "sp-b").await.unwrap();
+    let started = std::time::Instant::now();
+    let e = k2k.unscoped_token().await.unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "bounded by the client's timeout");
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    let outage = e.outage().expect("an outage");
+    assert_eq!((outage.dependency, outage.kind), (Dependency::ShibbolethSp, OutageKind::TooSlow));
+}

@@ -127,7 +127,7 @@ impl OutageInfo {
 
     /// A core error (Keystone, K2K, configuration).
     pub(crate) fn of_core(e: &mercador_core::Error) -> Self {
-        match outage_of_core(e) {
+        match e.outage() {
             Some(outage) => Self::of_outage(&outage),
             None => Self::of_kind(OutageKind::of(e.kind(), e.status())),
         }
@@ -158,18 +158,6 @@ impl OutageInfo {
     }
 }
 
-/// The outage a core error stands for, with its dependency, as far as
-/// `mercador_core::Error` can tell. Every core error goes through here.
-///
-/// Today it tells nothing: core has no accessor naming the dependency of a
-/// `mercador_core::Error` yet (one returning the outage of K2K logins
-/// failing at B's SAML SP, `shibboleth_sp`, is being added); until it is
-/// plugged in here, core errors carry only the outage kind that
-/// [`OutageKind::of`] reads from their kind and status, without a
-/// dependency (see [`OutageInfo::of_core`]).
-fn outage_of_core(_e: &mercador_core::Error) -> Option<Outage> {
-    None
-}
 
 /// Any error of the core this module raises.
 #[derive(Debug)]

@@ -17,7 +17,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use mercador_core::keystone::CloudConfig;
-use mercador_core::publisher::PublisherConfig;
+use mercador_core::publisher::{PublisherConfig, ShibbolethMetadataDir};
 use mercador_core::secrets::SecretsKey;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
@@ -159,6 +159,18 @@ pub struct FederationSection {
     /// Shibboleth's `LocalDynamic` metadata directory (the publisher writes
     /// one file per trusted identity provider).
     pub metadata_dir: PathBuf,
+    /// The SAML SP's `Status` handler, asked before a subscribe or a
+    /// refresh trusts metadata and by `/healthz` (default: `sp_url`'s
+    /// `.../Shibboleth.sso/Status`). Shibboleth answers it only to the
+    /// addresses in the handler's `acl` (the testbed's: 127.0.0.1).
+    #[serde(default)]
+    pub sp_status_url: Option<Url>,
+    /// Longest the SP's status may take to answer, in seconds (default 10:
+    /// Apache's mod_shib takes about 6 s to give up on a shibd that is not
+    /// running): past it, the SP is too slow and the request answers 503
+    /// `saml_sp_unavailable`.
+    #[serde(default = "default_sp_check_timeout")]
+    pub sp_check_timeout_secs: u64,
     /// `remote_id_attribute` of the protocols created (default: Keystone's
     /// `[saml2] remote_id_attribute`).
     #[serde(default)]
@@ -179,6 +191,33 @@ pub struct FederationSection {
     /// them, nor a role implying one.
     #[serde(default)]
     pub cloud_wide_roles: Vec<String>,
+}
+
+impl FederationSection {
+    /// `sp_status_url`, or the one of `sp_url`.
+    pub fn status_url(&self) -> Option<Url> {
+        self.sp_status_url.clone().or_else(|| ShibbolethMetadataDir::status_url_of(&self.sp_url))
+    }
+
+    /// `sp_check_timeout_secs`.
+    pub fn sp_check_timeout(&self) -> Duration {
+        Duration::from_secs(self.sp_check_timeout_secs)
+    }
+
+    /// Checks the SP's status URL and its timeout.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if !(1..=60).contains(&self.sp_check_timeout_secs) {
+            return Err("[federation] sp_check_timeout_secs] must be between 1 and 60 (default 10)".into());
+        }
+        if self.status_url().is_none() {
+            return Err(format!(
+                "[federation] sp_status_url] is missing and sp_url {} has no /Shibboleth.sso/ to derive it from: \
+                 give the SAML SP's Status handler (e.g. https://b.example/Shibboleth.sso/Status)",
+                self.sp_url
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[database]`.
@@ -289,6 +328,9 @@ pub(crate) fn default_acquire_timeout() -> u64 {
 pub(crate) fn default_token_cache_capacity() -> u64 {
     10_000
 }
+pub(crate) fn default_sp_check_timeout() -> u64 {
+    10
+}
 pub(crate) fn default_partners_domain() -> String {
     "mercador-partners".into()
 }
@@ -350,6 +392,7 @@ impl PublisherServiceConfig {
         )
         .map_err(ConfigError)?;
         self.keystone.validate("Keystone B").map_err(ConfigError)?;
+        self.federation.validate().map_err(ConfigError)?;
         self.database.validate().map_err(ConfigError)?;
         self.testing.validate().map_err(ConfigError)?;
         self.secrets_key()?;

@@ -16,11 +16,12 @@
 //! An outage of a dependency ([`mercador_core::outage`]: a Keystone, the
 //! database, the publisher as the subscriber sees it) is never a 500: it is
 //! a 503 with the dependency's code (`database_unavailable`,
-//! `keystone_unavailable`, `publisher_unavailable`), `Retry-After`, and the
-//! fields `dependency` (`keystone_a`, `keystone_b`, `publisher`,
-//! `database`...) and `outage` (`unreachable`, `refusing`, `too_slow`). A
-//! subscriber operation it interrupted also carries `operation`: what goes
-//! on in the background and how to follow it.
+//! `keystone_unavailable`, `saml_sp_unavailable`, `publisher_unavailable`),
+//! `Retry-After`, and the fields `dependency` (`keystone_a`, `keystone_b`,
+//! `shibboleth_sp`, `publisher`, `database`) and `outage` (`unreachable`,
+//! `refusing`, `too_slow`). A subscriber operation (or a publisher's
+//! subscribe) it interrupted also carries `operation`: what goes on in the
+//! background and how to follow it.
 
 use std::borrow::Cow;
 
@@ -62,8 +63,12 @@ pub struct InterruptedOperation {
     /// `subscribe`, `cancel`.
     #[schema(example = "subscribe")]
     pub name: String,
-    /// The binding's alias.
-    pub binding: String,
+    /// The binding's alias (the subscriber's answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binding: Option<String>,
+    /// The subscription's id (the publisher's answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<String>,
     /// Its state now (`provisioning`, `cancelling`).
     pub state: String,
     /// The step it stopped at (`-` when none).
@@ -328,7 +333,22 @@ impl From<PublisherError> for ApiError {
     fn from(e: PublisherError) -> Self {
         if let Some(outage) = e.outage() {
             tracing::warn!(error = %e, dependency = %outage.dependency, outage = %outage.kind, "a dependency is down");
-            return Self::outage(outage, e.to_string());
+            let api = Self::outage(outage, e.to_string());
+            return match e.interrupted() {
+                Some((name, subscription, state, step)) => api.with_operation(InterruptedOperation {
+                    name: name.to_owned(),
+                    binding: None,
+                    subscription: Some(subscription.to_owned()),
+                    state: state.to_owned(),
+                    step: step.to_owned(),
+                    continues_in_background: true,
+                    follow: format!(
+                        "GET /v1/exchange/subscriptions/{subscription} (the partner), \
+                         GET /v1/admin/subscriptions/{subscription} (B's admin)"
+                    ),
+                }),
+                None => api,
+            };
         }
         let status = match &e {
             PublisherError::Invalid(errors) => {
@@ -449,6 +469,35 @@ mod tests {
         let down = ApiError::from(PublisherError::Keystone(down));
         assert_eq!((down.status(), down.code()), (StatusCode::SERVICE_UNAVAILABLE, "keystone_unavailable"));
         assert_eq!(down.body(None).error.dependency.as_deref(), Some("keystone_b"));
+    }
+
+    #[test]
+    fn an_interrupted_subscribe_on_the_publisher_says_it_continues() {
+        use mercador_core::outage::OutageKind;
+        let cause = PublisherError::SamlSpUnavailable {
+            kind: OutageKind::Refusing,
+            message: "GET http://b/Shibboleth.sso/Status (its Status handler): HTTP 500: Cannot connect to shibd"
+                .into(),
+        };
+        let e = PublisherError::Interrupted {
+            operation: "subscribe",
+            subscription: "s1".into(),
+            state: "provisioning".into(),
+            step: "trust".into(),
+            cause: Box::new(cause),
+        };
+        let api = ApiError::from(e);
+        assert_eq!(
+            (api.status(), api.code(), api.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, "saml_sp_unavailable", Some(5))
+        );
+        let body = serde_json::to_value(api.body(None)).unwrap();
+        let error = &body["error"];
+        assert_eq!((error["dependency"].as_str(), error["outage"].as_str()), (Some("shibboleth_sp"), Some("refusing")));
+        let op = &error["operation"];
+        assert_eq!((op["subscription"].as_str(), op["step"].as_str()), (Some("s1"), Some("trust")), "{body}");
+        assert!(op.get("binding").is_none(), "no binding on the publisher: {body}");
+        assert!(error["message"].as_str().unwrap().contains("continues in the background"), "{body}");
     }
 
     #[test]

@@ -64,6 +64,7 @@ async fn health_discovery_and_the_openapi_document() {
     assert_eq!(health["status"], "ok", "{health}");
     assert_eq!(health["database"]["status"], "ok", "{health}");
     assert_eq!(health["keystone"]["status"], "ok", "{health}");
+    assert_eq!(health["saml_sp"]["status"], "ok", "B's SAML SP's Status handler: {health}");
 
     let base = publisher.url().as_str().trim_end_matches('/').to_owned();
     let versions = anonymous.get("/").await.expect(200);

@@ -40,7 +40,6 @@ from pathlib import Path
 # what all tests share (their doc comments say why).
 EXCLUSIVE = {
     "publisher_inventory",  # compares an inventory of all of Keystone B before and after
-    "k2k_shibd_down",  # stops B's Shibboleth daemon
 }
 
 ROOT = Path(__file__).resolve().parents[2]

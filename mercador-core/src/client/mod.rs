@@ -177,8 +177,12 @@ pub struct ServiceError {
 pub struct InterruptedOperation {
     /// `subscribe`, `cancel`.
     pub name: String,
-    /// The binding's alias.
+    /// The binding's alias (the subscriber's answers; empty in the publisher's).
+    #[serde(default)]
     pub binding: String,
+    /// The subscription's id (the publisher's answers).
+    #[serde(default)]
+    pub subscription: Option<String>,
     /// Its state (`provisioning`, `cancelling`).
     pub state: String,
     /// The step it stopped at.

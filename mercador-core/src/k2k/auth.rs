@@ -33,6 +33,7 @@ use crate::keystone::error::html_message;
 use crate::keystone::http::{HttpClient, Request, Response, SUBJECT_TOKEN};
 use crate::keystone::token::{TokenInfo, TokenServiceProvider};
 use crate::keystone::{Error, ErrorKind, Result, Session, Token};
+use crate::outage::OutageKind;
 
 const PAOS: &str = "application/vnd.paos+xml";
 
@@ -231,10 +232,20 @@ impl FederatedLogin {
         Ok(SecretString::from(text))
     }
 
+    /// The POST to the SAML SP failed without an answer: refused, reset,
+    /// timed out (an outage of the SP: [`Error::SamlServiceProvider`]).
     fn unreachable_sp(&self, e: Error) -> Error {
-        Error::Federation {
-            kind: e.kind(),
-            message: format!("cannot reach the SAML service provider of {} at {}: {e}", self.sp_id, self.sp_url),
+        let message = format!("cannot reach the SAML service provider of {} at {}: {e}", self.sp_id, self.sp_url);
+        match OutageKind::of(e.kind(), None).filter(|_| e.kind() != ErrorKind::Tls) {
+            Some(outage) => Error::SamlServiceProvider {
+                kind: e.kind(),
+                outage,
+                message: format!(
+                    "{message}; the service provider's SAML SP (Apache with mod_shib) is down or too slow: \
+                     retry once its operator has it running again"
+                ),
+            },
+            None => Error::Federation { kind: e.kind(), message },
         }
     }
 
@@ -252,7 +263,11 @@ impl FederatedLogin {
                  synchronise them (NTP) or raise the SP's allowed clock skew",
             )
         } else if lower.contains("shibd") || lower.contains("listener") || lower.contains("socket") {
-            (ErrorKind::Unavailable, "the SAML SP daemon (shibd) of the service provider is not running")
+            return self.sp_down(
+                response,
+                &message,
+                "the SAML SP daemon (shibd) of the service provider is not running: its operator must start it",
+            );
         } else if ["metadata", "untrusted", "signature", "security of incoming", "trust"]
             .iter()
             .any(|w| lower.contains(w))
@@ -263,7 +278,7 @@ impl FederatedLogin {
                  (entity id and signing certificate) must be registered in the SP",
             )
         } else if response.status.is_server_error() {
-            (ErrorKind::Unavailable, "see the SAML SP's log on the service provider")
+            return self.sp_down(response, &message, "see the SAML SP's log on the service provider");
         } else {
             (ErrorKind::AuthenticationFailed, "see the SAML SP's log on the service provider")
         };
@@ -271,6 +286,26 @@ impl FederatedLogin {
             kind,
             message: format!(
                 "the SAML service provider of {} ({}) refused the assertion: HTTP {}: {message} ({hint})",
+                self.sp_id,
+                self.sp_url,
+                response.status.as_u16()
+            ),
+        }
+    }
+
+    /// The SAML SP answered a server error that is not about this assertion
+    /// (its daemon down, a proxy error): an outage of the SP, not a refusal.
+    fn sp_down(&self, response: &Response, message: &str, hint: &str) -> Error {
+        let (kind, outage) = match response.status {
+            StatusCode::GATEWAY_TIMEOUT => (ErrorKind::Timeout, OutageKind::TooSlow),
+            _ => (ErrorKind::Unavailable, OutageKind::Refusing),
+        };
+        Error::SamlServiceProvider {
+            kind,
+            outage,
+            message: format!(
+                "the SAML service provider of {} ({}) could not process the assertion: HTTP {}: {message} \
+                 ({hint}; nothing is wrong with the login: retry once the SP is back)",
                 self.sp_id,
                 self.sp_url,
                 response.status.as_u16()
@@ -460,5 +495,17 @@ mod tests {
              Message was signed, but signature could not be verified."
         );
         assert_eq!(html_message("plain failure"), "plain failure");
+        // Apache's mod_shib when shibd is not running (Shibboleth SP 3.4).
+        let down = "<html><head><title>shibsp&#58;&#58;ListenerException</title></head><body>\
+            <h1>shibsp&#58;&#58;ListenerException</h1>\
+            <p>The system encountered an error at Mon Dec  7 21&#58;01&#58;31 2026</p>\
+            <p>Please include the following message in any email:</p>\
+            <p class=\"error\">shibsp&#58;&#58;ListenerException at (http&#58;//127.0.0.1&#58;7002/Shibboleth.sso/SAML2/ECP)</p>\
+            <p>Cannot connect to shibd process, a site administrator should be notified &amp; so on.</p></body></html>";
+        assert_eq!(
+            html_message(down),
+            "shibsp::ListenerException at (http://127.0.0.1:7002/Shibboleth.sso/SAML2/ECP): \
+             Cannot connect to shibd process, a site administrator should be notified & so on."
+        );
     }
 }

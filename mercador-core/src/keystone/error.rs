@@ -10,6 +10,8 @@ use std::fmt;
 use reqwest::{Method, StatusCode};
 use url::Url;
 
+use crate::outage::{Dependency, Outage, OutageKind};
+
 /// Result alias of the Keystone client.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -150,6 +152,20 @@ pub enum Error {
         /// What failed, where, and what to do.
         message: String,
     },
+    /// B's SAML service provider (Shibboleth: Apache with mod_shib, and
+    /// shibd) is down during a K2K login: unreachable, failing (Apache
+    /// answers that it cannot reach shibd) or too slow. Not a refusal of
+    /// the assertion: retrying once the SP is back succeeds.
+    /// [`Error::outage`] names it ([`Dependency::ShibbolethSp`]).
+    #[error("{message}")]
+    SamlServiceProvider {
+        /// Category: [`ErrorKind::Unavailable`], [`ErrorKind::Timeout`] or [`ErrorKind::Tls`].
+        kind: ErrorKind,
+        /// How the SP fails.
+        outage: OutageKind,
+        /// What failed, where, and what to do.
+        message: String,
+    },
     /// An argument was refused before anything was sent.
     #[error("invalid input: {0}")]
     InvalidInput(String),
@@ -169,7 +185,10 @@ impl Error {
     /// The stable category of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Api { kind, .. } | Self::Transport { kind, .. } | Self::Federation { kind, .. } => *kind,
+            Self::Api { kind, .. }
+            | Self::Transport { kind, .. }
+            | Self::Federation { kind, .. }
+            | Self::SamlServiceProvider { kind, .. } => *kind,
             Self::InvalidResponse { .. } => ErrorKind::InvalidResponse,
             Self::InvalidInput(_) => ErrorKind::InvalidInput,
             Self::NotFound(_) => ErrorKind::NotFound,
@@ -198,12 +217,26 @@ impl Error {
             }
         };
         match &mut self {
-            Self::Api { message, .. } | Self::Federation { message, .. } => scrub(message),
+            Self::Api { message, .. }
+            | Self::Federation { message, .. }
+            | Self::SamlServiceProvider { message, .. } => scrub(message),
             Self::Transport { reason, .. } => scrub(reason),
             Self::InvalidResponse { detail, .. } => scrub(detail),
             Self::InvalidInput(m) | Self::NotFound(m) | Self::Configuration(m) | Self::Contended(m) => scrub(m),
         }
         self
+    }
+
+    /// The outage this error names by itself: B's SAML service provider
+    /// down during a K2K login ([`Error::SamlServiceProvider`]), else
+    /// `None`. Which Keystone an unreachable, failing or slow Keystone is
+    /// depends on whom the caller asked: [`Outage::of_keystone`] classifies
+    /// those (and returns this outage first).
+    pub fn outage(&self) -> Option<Outage> {
+        match self {
+            Self::SamlServiceProvider { outage, .. } => Some(Outage::new(Dependency::ShibbolethSp, *outage)),
+            _ => None,
+        }
     }
 
     /// True for [`ErrorKind::NotFound`].
@@ -305,9 +338,14 @@ pub(crate) fn html_message(body: &str) -> String {
         }
         i += 1;
     }
-    let lines: Vec<String> =
-        text.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect();
-    let picked: Vec<&str> = match lines.iter().position(|l| l.contains("Exception") || l.contains("Error:")) {
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| decode_entities(&l.split_whitespace().collect::<Vec<_>>().join(" ")))
+        .filter(|l| !l.is_empty())
+        .collect();
+    // The last such line: Shibboleth's pages title the exception's type,
+    // then give it again with where it happened, followed by its message.
+    let picked: Vec<&str> = match lines.iter().rposition(|l| l.contains("Exception") || l.contains("Error:")) {
         Some(i) => lines[i..].iter().take(2).map(String::as_str).collect(),
         None => lines.iter().take(3).map(String::as_str).collect(),
     };
@@ -323,6 +361,44 @@ pub(crate) fn html_message(body: &str) -> String {
     } else {
         joined
     }
+}
+
+/// Decodes the character references of HTML text (`&#58;`, `&#x3A;`,
+/// `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`); anything else is kept.
+fn decode_entities(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let decoded = tail.find(';').filter(|end| *end <= 10).and_then(|end| {
+            let name = &tail[1..end];
+            let ch = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                _ => match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok().and_then(char::from_u32),
+                    None => name.strip_prefix('#').and_then(|d| d.parse().ok()).and_then(char::from_u32),
+                },
+            };
+            ch.map(|c| (c, end))
+        });
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn truncate(s: &str, max: usize) -> String {

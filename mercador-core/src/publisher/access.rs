@@ -16,8 +16,9 @@ use crate::model::{Name, SubscriptionState};
 use crate::store::SubscriptionRecord;
 
 impl Publisher {
-    /// Refreshes one of the partner's active subscriptions: checks every
-    /// Keystone object and the SAML trust it relies on, repairs drift
+    /// Refreshes one of the partner's active subscriptions: checks that B's
+    /// SAML service provider is up, every Keystone object and the SAML
+    /// trust it relies on, repairs drift
     /// (someone deleted the mapping by hand, disabled the identity provider,
     /// removed the admin user...), and returns a new admin token and the
     /// current services. What was repaired is logged and listed in
@@ -52,6 +53,8 @@ impl Publisher {
             repaired.push(what);
         };
 
+        // A trust B's SAML SP cannot read (it is down) lets nobody in: say so.
+        self.inner.trust.check_service_provider().await?;
         if self.inner.trust.trusted(&s.entity_id).await?.as_deref() != Some(s.metadata.as_str()) {
             self.inner.trust.trust(&s.entity_id, &s.metadata).await?;
             note(format!("SAML trust of {}", s.entity_id));

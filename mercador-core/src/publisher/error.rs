@@ -2,7 +2,7 @@
 
 use crate::keystone::ErrorKind;
 use crate::model::ValidationError;
-use crate::outage::{Dependency, Outage};
+use crate::outage::{Dependency, Outage, OutageKind};
 use crate::secrets::SecretsError;
 use crate::store::StoreError;
 
@@ -45,6 +45,35 @@ pub enum PublisherError {
     /// The SAML trust store (Shibboleth's metadata directory) failed.
     #[error("SAML trust store: {0}")]
     Trust(String),
+    /// B's SAML service provider (Shibboleth) is down: unreachable, failing
+    /// (shibd stopped) or too slow. A trust written now would not let
+    /// anyone sign in; the operation resumes once it is back.
+    #[error("SAML service provider: {message}")]
+    SamlSpUnavailable {
+        /// How it fails.
+        kind: OutageKind,
+        /// What was asked, where, and what it answered.
+        message: String,
+    },
+    /// An outage interrupted a subscribe: the subscription keeps its state
+    /// and step, and the publisher's reconciliation finishes it once the
+    /// dependency is back.
+    #[error(
+        "{cause}; subscription {subscription} was interrupted at step {step} and continues in the background (state {state}); asking again is harmless"
+    )]
+    Interrupted {
+        /// `subscribe`.
+        operation: &'static str,
+        /// The subscription's id.
+        subscription: String,
+        /// Its state (`provisioning`).
+        state: String,
+        /// The step it stopped at.
+        step: String,
+        /// The outage.
+        #[source]
+        cause: Box<PublisherError>,
+    },
     /// The database failed.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
@@ -79,6 +108,8 @@ impl PublisherError {
                 _ => "keystone_error",
             },
             Self::Trust(_) => "trust_store_error",
+            Self::SamlSpUnavailable { .. } => "saml_sp_unavailable",
+            Self::Interrupted { cause, .. } => cause.code(),
             Self::Store(StoreError::Unavailable { .. }) => "database_unavailable",
             Self::Store(StoreError::Stale { .. }) => "busy",
             Self::Store(_) => "storage_error",
@@ -98,6 +129,8 @@ impl PublisherError {
             Self::Keystone(_) if self.outage().is_some() => "Keystone unavailable",
             Self::Keystone(_) => "Keystone failed",
             Self::Trust(_) => "SAML trust store failed",
+            Self::SamlSpUnavailable { .. } => "SAML service provider unavailable",
+            Self::Interrupted { cause, .. } => cause.title(),
             Self::Store(StoreError::Unavailable { .. }) => "Database unavailable",
             Self::Store(StoreError::Stale { .. }) => "Busy",
             Self::Store(_) => "Storage failed",
@@ -112,18 +145,34 @@ impl PublisherError {
         match self {
             Self::Keystone(e) => matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout),
             Self::Store(StoreError::Database(_) | StoreError::Stale { .. } | StoreError::Unavailable { .. })
-            | Self::Busy(_) => true,
+            | Self::Busy(_)
+            | Self::SamlSpUnavailable { .. } => true,
+            Self::Interrupted { cause, .. } => cause.is_transient(),
             _ => false,
         }
     }
 
     /// The outage of a dependency this error stands for, if any: Keystone B
     /// unreachable, refusing (5xx) or too slow; the database unreachable,
-    /// refusing or without a free connection in time.
+    /// refusing or without a free connection in time; B's SAML service
+    /// provider down.
     pub fn outage(&self) -> Option<Outage> {
         match self {
             Self::Keystone(e) => Outage::of_keystone(Dependency::KeystoneB, e),
             Self::Store(StoreError::Unavailable { kind, .. }) => Some(Outage::new(Dependency::Database, *kind)),
+            Self::SamlSpUnavailable { kind, .. } => Some(Outage::new(Dependency::ShibbolethSp, *kind)),
+            Self::Interrupted { cause, .. } => cause.outage(),
+            _ => None,
+        }
+    }
+
+    /// The operation an outage interrupted, when this is
+    /// [`Self::Interrupted`]: `(operation, subscription, state, step)`.
+    pub fn interrupted(&self) -> Option<(&'static str, &str, &str, &str)> {
+        match self {
+            Self::Interrupted { operation, subscription, state, step, .. } => {
+                Some((operation, subscription.as_str(), state.as_str(), step.as_str()))
+            }
             _ => None,
         }
     }

@@ -4,7 +4,8 @@
 //!    it, the SAML identity is valid and not another partner's;
 //! 2. `reserve`: a place, atomically ([`crate::store::PublisherStore::reserve_place`]);
 //! 3. under the partner's lease, each step recorded before the next:
-//!    `trust` (Shibboleth metadata), `users_domain` (the domain of the
+//!    `trust` (Shibboleth metadata, once B's SAML SP answers:
+//!    [`super::SamlTrust::check_service_provider`]), `users_domain` (the domain of the
 //!    partner's federated users, `mercador-k2k-<partner>`),
 //!    `identity_provider` (its users in that domain), `mapping`,
 //!    `protocol`, `admin_user` (its password sealed in the record *before*
@@ -17,8 +18,10 @@
 //! not lock them out of the partner's other vregions. Only projects live in
 //! the vregion domains.
 //!
-//! A transient failure (Keystone unreachable) leaves the subscription
-//! `provisioning`: asking again, or the reconciler, resumes it. Any other
+//! A transient failure (Keystone, the database or B's SAML SP unreachable)
+//! leaves the subscription `provisioning`: the answer is
+//! [`PublisherError::Interrupted`] (its state and step) when an outage
+//! caused it; asking again, or the reconciler, resumes it. Any other
 //! failure rolls back ([`super::teardown`]) and ends `failed`.
 
 use secrecy::SecretString;
@@ -142,8 +145,37 @@ impl Publisher {
                 }
             },
         };
-        let subscription = self.provision(subscription).await?;
+        let id = subscription.id.clone();
+        let subscription = match self.provision(subscription).await {
+            Ok(s) => s,
+            Err(e) if e.outage().is_some() && e.interrupted().is_none() => return Err(self.interrupted(&id, e).await),
+            Err(e) => return Err(e),
+        };
         self.deliver(subscription).await
+    }
+
+    /// An outage `cause` stopped the provisioning of subscription `id`:
+    /// when it is still unfinished (the reconciler resumes it), says so
+    /// with its state and step; otherwise `cause` as it is.
+    async fn interrupted(&self, id: &str, cause: PublisherError) -> PublisherError {
+        match self.store().get_subscription(id).await {
+            Ok(Some(s)) if matches!(s.state, SubscriptionState::Requested | SubscriptionState::Provisioning) => {
+                PublisherError::Interrupted {
+                    operation: "subscribe",
+                    subscription: s.id,
+                    state: s.state.to_string(),
+                    step: s.step.unwrap_or_else(|| "-".into()),
+                    cause: Box::new(cause),
+                }
+            }
+            _ => cause,
+        }
+    }
+
+    /// Checks that B's SAML service provider is up (the `/healthz` check):
+    /// [`PublisherError::SamlSpUnavailable`] when it is not.
+    pub async fn check_saml_sp(&self) -> PublisherResult<()> {
+        self.inner.trust.check_service_provider().await
     }
 
     /// Brings a subscription in `requested` or `provisioning` to `active`
@@ -190,7 +222,9 @@ impl Publisher {
         s.error = None;
 
         // trust: the subscriber's metadata in Shibboleth's directory.
+        // B's SAML SP must be up: a trust it cannot read lets nobody in.
         s = self.step(s, "trust", lease).await?;
+        self.inner.trust.check_service_provider().await?;
         self.inner.trust.trust(&s.entity_id, &s.metadata).await?;
         let entity_id = s.entity_id.clone();
         record(&mut s, ObjectKind::SamlTrust, &entity_id, None, false);

@@ -16,6 +16,7 @@ use url::Url;
 
 use super::{PublisherError, PublisherResult};
 use crate::keystone::http::HttpClient;
+use crate::outage::OutageKind;
 
 /// Metadata larger than this is refused.
 pub const MAX_METADATA_BYTES: usize = 256 * 1024;
@@ -33,6 +34,13 @@ pub trait SamlTrust: Send + Sync {
     async fn distrust(&self, entity_id: &str) -> PublisherResult<()>;
     /// The metadata it is trusted with, if any.
     async fn trusted(&self, entity_id: &str) -> PublisherResult<Option<String>>;
+    /// Checks that the SAML service provider reading this store is up: a
+    /// trust written while it is down lets nobody sign in. Answers within
+    /// the store's own bound; [`PublisherError::SamlSpUnavailable`] when it
+    /// is down. The default checks nothing.
+    async fn check_service_provider(&self) -> PublisherResult<()> {
+        Ok(())
+    }
 }
 
 /// Checks an entity id: an absolute URI (Keystone's `idp_entity_id` is a URL).
@@ -151,15 +159,50 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// shibd caches what it read for its `minCacheDuration` (30 s on the
 /// testbed): removing a file stops new logins only after that, which is why
 /// cancel and revoke also delete the identity provider in Keystone at once.
+///
+/// With [`Self::with_status_check`], [`SamlTrust::check_service_provider`]
+/// asks the SP's `Status` handler (`.../Shibboleth.sso/Status`), which
+/// Apache's mod_shib answers only with shibd's help: 200 when both run.
 #[derive(Debug, Clone)]
 pub struct ShibbolethMetadataDir {
     dir: PathBuf,
+    status: Option<StatusCheck>,
+}
+
+/// How the SP's status is asked.
+#[derive(Debug, Clone)]
+struct StatusCheck {
+    http: HttpClient,
+    url: Url,
+    timeout: Duration,
 }
 
 impl ShibbolethMetadataDir {
-    /// The store over this directory (it must exist and be readable by shibd).
+    /// The store over this directory (it must exist and be readable by
+    /// shibd), checking no SP.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self { dir: dir.into(), status: None }
+    }
+
+    /// Checks the SP with a `GET` of its `Status` handler `url`, answered
+    /// within `timeout` (connection included).
+    pub fn with_status_check(mut self, http: HttpClient, url: Url, timeout: Duration) -> Self {
+        self.status = Some(StatusCheck { http, url, timeout });
+        self
+    }
+
+    /// The `Status` handler of the SP whose ECP endpoint is `sp_url`:
+    /// `http://b/Shibboleth.sso/SAML2/ECP` -> `http://b/Shibboleth.sso/Status`
+    /// (the handler's default location). `None` when `sp_url` has no
+    /// `/Shibboleth.sso/` segment.
+    pub fn status_url_of(sp_url: &Url) -> Option<Url> {
+        let path = sp_url.path();
+        let at = path.find("/Shibboleth.sso/")?;
+        let mut url = sp_url.clone();
+        url.set_path(&format!("{}/Shibboleth.sso/Status", &path[..at]));
+        url.set_query(None);
+        url.set_fragment(None);
+        Some(url)
     }
 
     /// The directory.
@@ -219,6 +262,53 @@ impl SamlTrust for ShibbolethMetadataDir {
             Err(e) => Err(self.io_error("read the metadata file", &e)),
         }
     }
+
+    async fn check_service_provider(&self) -> PublisherResult<()> {
+        let Some(check) = &self.status else { return Ok(()) };
+        check.ask().await
+    }
+}
+
+impl StatusCheck {
+    /// `GET` of the Status handler: 2xx is up; no answer, a timeout or a
+    /// 5xx (Apache's mod_shib cannot reach shibd) is an outage; any other
+    /// status (403: the handler's `acl` refuses this host; 404: no such
+    /// handler) is a configuration to fix.
+    async fn ask(&self) -> PublisherResult<()> {
+        let url = &self.url;
+        let down = |kind: OutageKind, what: String| PublisherError::SamlSpUnavailable {
+            kind,
+            message: format!(
+                "GET {url} (its Status handler): {what}; the SAML SP (Apache with mod_shib, and shibd) must run \
+                 for the subscriber's users to sign in"
+            ),
+        };
+        let sent = self.http.reqwest().get(url.clone()).timeout(self.timeout).send();
+        let answer = match tokio::time::timeout(self.timeout, sent).await {
+            Err(_) => return Err(down(OutageKind::TooSlow, format!("no answer within {:?}", self.timeout))),
+            Ok(Err(e)) if e.is_timeout() => {
+                return Err(down(OutageKind::TooSlow, format!("no answer within {:?}", self.timeout)));
+            }
+            Ok(Err(e)) => return Err(down(OutageKind::Unreachable, error_chain(&e))),
+            Ok(Ok(answer)) => answer,
+        };
+        let status = answer.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = tokio::time::timeout(self.timeout, answer.text()).await.ok().and_then(Result::ok);
+        let said = body.map(|b| crate::keystone::error::html_message(&b)).unwrap_or_default();
+        if status.is_server_error() {
+            let kind =
+                if status == reqwest::StatusCode::GATEWAY_TIMEOUT { OutageKind::TooSlow } else { OutageKind::Refusing };
+            return Err(down(kind, format!("HTTP {}: {said}", status.as_u16())));
+        }
+        Err(PublisherError::Trust(format!(
+            "GET {url} (the SAML SP's Status handler) answered HTTP {}: {said}; allow this host in the handler's \
+             acl (shibboleth2.xml <Handler type=\"Status\" acl=...>) or set [federation] sp_status_url",
+            status.as_u16()
+        )))
+    }
 }
 
 #[cfg(test)]
@@ -266,6 +356,72 @@ mod tests {
         for bad in ["", "not a uri", "http://a/ b"] {
             assert!(validate_entity_id(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn status_url_from_the_ecp_endpoint() {
+        let of = |u: &str| ShibbolethMetadataDir::status_url_of(&Url::parse(u).unwrap()).map(String::from);
+        assert_eq!(
+            of("http://127.0.0.1:5002/Shibboleth.sso/SAML2/ECP").as_deref(),
+            Some("http://127.0.0.1:5002/Shibboleth.sso/Status")
+        );
+        assert_eq!(
+            of("https://b.example/keystone/Shibboleth.sso/SAML2/ECP?x=1").as_deref(),
+            Some("https://b.example/keystone/Shibboleth.sso/Status")
+        );
+        assert_eq!(of("https://b.example/mellon/paosResponse"), None);
+    }
+
+    /// A store checking the SP at `status` with a 1 s bound.
+    fn checked(status: &str) -> ShibbolethMetadataDir {
+        let http = HttpClient::new(&crate::keystone::HttpConfig::default()).unwrap();
+        ShibbolethMetadataDir::new(std::env::temp_dir()).with_status_check(
+            http,
+            Url::parse(status).unwrap(),
+            Duration::from_secs(1),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_sp_status_decides_its_outage() {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let sp = MockServer::start().await;
+        let answer = |status: u16, body: &str| ResponseTemplate::new(status).set_body_string(body);
+        let url = |p: &str| format!("{}{p}", sp.uri());
+        Mock::given(method("GET")).and(path("/up")).respond_with(answer(200, "<StatusHandler/>")).mount(&sp).await;
+        let listener = "<StatusHandler><Status><Exception type='shibsp::ListenerException'>Cannot connect to \
+                        shibd process</Exception></Status></StatusHandler>";
+        Mock::given(method("GET")).and(path("/down")).respond_with(answer(500, listener)).mount(&sp).await;
+        Mock::given(method("GET")).and(path("/acl")).respond_with(answer(403, "forbidden")).mount(&sp).await;
+        Mock::given(method("GET"))
+            .and(path("/slow"))
+            .respond_with(answer(200, "").set_delay(Duration::from_secs(10)))
+            .mount(&sp)
+            .await;
+
+        checked(&url("/up")).check_service_provider().await.unwrap();
+        let outage = |e: PublisherError| (e.code(), e.is_transient(), e.outage().map(|o| o.kind), e.to_string());
+        let (code, transient, kind, text) = outage(checked(&url("/down")).check_service_provider().await.unwrap_err());
+        assert_eq!((code, transient, kind), ("saml_sp_unavailable", true, Some(OutageKind::Refusing)));
+        assert!(text.contains("Cannot connect to shibd") && text.contains("/down"), "{text}");
+        let started = std::time::Instant::now();
+        let (_, _, kind, _) = outage(checked(&url("/slow")).check_service_provider().await.unwrap_err());
+        assert_eq!(kind, Some(OutageKind::TooSlow));
+        assert!(started.elapsed() < Duration::from_secs(5), "bounded: {:?}", started.elapsed());
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (_, _, kind, _) = outage(
+            checked(&format!("http://127.0.0.1:{closed}/Shibboleth.sso/Status"))
+                .check_service_provider()
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(kind, Some(OutageKind::Unreachable));
+        // A handler that refuses this host is a configuration to fix, not an outage.
+        let e = checked(&url("/acl")).check_service_provider().await.unwrap_err();
+        assert!(e.outage().is_none() && e.to_string().contains("acl"), "{e}");
+        // Without a status check, nothing is asked.
+        ShibbolethMetadataDir::new(std::env::temp_dir()).check_service_provider().await.unwrap();
     }
 
     #[tokio::test]

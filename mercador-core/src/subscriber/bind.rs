@@ -306,21 +306,21 @@ impl Subscriber {
             if NOT_CATALOGUED.contains(&s.service_type.as_str()) {
                 continue;
             }
-            let service = self.shared_service(&s.service_type).await?;
+            let mut service = self.shared_service(&s.service_type).await?;
+            let endpoints = match self.ensure_endpoints_of(&service.object.id, &s, &region).await {
+                // The service went between its lookup and its endpoints:
+                // another subscriber service of this Keystone A (with a
+                // database, hence a catalog lease, of its own) removed it as
+                // unused. Created again, once.
+                Err(e) if self.service_gone(&service.object.id).await => {
+                    tracing::warn!(service = %s.service_type, error = %e, "the catalog service was removed meanwhile; creating it again");
+                    service = self.shared_service(&s.service_type).await?;
+                    self.ensure_endpoints_of(&service.object.id, &s, &region).await?
+                }
+                other => other?,
+            };
             record(b, ObjectKind::Service, &service.object.id, None, !service.outcome.created());
-            for e in &s.endpoints {
-                let interface: Interface = e.interface.parse()?;
-                let endpoint = ensure::ensure_endpoint(
-                    keystone,
-                    &NewEndpoint {
-                        service_id: service.object.id.clone(),
-                        interface,
-                        url: e.url.clone(),
-                        region_id: Some(region.clone()),
-                        enabled: true,
-                    },
-                )
-                .await?;
+            for (interface, endpoint) in endpoints {
                 if endpoint.outcome != ensure::Outcome::Adopted {
                     changed.push(format!("{} {} endpoint {}", s.service_type, interface, endpoint.outcome));
                 }
@@ -339,6 +339,38 @@ impl Subscriber {
             }
         }
         Ok(changed)
+    }
+
+    /// The binding's endpoints of offered service `s` on catalog service
+    /// `service_id`, in `region`.
+    async fn ensure_endpoints_of(
+        &self,
+        service_id: &str,
+        s: &crate::publisher::OfferedService,
+        region: &str,
+    ) -> SubscriberResult<Vec<(Interface, ensure::Ensured<crate::keystone::types::Endpoint>)>> {
+        let mut done = Vec::new();
+        for e in &s.endpoints {
+            let interface: Interface = e.interface.parse()?;
+            let endpoint = ensure::ensure_endpoint(
+                self.keystone().as_ref(),
+                &NewEndpoint {
+                    service_id: service_id.to_owned(),
+                    interface,
+                    url: e.url.clone(),
+                    region_id: Some(region.to_owned()),
+                    enabled: true,
+                },
+            )
+            .await?;
+            done.push((interface, endpoint));
+        }
+        Ok(done)
+    }
+
+    /// True when Keystone A says catalog service `id` does not exist.
+    async fn service_gone(&self, id: &str) -> bool {
+        matches!(self.keystone().get_service(id).await, Err(e) if e.is_not_found())
     }
 
     /// The service `mercador-<type>` of A's catalog, created when absent,

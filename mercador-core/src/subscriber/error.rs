@@ -173,7 +173,8 @@ impl SubscriberError {
     /// or the database unreachable, refusing or too slow; the publisher
     /// unreachable, too slow or answering 5xx (its own outage codes, e.g.
     /// `keystone_unavailable` when Keystone B does not answer it, name
-    /// Keystone B, and `database_unavailable` stays the publisher's).
+    /// Keystone B, `saml_sp_unavailable` B's SAML service provider, and
+    /// `database_unavailable` stays the publisher's).
     pub fn outage(&self) -> Option<Outage> {
         match self {
             Self::Keystone(e) => Outage::of_keystone(Dependency::KeystoneA, e),
@@ -187,6 +188,7 @@ impl SubscriberError {
                 // business (the publisher is failing, as seen from A).
                 let dependency = match code.as_str() {
                     "keystone_unavailable" => Dependency::KeystoneB,
+                    "saml_sp_unavailable" => Dependency::ShibbolethSp,
                     _ => Dependency::Publisher,
                 };
                 let kind = match (outage, code.as_str()) {

@@ -121,6 +121,10 @@ pub struct Health {
     pub database: Check,
     /// Keystone B answers and accepts the service's admin credentials.
     pub keystone: Check,
+    /// The publisher's only: B's SAML service provider answers its `Status`
+    /// handler (Apache with mod_shib, and shibd).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saml_sp: Option<Check>,
 }
 
 /// One check.
@@ -168,9 +172,10 @@ impl HealthProbe {
         {
             return health.clone();
         }
-        let (database, keystone) = tokio::join!(self.database(), self.keystone());
-        let ok = database.status == "ok" && keystone.status == "ok";
-        let health = Health { status: if ok { "ok" } else { "unavailable" }.into(), database, keystone };
+        let (database, keystone, saml_sp) = tokio::join!(self.database(), self.keystone(), self.saml_sp());
+        let ok = database.status == "ok" && keystone.status == "ok" && saml_sp.status == "ok";
+        let status = if ok { "ok" } else { "unavailable" }.into();
+        let health = Health { status, database, keystone, saml_sp: Some(saml_sp) };
         *last = Some((Instant::now(), health.clone()));
         health
     }
@@ -189,6 +194,37 @@ impl HealthProbe {
 
     async fn keystone(&self) -> Check {
         keystone_check(&self.http, &self.session, "Keystone B").await
+    }
+
+    /// The SP's Status handler, within `[federation] sp_check_timeout_secs`
+    /// (and [`CHECK_TIMEOUT`]).
+    async fn saml_sp(&self) -> Check {
+        let publisher = self.publisher.clone();
+        // Within CHECK_TIMEOUT, saying what a timeout means: Apache's
+        // mod_shib takes about 6 s to report a shibd that is not running.
+        let bound = CHECK_TIMEOUT - Duration::from_millis(200);
+        timed(async move {
+            let checked = tokio::time::timeout(bound, publisher.check_saml_sp()).await;
+            match checked {
+                Ok(Ok(())) => Ok(()),
+                Err(_) => {
+                    tracing::warn!("health: B's SAML service provider's Status handler did not answer in time");
+                    Err(format!(
+                        "B's SAML service provider (Shibboleth) is too slow: its Status handler did not answer \
+                         within {} s (is shibd running?)",
+                        bound.as_secs_f32().round()
+                    ))
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "health: B's SAML service provider fails");
+                    Err(match e.outage() {
+                        Some(outage) => outage.describe(),
+                        None => "B's SAML service provider's status cannot be checked (see the log)".to_owned(),
+                    })
+                }
+            }
+        })
+        .await
     }
 }
 
@@ -237,7 +273,8 @@ pub(crate) async fn timed(check: impl Future<Output = Result<(), String>>) -> Ch
     }
 }
 
-/// Health: 200 when the database and Keystone B answer, 503 otherwise.
+/// Health: 200 when the database, Keystone B and B's SAML service provider
+/// answer, 503 otherwise.
 #[utoipa::path(
     get,
     path = "/healthz",

@@ -262,7 +262,16 @@ impl PublisherService {
              (sourceDirectory in shibboleth2.xml)",
             metadata_dir.display()
         );
-        let trust = Arc::new(ShibbolethMetadataDir::new(metadata_dir));
+        let f = &config.federation;
+        let status_url = f.status_url().context("[federation] sp_status_url is missing")?;
+        let timeout = f.sp_check_timeout();
+        let sp_http = HttpClient::new(&HttpConfig {
+            timeout,
+            connect_timeout: timeout.min(Duration::from_secs(2)),
+            ..HttpConfig::default()
+        })
+        .context("cannot build the HTTP client of the SAML SP's status")?;
+        let trust = Arc::new(ShibbolethMetadataDir::new(metadata_dir).with_status_check(sp_http, status_url, timeout));
         let secrets = config.secrets_key()?;
         let http = HttpClient::new(&HttpConfig { timeout: k.timeout(), ..HttpConfig::default() })
             .context("cannot build the HTTP client")?;

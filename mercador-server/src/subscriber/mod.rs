@@ -173,7 +173,8 @@ pub fn api_error(e: SubscriberError) -> ApiError {
         return match e.interrupted() {
             Some((name, binding, state, step)) => api.with_operation(crate::error::InterruptedOperation {
                 name: name.to_owned(),
-                binding: binding.to_owned(),
+                binding: Some(binding.to_owned()),
+                subscription: None,
                 state: state.to_owned(),
                 step: step.to_owned(),
                 continues_in_background: true,
@@ -272,7 +273,7 @@ impl HealthProbe {
             crate::publisher::discovery::keystone_check(&self.http, &self.session, "Keystone A")
         );
         let ok = database.status == "ok" && keystone.status == "ok";
-        let health = Health { status: if ok { "ok" } else { "unavailable" }.into(), database, keystone };
+        let health = Health { status: if ok { "ok" } else { "unavailable" }.into(), database, keystone, saml_sp: None };
         *last = Some((Instant::now(), health.clone()));
         health
     }
