@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use mercador_core::ErrorKind;
 use mercador_core::client::{ClientError, InterruptedOperation};
-use mercador_core::outage::{Outage, OutageKind};
+use mercador_core::outage::OutageKind;
 
 /// What a call of the C ABI returns: `MERCADOR_RESULT_OK`, or why it
 /// failed. Codes 1 to 10 are the core's error kinds (the HTTP status of
@@ -155,7 +155,6 @@ impl OutageInfo {
         }
     }
 }
-
 
 impl Failure {
     pub(crate) fn new(code: mercador_result, message: impl Into<String>) -> Self {
@@ -415,6 +414,7 @@ mod tests {
         let op = InterruptedOperation {
             name: "cancel".into(),
             binding: "lisbon-b".into(),
+            subscription: None,
             state: "cancelling".into(),
             step: "cancel_remote".into(),
             follow: "mercador binding show lisbon-b (GET /v1/bindings/lisbon-b)".into(),

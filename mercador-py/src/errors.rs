@@ -158,7 +158,6 @@ impl OutageInfo {
     }
 }
 
-
 /// Any error of the core this module raises.
 #[derive(Debug)]
 pub(crate) enum CoreError {
