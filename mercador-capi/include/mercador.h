@@ -136,9 +136,13 @@ typedef struct mercador_interrupted_operation {
    */
   const char *name;
   /*
-   The binding's alias.
+   The binding's alias (the subscriber's answers; `""` in the publisher's).
    */
   const char *binding;
+  /*
+   The subscription's id (the publisher's answers); NULL in the subscriber's.
+   */
+  const char *subscription;
   /*
    Its state: `"provisioning"`, `"cancelling"`.
    */

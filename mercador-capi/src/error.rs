@@ -188,7 +188,8 @@ struct LastError {
     dependency: Option<CString>,
     outage: Option<CString>,
     retry_after: u32,
-    operation: Option<[CString; 5]>,
+    /// name, binding, state, step, follow; and the subscription, if any.
+    operation: Option<([CString; 5], Option<CString>)>,
 }
 
 thread_local! {
@@ -209,9 +210,10 @@ fn set_last_error(failure: &Failure) {
         dependency: dependency.as_deref().map(c_string),
         outage: outage.as_deref().map(c_string),
         retry_after: retry_after.unwrap_or(0),
-        operation: operation
-            .as_ref()
-            .map(|op| [&op.name, &op.binding, &op.state, &op.step, &op.follow].map(|s| c_string(s))),
+        operation: operation.as_ref().map(|op| {
+            let fields = [&op.name, &op.binding, &op.state, &op.step, &op.follow].map(|s| c_string(s));
+            (fields, op.subscription.as_deref().map(c_string))
+        }),
     };
     LAST_ERROR.with(|cell| *cell.borrow_mut() = Some(last));
 }
@@ -334,8 +336,10 @@ pub extern "C" fn mercador_last_error_retry_after() -> u32 {
 pub struct mercador_interrupted_operation {
     /// `"subscribe"` or `"cancel"`.
     pub name: *const c_char,
-    /// The binding's alias.
+    /// The binding's alias (the subscriber's answers; `""` in the publisher's).
     pub binding: *const c_char,
+    /// The subscription's id (the publisher's answers); NULL in the subscriber's.
+    pub subscription: *const c_char,
     /// Its state: `"provisioning"`, `"cancelling"`.
     pub state: *const c_char,
     /// The step it stopped at (`"remote_subscribe"`...).
@@ -357,7 +361,9 @@ pub struct mercador_interrupted_operation {
 pub unsafe extern "C" fn mercador_last_error_operation(out: *mut mercador_interrupted_operation) -> bool {
     LAST_ERROR.with(|last| {
         let Ok(last) = last.try_borrow() else { return false };
-        let Some([name, binding, state, step, follow]) = last.as_ref().and_then(|l| l.operation.as_ref()) else {
+        let Some(([name, binding, state, step, follow], subscription)) =
+            last.as_ref().and_then(|l| l.operation.as_ref())
+        else {
             return false;
         };
         // SAFETY: NULL or valid for writes, by the caller's contract.
@@ -365,6 +371,7 @@ pub unsafe extern "C" fn mercador_last_error_operation(out: *mut mercador_interr
         *out = mercador_interrupted_operation {
             name: name.as_ptr(),
             binding: binding.as_ptr(),
+            subscription: subscription.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
             state: state.as_ptr(),
             step: step.as_ptr(),
             follow: follow.as_ptr(),
@@ -426,13 +433,20 @@ mod tests {
         assert_eq!(text(mercador_last_error_outage()).as_deref(), Some("too_slow"));
         assert_eq!(mercador_last_error_retry_after(), 15);
         let null = std::ptr::null();
-        let mut out =
-            mercador_interrupted_operation { name: null, binding: null, state: null, step: null, follow: null };
+        let mut out = mercador_interrupted_operation {
+            name: null,
+            binding: null,
+            subscription: null,
+            state: null,
+            step: null,
+            follow: null,
+        };
         // SAFETY: a valid out-parameter.
         assert!(unsafe { mercador_last_error_operation(&mut out) });
         let fields = [out.name, out.binding, out.state, out.step].map(|p| text(p).unwrap());
         assert_eq!(fields, ["cancel", "lisbon-b", "cancelling", "cancel_remote"]);
         assert!(text(out.follow).unwrap().starts_with("mercador binding show lisbon-b"));
+        assert!(out.subscription.is_null(), "the subscriber's answer has no subscription id");
         // SAFETY: NULL is allowed.
         assert!(!unsafe { mercador_last_error_operation(std::ptr::null_mut()) });
 

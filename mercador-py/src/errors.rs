@@ -55,13 +55,16 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 /// An operation an outage interrupted, which continues in the background
 /// (the services' `error.operation`): `name` (`subscribe`, `cancel`), the
-/// `binding`'s alias, its `state` (`provisioning`, `cancelling`), the `step`
-/// it stopped at and how to `follow` it. Asking again is harmless.
+/// `binding`'s alias (the subscriber's answers; empty in the publisher's),
+/// the `subscription`'s id (the publisher's answers, else `None`), its
+/// `state` (`provisioning`, `cancelling`), the `step` it stopped at and how
+/// to `follow` it. Asking again is harmless.
 #[pyclass(frozen, eq, hash, get_all, module = "mercador._native")]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct InterruptedOperation {
     name: String,
     binding: String,
+    subscription: Option<String>,
     state: String,
     step: String,
     follow: String,
@@ -70,16 +73,27 @@ pub(crate) struct InterruptedOperation {
 #[pymethods]
 impl InterruptedOperation {
     fn __repr__(&self) -> String {
-        let Self { name, binding, state, step, follow } = self;
+        let Self { name, binding, subscription, state, step, follow } = self;
+        let subscription = subscription.as_ref().map_or_else(|| "None".to_owned(), |s| format!("{s:?}"));
         format!(
-            "InterruptedOperation(name={name:?}, binding={binding:?}, state={state:?}, step={step:?}, follow={follow:?})"
+            "InterruptedOperation(name={name:?}, binding={binding:?}, subscription={subscription}, state={state:?}, \
+             step={step:?}, follow={follow:?})"
         )
     }
 
-    /// The operation as a dict (`name`, `binding`, `state`, `step`, `follow`).
-    fn to_dict(&self) -> std::collections::BTreeMap<&'static str, String> {
-        let Self { name, binding, state, step, follow } = self.clone();
-        [("name", name), ("binding", binding), ("state", state), ("step", step), ("follow", follow)].into()
+    /// The operation as a dict (`name`, `binding`, `subscription`, `state`,
+    /// `step`, `follow`; `subscription` is `None` in the subscriber's answers).
+    fn to_dict(&self) -> std::collections::BTreeMap<&'static str, Option<String>> {
+        let Self { name, binding, subscription, state, step, follow } = self.clone();
+        [
+            ("name", Some(name)),
+            ("binding", Some(binding)),
+            ("subscription", subscription),
+            ("state", Some(state)),
+            ("step", Some(step)),
+            ("follow", Some(follow)),
+        ]
+        .into()
     }
 }
 
@@ -88,6 +102,7 @@ impl From<&mercador_core::client::InterruptedOperation> for InterruptedOperation
         Self {
             name: op.name.clone(),
             binding: op.binding.clone(),
+            subscription: op.subscription.clone(),
             state: op.state.clone(),
             step: op.step.clone(),
             follow: op.follow.clone(),

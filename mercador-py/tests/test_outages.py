@@ -72,9 +72,10 @@ def test_subscribe_with_the_publisher_down(story: dict[str, Any]) -> None:
         assert isinstance(op, mercador.InterruptedOperation), repr(op)
         assert (op.name, op.binding, op.state, op.step) == ("subscribe", alias, "provisioning", "remote_subscribe")
         assert f"mercador binding show {alias}" in op.follow
+        assert op.subscription is None, "the subscriber's answer names the binding, not a subscription"
         assert op.to_dict() == {
-            "name": "subscribe", "binding": alias, "state": "provisioning", "step": "remote_subscribe",
-            "follow": op.follow,
+            "name": "subscribe", "binding": alias, "subscription": None, "state": "provisioning",
+            "step": "remote_subscribe", "follow": op.follow,
         }
         assert repr(op).startswith("InterruptedOperation(name=\"subscribe\"")
         assert "continues in the background" in error.message

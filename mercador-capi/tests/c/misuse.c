@@ -100,7 +100,7 @@ static void strings_and_json(void) {
   CHECK(mercador_last_error_dependency() == NULL && mercador_last_error_outage() == NULL &&
             mercador_last_error_retry_after() == 0,
         "no outage after a success");
-  mercador_interrupted_operation op = {NULL, NULL, NULL, NULL, NULL};
+  mercador_interrupted_operation op = {NULL, NULL, NULL, NULL, NULL, NULL};
   CHECK(!mercador_last_error_operation(&op) && op.name == NULL, "no interrupted operation after a success");
   out = NULL;
   expect_error("json_get of a missing value", mercador_json_get("{}", "/nope", &out), MERCADOR_RESULT_NOT_FOUND, 0);
@@ -155,7 +155,7 @@ static void clouds(const char *clouds_yaml, const char *alice_json, const char *
                  MERCADOR_RESULT_UNAVAILABLE, 0);
     /* The server called directly: how it fails, not which of Mercador's dependencies it is. */
     expect_outage("an unreachable Keystone", NULL, "unreachable", 0);
-    mercador_interrupted_operation op = {NULL, NULL, NULL, NULL, NULL};
+    mercador_interrupted_operation op = {NULL, NULL, NULL, NULL, NULL, NULL};
     CHECK(!mercador_last_error_operation(&op) && op.name == NULL, "nothing interrupted by an unreachable Keystone");
     mercador_publisher_admin *admin = NULL;
     EXPECT_OK("publisher_admin_new with a URL sends nothing",

@@ -101,11 +101,12 @@ static int contains(const char *json, const char *s) { return json != NULL && st
 /* The operation the last error says continues in the background. */
 static void expect_operation(const char *what, const char *name, const char *binding, const char *state,
                              const char *step) {
-  mercador_interrupted_operation op = {NULL, NULL, NULL, NULL, NULL};
+  mercador_interrupted_operation op = {NULL, NULL, NULL, NULL, NULL, NULL};
   int got = mercador_last_error_operation(&op);
   int ok = got && same_or_null(op.name, name) && same_or_null(op.binding, binding) && same_or_null(op.state, state) &&
            (step == NULL || same_or_null(op.step, step)) && op.follow != NULL &&
-           strstr(op.follow, "mercador binding show") != NULL && strstr(op.follow, binding) != NULL;
+           strstr(op.follow, "mercador binding show") != NULL && strstr(op.follow, binding) != NULL &&
+           op.subscription == NULL; /* the subscriber's answer names the binding, no subscription */
   check_line(ok, "%s: the %s of %s continues in the background (state %s, step %s; got %s: %s of %s, %s, %s; %s)",
              what, name, binding, state, step ? step : "any", got ? "one" : "none", op.name ? op.name : "NULL",
              op.binding ? op.binding : "NULL", op.state ? op.state : "NULL", op.step ? op.step : "NULL",
