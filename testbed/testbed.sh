@@ -1269,7 +1269,7 @@ ensure_glance_venv() {
 }
 
 # Configuration (without [oslo_limit] endpoint_id, known once Glance is in B's catalog) and the
-# database (a copy of the venv's migrated template, in WAL mode as Keystone's: two workers write).
+# database (a copy of the venv's migrated template, in WAL mode as Keystone's).
 init_glance() {
   mkdir -p "$G"/{images,staging,tasks,locks,uploads}
   cp "$GLANCE_VENV/testbed-template.db" "$G/glance.db"
@@ -1342,6 +1342,9 @@ provision_glance() {
 # wait_glance waits for it. uwsgi options after Glance's own sample (doc/source/admin/apache-httpd.rst):
 # native threads (Glance 33's task pool), chunked input for uploads of unknown size, and
 # "Connection: close" on every answer (clients never reuse a connection the router closes).
+# One process: SQLite refuses a transaction that upgrades from read to write while another
+# process has written ("database is locked" at once, whatever the busy timeout); with two
+# workers an upload failed so (HTTP 500) while a publisher's enforcement pass wrote.
 # --post-buffering: the worker reads a request's whole body (beyond 64 KiB into a temporary file in
 # $G/uploads, uwsgi's TMPDIR) before Glance sees it, so that an upload Glance refuses at once (413 over quota) is
 # answered after the client has sent it: otherwise the client, still sending, gets a broken pipe
@@ -1350,7 +1353,7 @@ launch_glance() {
   mkdir -p "$G/uploads"
   TMPDIR=$G/uploads setsid "$V/uwsgi" --http "127.0.0.1:$G_PORT" --add-header "Connection: close" \
     --http-auto-chunked --http-chunked-input --http-raw-body --post-buffering 65536 \
-    --master --processes 2 --threads 1 --enable-threads --thunder-lock --buffer-size 65535 \
+    --master --processes 1 --threads 1 --enable-threads --thunder-lock --buffer-size 65535 \
     --die-on-term --lazy-apps --virtualenv "$GLANCE_VENV" --module glance.wsgi.api:application \
     --env OS_GLANCE_CONFIG_DIR="$G" \
     --pidfile "$PIDS/glance.pid" --logto "$LOGS/uwsgi-glance.log" </dev/null >/dev/null 2>&1 9>&- 8>&- 7>&- &

@@ -28,13 +28,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mercador_core::keystone::IdentityApi;
-use mercador_core::keystone::types::Filter;
 use mercador_core::model::Name;
 use mercador_tests::keystone_process::PrivateKeystone;
 use mercador_tests::publisher::{EntityTurn, a_entity_turn, free_entity_on_b, name, test_catalog};
 use mercador_tests::{Cloud, Testbed};
 use serde_json::{Value, json};
+use support::leftovers::{objects_on_a, objects_on_b, wait_for_binding};
 use support::{
     Answer, ApiClient, PublisherOptions, PublisherProcess, SubscriberOptions, SubscriberProcess, admin_token,
 };
@@ -162,55 +161,6 @@ fn assert_outage(answer: &Answer, code: &str, dependency: &str) -> Value {
     assert!(retry.is_some_and(|s| (1..=60).contains(&s)), "Retry-After: {answer}");
     assert!(error["message"].as_str().unwrap().contains("harmless"), "{answer}");
     error
-}
-
-/// What Keystone A holds of a binding: service provider, region, endpoints.
-async fn objects_on_a(alias: &Name) -> Vec<String> {
-    let a = Testbed::get().admin(Cloud::A);
-    let mut found = Vec::new();
-    if a.get_service_provider(&format!("mercador-{alias}")).await.is_ok() {
-        found.push("service provider".to_owned());
-    }
-    if a.get_region(alias.as_str()).await.is_ok() {
-        found.push("region".to_owned());
-    }
-    for e in a.list_endpoints(&Filter::new().region_id(alias.as_str())).await.unwrap() {
-        if e.region_id.as_deref() == Some(alias.as_str()) {
-            found.push(format!("endpoint {}", e.interface));
-        }
-    }
-    found
-}
-
-/// What Keystone B holds for A's SAML identity: identity providers with its
-/// entity id, and users of the vregion's domain.
-async fn objects_on_b(entity_id: &str, vregion_domain: Option<&str>) -> Vec<String> {
-    let b = Testbed::get().admin(Cloud::B);
-    let mut found = Vec::new();
-    for idp in b.list_identity_providers().await.unwrap() {
-        if idp.remote_ids.iter().any(|r| r == entity_id) {
-            found.push(format!("identity provider {}", idp.id));
-        }
-    }
-    if let Some(domain) = vregion_domain {
-        for u in b.list_users(&Filter::new().domain_id(domain)).await.unwrap() {
-            found.push(format!("user {}", u.name));
-        }
-    }
-    found
-}
-
-/// Polls `GET /v1/bindings/{alias}` until its state is `state`.
-async fn wait_for_binding(api: &ApiClient, alias: &Name, state: &str) -> Value {
-    let deadline = Instant::now() + CONVERGE_BOUND;
-    loop {
-        let answer = api.get(&format!("/v1/bindings/{alias}")).await;
-        if answer.status == 200 && answer.json()["state"] == state {
-            return answer.json();
-        }
-        assert!(Instant::now() < deadline, "binding {alias} not {state} within {CONVERGE_BOUND:?}: {answer}");
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
 }
 
 // ---- the database
@@ -474,7 +424,7 @@ async fn keystone_b_frozen_during_a_subscribe_a_refresh_and_a_cancel_then_thawed
 
     // SIGCONT: the binding converges by itself.
     keystone_b.thaw();
-    let active = wait_for_binding(&story.api, &alias, "active").await;
+    let active = wait_for_binding(&story.api, &alias, "active", CONVERGE_BOUND).await;
     println!("active {:?} after Keystone B was thawed", start.elapsed());
     assert!(active["error"].is_null(), "{active}");
     assert_eq!(story.publisher.pid(), publisher_pid);
@@ -504,7 +454,7 @@ async fn keystone_b_frozen_during_a_subscribe_a_refresh_and_a_cancel_then_thawed
     assert!(start.elapsed() < ANSWER_BOUND, "cancel answered after {:?}", start.elapsed());
     println!("cancel with Keystone B frozen: {:?}", start.elapsed());
     keystone_b.thaw();
-    wait_for_binding(&story.api, &alias, "cancelled").await;
+    wait_for_binding(&story.api, &alias, "cancelled", CONVERGE_BOUND).await;
     println!("cancelled {:?} after Keystone B was thawed", start.elapsed());
     assert_eq!(story.publisher.pid(), publisher_pid);
     story.cancel_and_check_clean(&alias).await;
@@ -548,7 +498,7 @@ async fn keystone_b_stopped_in_the_middle_of_a_subscribe_then_during_a_refresh_a
     keystone_b.start().await;
     println!("Keystone B started again in {:?}", restart.elapsed());
     let start = Instant::now();
-    let active = wait_for_binding(&story.api, &alias, "active").await;
+    let active = wait_for_binding(&story.api, &alias, "active", CONVERGE_BOUND).await;
     println!("active {:?} after Keystone B was started again", start.elapsed());
     assert!(active["error"].is_null(), "{active}");
 
@@ -571,7 +521,7 @@ async fn keystone_b_stopped_in_the_middle_of_a_subscribe_then_during_a_refresh_a
     let restart = Instant::now();
     keystone_b.start().await;
     println!("Keystone B started again in {:?}", restart.elapsed());
-    wait_for_binding(&story.api, &alias, "cancelled").await;
+    wait_for_binding(&story.api, &alias, "cancelled", CONVERGE_BOUND).await;
     assert_eq!((story.publisher.pid(), story.subscriber.pid()), (publisher_pid, subscriber_pid), "not restarted");
     story.cancel_and_check_clean(&alias).await;
 }
@@ -594,7 +544,7 @@ async fn the_publisher_stopped_during_a_subscribe_then_started_again() {
     println!("subscribe with the publisher stopped: {took:?}: {}", error["message"]);
 
     story.publisher.restart().await;
-    wait_for_binding(&story.api, &alias, "active").await;
+    wait_for_binding(&story.api, &alias, "active", CONVERGE_BOUND).await;
     assert_eq!(story.subscriber.pid(), subscriber_pid, "the subscriber was not restarted");
 
     // Cancel while the publisher is stopped: interrupted, continues; back: cancelled.
@@ -604,7 +554,7 @@ async fn the_publisher_stopped_during_a_subscribe_then_started_again() {
     assert_eq!(error["operation"]["name"], "cancel", "{answer}");
     assert_eq!(error["operation"]["state"], "cancelling", "{answer}");
     story.publisher.restart().await;
-    wait_for_binding(&story.api, &alias, "cancelled").await;
+    wait_for_binding(&story.api, &alias, "cancelled", CONVERGE_BOUND).await;
     story.cancel_and_check_clean(&alias).await;
 }
 
@@ -662,7 +612,7 @@ async fn keystone_a_frozen_and_stopped_during_subscribes_a_refresh_and_a_cancel(
     keystone_a.start().await;
     println!("Keystone A started again in {:?}", restart.elapsed());
     let start = Instant::now();
-    let active = wait_for_binding(&story.api, &alias, "active").await;
+    let active = wait_for_binding(&story.api, &alias, "active", CONVERGE_BOUND).await;
     println!("active {:?} after Keystone A was started again", start.elapsed());
     assert!(active["error"].is_null(), "{active}");
 
@@ -689,7 +639,7 @@ async fn keystone_a_frozen_and_stopped_during_subscribes_a_refresh_and_a_cancel(
     assert!(start.elapsed() < ANSWER_BOUND, "cancel answered after {:?}", start.elapsed());
     println!("cancel with Keystone A frozen: {:?}, step {}", start.elapsed(), error["operation"]["step"]);
     keystone_a.thaw();
-    wait_for_binding(&story.api, &alias, "cancelled").await;
+    wait_for_binding(&story.api, &alias, "cancelled", CONVERGE_BOUND).await;
     assert_eq!(story.subscriber.pid(), subscriber_pid, "the subscriber was not restarted");
     story.cancel_and_check_clean(&alias).await;
 }

@@ -21,12 +21,11 @@ use std::time::{Duration, Instant};
 
 use mercador_core::k2k::Keystone2Keystone;
 use mercador_core::keystone::IdentityApi;
-use mercador_core::keystone::types::Filter;
-use mercador_core::model::Name;
 use mercador_core::outage::{Dependency, OutageKind};
 use mercador_tests::publisher::{a_entity_turn, free_entity_on_b, name};
 use mercador_tests::{Cloud, Testbed};
 use serde_json::{Value, json};
+use support::leftovers::{objects_on_a, objects_on_b, wait_for_binding};
 use support::{
     Answer, ApiClient, PublisherOptions, PublisherProcess, SubscriberOptions, SubscriberProcess, admin_token,
     partner_token,
@@ -144,55 +143,6 @@ fn assert_sp_outage(answer: &Answer, kind: &str) -> Value {
     assert!(retry.is_some_and(|s| (1..=60).contains(&s)), "Retry-After: {answer}");
     assert!(error["message"].as_str().unwrap().contains("harmless"), "{answer}");
     error
-}
-
-/// What Keystone A holds of a binding: service provider, region, endpoints.
-async fn objects_on_a(alias: &Name) -> Vec<String> {
-    let a = Testbed::get().admin(Cloud::A);
-    let mut found = Vec::new();
-    if a.get_service_provider(&format!("mercador-{alias}")).await.is_ok() {
-        found.push("service provider".to_owned());
-    }
-    if a.get_region(alias.as_str()).await.is_ok() {
-        found.push("region".to_owned());
-    }
-    for e in a.list_endpoints(&Filter::new().region_id(alias.as_str())).await.unwrap() {
-        if e.region_id.as_deref() == Some(alias.as_str()) {
-            found.push(format!("endpoint {}", e.interface));
-        }
-    }
-    found
-}
-
-/// What Keystone B holds for A's SAML identity: identity providers with its
-/// entity id, and users of the vregion's domain.
-async fn objects_on_b(entity_id: &str, vregion_domain: Option<&str>) -> Vec<String> {
-    let b = Testbed::get().admin(Cloud::B);
-    let mut found = Vec::new();
-    for idp in b.list_identity_providers().await.unwrap() {
-        if idp.remote_ids.iter().any(|r| r == entity_id) {
-            found.push(format!("identity provider {}", idp.id));
-        }
-    }
-    if let Some(domain) = vregion_domain {
-        for u in b.list_users(&Filter::new().domain_id(domain)).await.unwrap() {
-            found.push(format!("user {}", u.name));
-        }
-    }
-    found
-}
-
-/// Polls `GET /v1/bindings/{alias}` until its state is `state`.
-async fn wait_for_binding(api: &ApiClient, alias: &Name, state: &str) -> Value {
-    let deadline = Instant::now() + CONVERGE_BOUND;
-    loop {
-        let answer = api.get(&format!("/v1/bindings/{alias}")).await;
-        if answer.status == 200 && answer.json()["state"] == state {
-            return answer.json();
-        }
-        assert!(Instant::now() < deadline, "binding {alias} not {state} within {CONVERGE_BOUND:?}: {answer}");
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
 }
 
 /// The service type of this test's vregion: its own, so that the
@@ -336,7 +286,7 @@ async fn the_saml_sp_down_during_subscribe_refresh_and_cancel() {
     // ---- the SP back: the binding converges by itself, nothing restarted.
     sp.start_again();
     let back = Instant::now();
-    let active = wait_for_binding(&api, &alias, "active").await;
+    let active = wait_for_binding(&api, &alias, "active", CONVERGE_BOUND).await;
     println!("active {:?} after the SP came back", back.elapsed());
     assert!(active["error"].is_null(), "{active}");
     assert_eq!(metadata_files(&sp.metadata_dir()).len(), 1, "A's metadata trusted");

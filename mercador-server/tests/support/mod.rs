@@ -45,6 +45,8 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 use url::Url;
 
+pub mod leftovers;
+
 /// How long a start may take before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
