@@ -191,14 +191,23 @@ impl Publisher {
                     SubscriptionState::Requested | SubscriptionState::Provisioning => {}
                     _ => return Ok(current),
                 }
-                self.provision_steps(current, &lease).await
+                match self.provision_steps(current, &lease).await {
+                    // Recorded while the lease is held: written after it is
+                    // given up, it raced the next holder's steps (a subscribe
+                    // asked again during an outage answered "changed
+                    // concurrently" instead of the outage).
+                    Err(e) if e.is_transient() => {
+                        let _ = self.record_error(&id, &e).await;
+                        Err(e)
+                    }
+                    other => other,
+                }
             })
             .await;
         match result {
             Ok(s) => Ok(s),
             Err(e) if e.is_transient() => {
                 tracing::warn!(subscription = %subscription.id, error = %e, "provisioning interrupted; will resume");
-                let _ = self.record_error(&subscription.id, &e).await;
                 Err(e)
             }
             Err(e) => {
