@@ -181,6 +181,16 @@ impl Publisher {
     /// Brings a subscription in `requested` or `provisioning` to `active`
     /// under the partner's lease; rolls back on a non-transient failure.
     pub(crate) async fn provision(&self, subscription: SubscriptionRecord) -> PublisherResult<SubscriptionRecord> {
+        // A subscription already provisioning is being resumed (a subscribe
+        // asked again, either service's reconciliation): B's SAML SP is
+        // checked first, outside the partner's lease. While the SP is down
+        // every attempt fails at the trust step after the SP's own delay
+        // (about 6 s), and holding the lease meanwhile kept the other callers
+        // waiting for it until they gave up busy. Nothing is written here:
+        // the attempt that first failed under the lease recorded the error.
+        if subscription.state == SubscriptionState::Provisioning {
+            self.inner.trust.check_service_provider().await?;
+        }
         let partner_id = subscription.partner_id.clone();
         let id = subscription.id.clone();
         let result = self
